@@ -1,0 +1,46 @@
+# Everything a newcomer needs: `make run` and `make test` bootstrap the virtual
+# environment from the committed lock (no dependency resolution at install time).
+PYTHON ?= python3
+VENV   ?= .venv
+UV_VERSION := 0.13.9
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+OUTPUT_DIR ?= outputs
+RUN_ARGS   ?=
+TEST_ARGS  ?=
+
+.PHONY: run test test-fast venv lock clean clean-outputs
+
+venv: $(STAMP)
+
+# The stamp depends on the lock and setup.py, so a changed lock reinstalls.
+$(STAMP): requirements.lock setup.py
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version.split()[0]' \
+	  || { echo "error: '$(PYTHON)' is not Python 3.11; run: make PYTHON=/path/to/python3.11 ..."; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(PY) -m uv pip install --quiet --python $(PY) --no-deps -r requirements.lock
+	$(PY) -m uv pip install --quiet --python $(PY) --no-deps --no-build-isolation -e .
+	$(PY) -c "from google.protobuf.internal import api_implementation as a; t = a.Type(); assert t == 'upb', 'protobuf runs as ' + t + ', expected upb (see STACK notes in README)'"
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m pipeline run --output-dir $(OUTPUT_DIR) $(RUN_ARGS)
+
+test: $(STAMP)
+	$(PY) -m pytest $(TEST_ARGS)
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not e2e" $(TEST_ARGS)
+
+# Re-resolve the lock (needs the registry); review the diff and commit it.
+lock:
+	$(PYTHON) -m pip install --quiet uv==$(UV_VERSION)
+	bash tools/make_lock.sh
+
+clean-outputs:
+	rm -rf $(OUTPUT_DIR)
+
+clean: clean-outputs
+	rm -rf $(VENV) .pytest_cache build *.egg-info

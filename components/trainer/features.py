@@ -1,0 +1,206 @@
+"""Features derived from the checked-in schema: the single source of truth.
+
+Everything that must agree with everything else comes from `features_from_schema`:
+the tf.Example parsing spec of the input_fn and of the serving signature, and the
+names of the Keras model's inputs. Because the input_fn's feature keys and the Keras
+input names are produced from the same list, `model_to_estimator`'s naming convention
+(feature dict keys == `keras_model.input_names`) holds by construction.
+"""
+from __future__ import annotations
+
+import dataclasses
+import enum
+import math
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import tensorflow as tf
+from tensorflow_metadata.proto.v0 import schema_pb2
+from tfx.utils import io_utils
+
+# Features in these lifecycle stages stay in the schema (so validation knows the
+# column) but never reach the model.
+_SKIPPED_STAGES = (
+    schema_pb2.DEPRECATED,
+    schema_pb2.DISABLED,
+    schema_pb2.DEBUG_ONLY,
+    schema_pb2.PLANNED,
+)
+
+MISSING_INT = -1                 # a missing categorical int (maps to the OOV slot)
+MISSING_NUMERIC_INT = -(2**63)   # a missing numeric int (imputed by the model)
+MISSING_STRING = ""
+
+
+class SchemaError(ValueError):
+    """The schema cannot drive the model (what is wrong, in which feature, how to fix)."""
+
+
+class Kind(enum.Enum):
+    NUMERIC = "numeric"          # float or non-categorical int: normalized
+    CATEGORICAL_INT = "int"      # int with is_categorical: IntegerLookup + Embedding
+    CATEGORICAL_STRING = "string"  # bytes: StringLookup + Embedding
+
+
+@dataclasses.dataclass(frozen=True)
+class Feature:
+    name: str
+    kind: Kind
+    # Vocabulary from the schema's string domain (or int range), if it has one;
+    # otherwise the trainer learns it from the training split.
+    vocabulary: Optional[Tuple] = None
+    # Numeric features stored as INT in the data are parsed (and fed) as int64.
+    stored_as_int: bool = False
+
+    @property
+    def dtype(self) -> tf.DType:
+        if self.kind is Kind.NUMERIC:
+            return tf.int64 if self.stored_as_int else tf.float32
+        return tf.int64 if self.kind is Kind.CATEGORICAL_INT else tf.string
+
+    @property
+    def is_categorical(self) -> bool:
+        return self.kind is not Kind.NUMERIC
+
+    @property
+    def missing_value(self):
+        """What a missing value becomes: NaN, a sentinel int, -1 or ''."""
+        if self.kind is Kind.NUMERIC:
+            return MISSING_NUMERIC_INT if self.stored_as_int else math.nan
+        return MISSING_INT if self.kind is Kind.CATEGORICAL_INT else MISSING_STRING
+
+
+@dataclasses.dataclass(frozen=True)
+class Label:
+    name: str
+    classes: Tuple  # class values in class-id order: ints or strings
+
+    @property
+    def is_string(self) -> bool:
+        return isinstance(self.classes[0], str)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def is_binary(self) -> bool:
+        return self.num_classes == 2
+
+    @property
+    def dtype(self) -> tf.DType:
+        return tf.string if self.is_string else tf.int64
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureSet:
+    features: Tuple[Feature, ...]
+    label: Label
+
+    @property
+    def names(self) -> List[str]:
+        return [f.name for f in self.features]
+
+    def parse(self, serialized: tf.Tensor, with_label: bool) -> Dict[str, tf.Tensor]:
+        """Parses a batch of serialized tf.Examples into one [batch, 1] tensor per feature.
+
+        Used by the input_fn and by the serving signature alike. CsvExampleGen writes an
+        empty CSV cell as a feature with no value, so every feature is parsed as VarLen and
+        its first value taken, a missing one becoming the feature's `missing_value`.
+        """
+        columns = [(f.name, f.dtype, f.missing_value) for f in self.features]
+        if with_label:
+            columns.append((self.label.name, self.label.dtype, None))
+        spec = {name: tf.io.VarLenFeature(dtype) for name, dtype, _ in columns}
+        parsed = tf.io.parse_example(serialized, spec)
+        batch = tf.shape(serialized)[0]
+        dense = {}
+        for name, dtype, missing in columns:
+            fill = tf.constant(missing if missing is not None else dtype.as_numpy_dtype(), dtype)
+            values = tf.sparse.to_dense(parsed[name], default_value=fill)
+            padding = tf.fill(tf.stack([batch, 1]), fill)
+            dense[name] = tf.reshape(tf.concat([values, padding], axis=1)[:, :1], [-1, 1])
+        return dense
+
+    def get(self, name: str) -> Feature:
+        for feature in self.features:
+            if feature.name == name:
+                return feature
+        raise KeyError(name)
+
+
+def load_schema(path: str) -> schema_pb2.Schema:
+    """Reads a text-format schema, with an actionable error when it is not one."""
+    try:
+        return io_utils.SchemaReader().read(path)
+    except Exception as exc:  # the proto parser's own error is the useful detail
+        raise SchemaError(
+            f"{path}: not a valid TFX schema (text-format tensorflow_metadata Schema): {exc}. "
+            "Generate one with `python -m pipeline infer-schema` and edit it.") from exc
+
+
+def features_from_schema(schema: schema_pb2.Schema, label: str) -> FeatureSet:
+    """The model's features and label, in schema order, from a Schema proto."""
+    by_name = {f.name: f for f in schema.feature}
+    if label not in by_name:
+        raise SchemaError(
+            f"label {label!r} is not a feature of the schema (features: {sorted(by_name)}). "
+            "Pass the label column's name with --label, or add it to the schema.")
+    features = tuple(
+        _feature(schema, f) for f in schema.feature
+        if f.name != label and f.lifecycle_stage not in _SKIPPED_STAGES)
+    if not features:
+        raise SchemaError(f"the schema has no feature besides the label {label!r}.")
+    return FeatureSet(features=features, label=_label(schema, by_name[label]))
+
+
+def _string_domain(schema: schema_pb2.Schema, feature: schema_pb2.Feature) -> Optional[Sequence[str]]:
+    if feature.HasField("string_domain"):
+        return list(feature.string_domain.value)
+    if feature.HasField("domain"):
+        for domain in schema.string_domain:
+            if domain.name == feature.domain:
+                return list(domain.value)
+    return None
+
+
+def _feature(schema: schema_pb2.Schema, feature: schema_pb2.Feature) -> Feature:
+    if feature.type == schema_pb2.FLOAT:
+        return Feature(feature.name, Kind.NUMERIC)
+    if feature.type == schema_pb2.INT:
+        if feature.HasField("int_domain") and feature.int_domain.is_categorical:
+            domain = feature.int_domain
+            vocab = None
+            if domain.HasField("min") and domain.HasField("max") and domain.max - domain.min < 10_000:
+                vocab = tuple(range(domain.min, domain.max + 1))
+            return Feature(feature.name, Kind.CATEGORICAL_INT, vocab)
+        return Feature(feature.name, Kind.NUMERIC, stored_as_int=True)
+    if feature.type == schema_pb2.BYTES:
+        domain = _string_domain(schema, feature)
+        return Feature(feature.name, Kind.CATEGORICAL_STRING, tuple(domain) if domain else None)
+    raise SchemaError(
+        f"feature {feature.name!r} has type {schema_pb2.FeatureType.Name(feature.type)}, "
+        "which the model cannot use; give it type INT, FLOAT or BYTES, or set "
+        "`lifecycle_stage: DEPRECATED` to keep it out of the model.")
+
+
+def _label(schema: schema_pb2.Schema, feature: schema_pb2.Feature) -> Label:
+    how = ("Give the label a string_domain listing its classes, or for an integer label "
+           "an int_domain with min and max (classes min..max), e.g. "
+           "`int_domain { min: 0 max: 1 is_categorical: true }`.")
+    if feature.type == schema_pb2.INT:
+        domain = feature.int_domain
+        if not (feature.HasField("int_domain") and domain.HasField("min") and domain.HasField("max")):
+            raise SchemaError(f"label {feature.name!r}: the schema does not bound its classes. {how}")
+        if domain.min != 0:
+            raise SchemaError(
+                f"label {feature.name!r}: integer classes must start at 0 (found min {domain.min}). {how}")
+        classes = tuple(range(domain.min, domain.max + 1))
+    elif feature.type == schema_pb2.BYTES:
+        classes = tuple(_string_domain(schema, feature) or ())
+    else:
+        raise SchemaError(
+            f"label {feature.name!r} has type {schema_pb2.FeatureType.Name(feature.type)}; "
+            f"classification needs an INT or BYTES label. {how}")
+    if len(classes) < 2:
+        raise SchemaError(f"label {feature.name!r} has {len(classes)} class(es); need at least 2. {how}")
+    return Label(feature.name, classes)

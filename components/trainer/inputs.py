@@ -1,0 +1,99 @@
+"""Input functions over ExampleGen's records, parsed with the schema's spec."""
+from __future__ import annotations
+
+import collections
+from typing import Callable, List, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from components.trainer.features import MISSING_NUMERIC_INT, FeatureSet, Kind
+from components.trainer.model import Preprocessing
+
+_SHUFFLE_BUFFER = 10_000
+
+
+def list_files(patterns: Sequence[str]) -> List[str]:
+    files = sorted(f for p in patterns for f in tf.io.gfile.glob(p))
+    if not files:
+        raise FileNotFoundError(f"no TFRecord files match {list(patterns)}")
+    return files
+
+
+def label_to_ids(label, features: FeatureSet):
+    """Class ids for a [batch, 1] label tensor: ints as they are, strings by class order."""
+    spec = features.label
+    if spec.is_string:
+        matches = tf.cast(tf.equal(label, tf.constant(list(spec.classes))), tf.int64)
+        ids = tf.argmax(matches, axis=-1, output_type=tf.int64)[:, tf.newaxis]
+    else:
+        ids = tf.cast(label, tf.int64)
+    return tf.cast(ids, tf.float32) if spec.is_binary else ids
+
+
+def make_dataset(file_patterns: Sequence[str], features: FeatureSet, batch_size: int,
+                 training: bool, seed: int = 0) -> tf.data.Dataset:
+    """(features dict keyed by the Keras input names, class ids) batches."""
+    label_name = features.label.name
+    files = list_files(file_patterns)
+    dataset = tf.data.TFRecordDataset(files, compression_type="GZIP")
+    if training:
+        dataset = dataset.shuffle(_SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True).repeat()
+    dataset = dataset.batch(batch_size, drop_remainder=False)
+
+    def parse(serialized):
+        parsed = features.parse(serialized, with_label=True)
+        label = parsed.pop(label_name)
+        return parsed, label_to_ids(label, features)
+
+    return dataset.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(
+        tf.data.AUTOTUNE)
+
+
+def make_input_fn(file_patterns: Sequence[str], features: FeatureSet, batch_size: int,
+                  training: bool, seed: int = 0) -> Callable[[], tf.data.Dataset]:
+    def input_fn():
+        return make_dataset(file_patterns, features, batch_size, training, seed)
+    return input_fn
+
+
+def learn_preprocessing(file_patterns: Sequence[str], features: FeatureSet,
+                        max_examples: int = 200_000, max_vocabulary: int = 1_000) -> Preprocessing:
+    """Means and variances of numeric features, and vocabularies the schema does not give.
+
+    One pass over at most `max_examples` training examples (NaN-aware); a vocabulary keeps
+    the `max_vocabulary` most frequent values seen at least twice.
+    """
+    dataset = make_dataset(file_patterns, features, 1024, training=False).take(
+        -(-max_examples // 1024))
+    sums = collections.defaultdict(float)
+    squares = collections.defaultdict(float)
+    counts = collections.defaultdict(int)
+    counters = collections.defaultdict(collections.Counter)
+    numeric = [f.name for f in features.features if f.kind is Kind.NUMERIC]
+    to_learn = [f.name for f in features.features if f.is_categorical and not f.vocabulary]
+    for batch, _ in dataset:
+        for name in numeric:
+            raw = batch[name].numpy().ravel()
+            values = raw.astype(np.float64)[raw != MISSING_NUMERIC_INT] if raw.dtype.kind == "i" \
+                else raw.astype(np.float64)
+            values = values[np.isfinite(values)]
+            sums[name] += values.sum()
+            squares[name] += np.square(values).sum()
+            counts[name] += values.size
+        for name in to_learn:
+            counters[name].update(batch[name].numpy().ravel().tolist())
+    moments = {}
+    for name in numeric:
+        n = counts[name]
+        mean = sums[name] / n if n else 0.0
+        variance = max(squares[name] / n - mean * mean, 0.0) if n else 1.0
+        moments[name] = (mean, variance)
+    vocabularies = {}
+    for name in to_learn:
+        kind = features.get(name).kind
+        common = [v for v, c in counters[name].most_common(max_vocabulary) if c >= 2]
+        if kind is Kind.CATEGORICAL_STRING:
+            common = [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in common]
+        vocabularies[name] = tuple(sorted(common, key=str))
+    return Preprocessing(vocabularies=vocabularies, moments=moments)

@@ -1,0 +1,147 @@
+"""The Keras model: a functional model whose inputs are named after the schema's features."""
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Dict, Iterable, Mapping, Optional, Sequence
+
+import tensorflow as tf
+
+from components.trainer.features import MISSING_NUMERIC_INT, Feature, FeatureSet, Kind
+
+OUTPUT_NAME = "probabilities"
+
+
+@dataclasses.dataclass(frozen=True)
+class HParams:
+    hidden_units: Sequence[int] = (128, 64)
+    dropout: float = 0.1
+    learning_rate: float = 0.003
+    batch_size: int = 128
+    max_embedding_dim: int = 16
+
+    @classmethod
+    def from_dict(cls, values: Optional[Mapping]) -> "HParams":
+        values = dict(values or {})
+        unknown = sorted(set(values) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise ValueError(f"unknown hyperparameter(s) {unknown}; known: "
+                             f"{[f.name for f in dataclasses.fields(cls)]}")
+        if "hidden_units" in values:
+            values["hidden_units"] = tuple(int(u) for u in values["hidden_units"])
+        return cls(**values)
+
+
+@dataclasses.dataclass(frozen=True)
+class Preprocessing:
+    """What the model's preprocessing layers need, learned from the training split."""
+    vocabularies: Dict[str, tuple]       # categorical feature -> vocabulary
+    moments: Dict[str, tuple]            # numeric feature -> (mean, variance)
+
+
+class InputNameMismatch(ValueError):
+    """The input_fn's features and the Keras model's inputs disagree."""
+
+
+@tf.keras.utils.register_keras_serializable(package="keras_tfx")
+class ImputeAndNormalize(tf.keras.layers.Layer):
+    """Normalizes a numeric column; a missing value (NaN) becomes the mean plus a flag."""
+
+    def __init__(self, mean: float, variance: float, **kwargs):
+        super().__init__(**kwargs)
+        self.mean = float(mean)
+        self.variance = float(variance)
+
+    def call(self, inputs):
+        if inputs.dtype.is_integer:
+            missing = tf.equal(inputs, MISSING_NUMERIC_INT)
+            inputs = tf.cast(inputs, tf.float32)
+        else:
+            inputs = tf.cast(inputs, tf.float32)
+            missing = tf.math.logical_not(tf.math.is_finite(inputs))
+        std = math.sqrt(self.variance) if self.variance > 0 else 1.0
+        normalized = tf.where(missing, tf.zeros_like(inputs), (inputs - self.mean) / std)
+        return tf.concat([normalized, tf.cast(missing, tf.float32)], axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "mean": self.mean, "variance": self.variance}
+
+
+def embedding_dim(vocabulary_size: int, cap: int) -> int:
+    return max(2, min(cap, int(round(1.6 * vocabulary_size ** 0.56))))
+
+
+def _encode(feature: Feature, tensor, prep: Preprocessing, hparams: HParams):
+    name = feature.name
+    if feature.kind is Kind.NUMERIC:
+        mean, variance = prep.moments.get(name, (0.0, 1.0))
+        return ImputeAndNormalize(mean, variance, name=f"{name}_normalized")(tensor)
+    vocabulary = list(feature.vocabulary or prep.vocabularies.get(name, ()))
+    if feature.kind is Kind.CATEGORICAL_STRING:
+        vocabulary = [v for v in vocabulary if v != ""]
+        lookup = tf.keras.layers.StringLookup(
+            vocabulary=vocabulary or ["<empty>"], num_oov_indices=1, name=f"{name}_lookup")
+    else:
+        vocabulary = [int(v) for v in vocabulary if int(v) != -1]
+        lookup = tf.keras.layers.IntegerLookup(
+            vocabulary=vocabulary or [0], num_oov_indices=1, oov_token=-1, mask_token=None,
+            name=f"{name}_lookup")
+    ids = lookup(tensor)
+    size = lookup.vocabulary_size()  # vocabulary plus the OOV slot
+    embedded = tf.keras.layers.Embedding(
+        size, embedding_dim(size, hparams.max_embedding_dim), name=f"{name}_embedding")(ids)
+    return tf.keras.layers.Flatten(name=f"{name}_flat")(embedded)
+
+
+def build_keras_model(features: FeatureSet, prep: Preprocessing, hparams: HParams,
+                      seed: int = 0) -> tf.keras.Model:
+    """A compiled functional model with one named `Input` per schema feature."""
+    tf.keras.utils.set_random_seed(seed)
+    inputs = {f.name: tf.keras.Input(shape=(1,), dtype=f.dtype, name=f.name) for f in features.features}
+    encoded = [_encode(f, inputs[f.name], prep, hparams) for f in features.features]
+    x = encoded[0] if len(encoded) == 1 else tf.keras.layers.Concatenate(name="features")(encoded)
+    for i, units in enumerate(hparams.hidden_units):
+        x = tf.keras.layers.Dense(units, activation="relu", name=f"dense_{i}")(x)
+        if hparams.dropout > 0:
+            x = tf.keras.layers.Dropout(hparams.dropout, seed=seed + i, name=f"dropout_{i}")(x)
+    label = features.label
+    if label.is_binary:
+        outputs = tf.keras.layers.Dense(1, activation="sigmoid", name=OUTPUT_NAME)(x)
+        loss = tf.keras.losses.BinaryCrossentropy()
+        metrics = [tf.keras.metrics.BinaryAccuracy(name="accuracy"), tf.keras.metrics.AUC(name="auc")]
+    else:
+        outputs = tf.keras.layers.Dense(label.num_classes, activation="softmax", name=OUTPUT_NAME)(x)
+        loss = tf.keras.losses.SparseCategoricalCrossentropy()
+        metrics = [tf.keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+    model = tf.keras.Model(inputs=inputs, outputs=outputs, name="keras_tfx_model")
+    model.compile(optimizer=tf.keras.optimizers.Adam(hparams.learning_rate), loss=loss, metrics=metrics)
+    return model
+
+
+def check_input_names(model: tf.keras.Model, feature_names: Iterable[str]) -> None:
+    """Fails before training when `model_to_estimator` could not feed the model.
+
+    `model_to_estimator` matches the input_fn's feature dict to `model.input_names`; a
+    Sequential model's input is auto-named `<first layer>_input`, so a model built
+    elsewhere often expects names the data does not have.
+    """
+    expected = list(model.input_names)
+    given = list(feature_names)
+    missing = sorted(set(expected) - set(given))
+    unexpected = sorted(set(given) - set(expected))
+    if not missing and not unexpected:
+        return
+    hint = ""
+    if any(name.endswith("_input") for name in missing):
+        hint = (" A name ending in '_input' is what Keras gives a Sequential model's input"
+                " (or an Input without name=): build the model with the functional API and one"
+                " tf.keras.Input(shape=(1,), name=<feature>) per schema feature.")
+    raise InputNameMismatch(
+        "the Keras model's inputs do not match the features the input_fn provides, so "
+        "tf.keras.estimator.model_to_estimator cannot feed it.\n"
+        f"  model expects (keras_model.input_names): {expected}\n"
+        f"  input_fn provides (from the schema):     {sorted(given)}\n"
+        f"  missing from the input_fn: {missing}\n"
+        f"  unexpected (not model inputs): {unexpected}\n"
+        "Fix: name each tf.keras.Input after a schema feature, or set the features you do not "
+        f"use to `lifecycle_stage: DEPRECATED` in the schema.{hint}")

@@ -1,0 +1,112 @@
+"""The Trainer's `run_fn`: Keras model -> model_to_estimator -> train_and_evaluate -> export.
+
+Referenced by dotted path (`components.trainer.task.run_fn`), so the same code runs
+in-process under the local runner and inside the image on Kubeflow.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from typing import Any, Dict, Mapping, Tuple
+
+import tensorflow as tf
+from absl import logging
+from tfx.components.trainer.fn_args_utils import FnArgs
+
+from components.trainer import features as features_lib
+from components.trainer import inputs, model as model_lib
+
+# Keys of the Trainer's custom_config (written by pipeline.pipeline.create_pipeline).
+LABEL_KEY = "label"
+HPARAMS_KEY = "hparams"
+SEED_KEY = "seed"
+
+EXPORTER_NAME = "serving"
+
+
+def trainer_settings(custom_config: Mapping[str, Any]) -> Tuple[str, model_lib.HParams, int]:
+    """Label, hyperparameters and seed from the Trainer's custom_config."""
+    custom_config = custom_config or {}
+    if LABEL_KEY not in custom_config:
+        raise ValueError(f"the Trainer's custom_config needs {LABEL_KEY!r} (the label column)")
+    return (custom_config[LABEL_KEY], model_lib.HParams.from_dict(custom_config.get(HPARAMS_KEY)),
+            int(custom_config.get(SEED_KEY, 0)))
+
+
+def run_config(model_dir: str, seed: int, train_steps: int) -> tf.estimator.RunConfig:
+    """Seeded, checkpointing RunConfig; RunConfig itself reads TF_CONFIG for distribution."""
+    return tf.estimator.RunConfig(
+        model_dir=model_dir,
+        tf_random_seed=seed,
+        save_checkpoints_steps=max(1, min(train_steps, 5_000)),
+        save_summary_steps=max(1, min(100, train_steps)),
+        keep_checkpoint_max=2,
+        log_step_count_steps=max(1, min(500, train_steps)),
+    )
+
+
+def serving_input_receiver_fn(features: features_lib.FeatureSet):
+    """Serving signature: serialized tf.Examples in `examples`, parsed as the input_fn parses."""
+    def receiver_fn():
+        serialized = tf.compat.v1.placeholder(tf.string, shape=[None], name="input_example_tensor")
+        return tf.estimator.export.ServingInputReceiver(
+            features.parse(serialized, with_label=False), {"examples": serialized})
+    return receiver_fn
+
+
+def specs(fn_args: FnArgs, features: features_lib.FeatureSet, hparams: model_lib.HParams,
+          seed: int) -> Tuple[tf.estimator.TrainSpec, tf.estimator.EvalSpec]:
+    train_input_fn = inputs.make_input_fn(fn_args.train_files, features, hparams.batch_size,
+                                          training=True, seed=seed)
+    eval_input_fn = inputs.make_input_fn(fn_args.eval_files, features, hparams.batch_size,
+                                         training=False)
+    exporter = tf.estimator.FinalExporter(EXPORTER_NAME, serving_input_receiver_fn(features))
+    train_spec = tf.estimator.TrainSpec(train_input_fn, max_steps=fn_args.train_steps)
+    eval_spec = tf.estimator.EvalSpec(
+        eval_input_fn, steps=fn_args.eval_steps or None, exporters=[exporter],
+        name="eval", start_delay_secs=0, throttle_secs=0)
+    return train_spec, eval_spec
+
+
+def publish_export(model_dir: str, serving_model_dir: str) -> str:
+    """Moves the exporter's newest SavedModel to where TFX's Evaluator and Pusher look."""
+    export_root = os.path.join(model_dir, "export", EXPORTER_NAME)
+    versions = sorted(v for v in tf.io.gfile.listdir(export_root) if v.strip("/").isdigit())
+    if not versions:
+        raise RuntimeError(f"the exporter wrote no SavedModel under {export_root}")
+    source = os.path.join(export_root, versions[-1].strip("/"))
+    if tf.io.gfile.exists(serving_model_dir):
+        tf.io.gfile.rmtree(serving_model_dir)
+    if "://" in serving_model_dir:
+        _copy_tree(source, serving_model_dir)
+    else:
+        shutil.copytree(source, serving_model_dir)
+    return serving_model_dir
+
+
+def _copy_tree(source: str, target: str) -> None:
+    for root, _, files in tf.io.gfile.walk(source):
+        relative = os.path.relpath(root, source)
+        tf.io.gfile.makedirs(os.path.join(target, relative))
+        for name in files:
+            tf.io.gfile.copy(os.path.join(root, name), os.path.join(target, relative, name), overwrite=True)
+
+
+def run_fn(fn_args: FnArgs) -> None:
+    """Builds, converts, trains, evaluates and exports the model (the TFX Trainer entry point)."""
+    label, hparams, seed = trainer_settings(fn_args.custom_config)
+    features = features_lib.features_from_schema(features_lib.load_schema(fn_args.schema_path), label)
+    logging.info("Features from the schema: %s; label %r with classes %s",
+                 features.names, label, list(features.label.classes))
+
+    preprocessing = inputs.learn_preprocessing(fn_args.train_files, features)
+    keras_model = model_lib.build_keras_model(features, preprocessing, hparams, seed)
+    model_lib.check_input_names(keras_model, features.names)
+
+    estimator = tf.keras.estimator.model_to_estimator(
+        keras_model=keras_model, config=run_config(fn_args.model_run_dir, seed, fn_args.train_steps))
+    train_spec, eval_spec = specs(fn_args, features, hparams, seed)
+    metrics, _ = tf.estimator.train_and_evaluate(estimator, train_spec, eval_spec)
+    logging.info("Final evaluation: %s", metrics)
+
+    publish_export(fn_args.model_run_dir, fn_args.serving_model_dir)

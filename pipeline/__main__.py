@@ -1,0 +1,136 @@
+"""Command line: `python -m pipeline run|infer-schema ...`."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from typing import Optional, Tuple
+
+import click
+
+from pipeline import config as config_lib
+
+_DEFAULTS = config_lib.PipelineConfig()
+
+
+def _fail(message: str, code: int = 2) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def _parse_hparams(values: Tuple[str, ...]) -> Tuple[Tuple[str, object], ...]:
+    parsed = []
+    for item in values:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise config_lib.ConfigError(f"--hparam {item!r}: expected NAME=VALUE, e.g. learning_rate=0.01")
+        try:
+            value = json.loads(raw)  # numbers and lists only: JSON, never eval
+        except json.JSONDecodeError:
+            raise config_lib.ConfigError(f"--hparam {item!r}: the value must be a number or a JSON list")
+        parsed.append((key, value))
+    return tuple(parsed)
+
+
+def explain(exc: BaseException) -> Optional[str]:
+    """A one-paragraph message for the errors a user can fix; None for real bugs."""
+    from components.strict_example_validator.executor import DataAnomaliesError
+    from components.trainer.features import SchemaError
+    from components.trainer.model import InputNameMismatch
+
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, DataAnomaliesError):
+            return f"ExampleValidator: {exc.report}"
+        if isinstance(exc, InputNameMismatch):
+            return f"Trainer: {exc}"
+        if isinstance(exc, (SchemaError, config_lib.ConfigError)):
+            return str(exc)
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Keras prototype to TFX production: run, inspect and ship the pipeline."""
+
+
+@cli.command()
+@click.option("--data-root", type=click.Path(), default=_DEFAULTS.data_root, show_default=True,
+              help="Folder of CSV files (one header row each).")
+@click.option("--schema", "schema_path", type=click.Path(), default=_DEFAULTS.schema_path,
+              show_default=True, help="Checked-in schema (text proto).")
+@click.option("--label", default=_DEFAULTS.label, show_default=True, help="Label column.")
+@click.option("--output-dir", type=click.Path(), default=_DEFAULTS.output_dir, show_default=True,
+              help="Where artifacts, ML Metadata and pushed models go.")
+@click.option("--train-steps", type=click.IntRange(min=1), default=_DEFAULTS.train_steps, show_default=True)
+@click.option("--eval-steps", type=click.IntRange(min=0), default=_DEFAULTS.eval_steps, show_default=True,
+              help="Eval batches; 0 evaluates the whole eval split.")
+@click.option("--min-accuracy", type=click.FloatRange(0, 1), default=_DEFAULTS.min_accuracy,
+              show_default=True, help="Bless only models with eval accuracy at least this.")
+@click.option("--max-accuracy-drop", type=click.FloatRange(0, 1), default=_DEFAULTS.max_accuracy_drop,
+              show_default=True, help="How far below the last blessed model's accuracy a model may be.")
+@click.option("--slice", "slice_features", multiple=True,
+              help="Feature to slice eval metrics by (repeatable). Default: trip_start_hour, "
+                   "else the schema's first categorical feature.")
+@click.option("--hparam", "hparams", multiple=True, metavar="NAME=VALUE",
+              help="Model hyperparameter (repeatable): hidden_units=[128,64], dropout, "
+                   "learning_rate, batch_size, max_embedding_dim.")
+@click.option("--seed", type=click.IntRange(min=0), default=_DEFAULTS.seed, show_default=True)
+@click.option("--no-cache", is_flag=True, help="Rerun every component, even when its inputs are unchanged.")
+@click.option("--beam-arg", "beam_args", multiple=True, metavar="ARG",
+              help="Beam pipeline arg (repeatable), e.g. --beam-arg=--runner=FlinkRunner. "
+                   "Default: in-process DirectRunner.")
+def run(data_root, schema_path, label, output_dir, train_steps, eval_steps, min_accuracy,
+        max_accuracy_drop, slice_features, hparams, seed, no_cache, beam_args) -> None:
+    """Run the pipeline locally: CSV -> validate -> train -> evaluate -> push."""
+    started = time.time()
+    try:
+        config = config_lib.PipelineConfig(
+            data_root=data_root, schema_path=schema_path, label=label, output_dir=output_dir,
+            train_steps=train_steps, eval_steps=eval_steps, min_accuracy=min_accuracy,
+            max_accuracy_drop=max_accuracy_drop,
+            slice_features=tuple(slice_features) or config_lib.DEFAULT_SLICE_FEATURES,
+            hparams=_parse_hparams(hparams), seed=seed, enable_cache=not no_cache,
+            beam_args=tuple(beam_args))
+        from components.trainer.model import HParams
+        HParams.from_dict(config.hparams_dict)
+    except (config_lib.ConfigError, ValueError, TypeError) as exc:
+        _fail(str(exc))
+
+    from pipeline import local_runner, results
+    try:
+        config = local_runner.run(config)
+    except Exception as exc:  # pylint: disable=broad-except
+        message = explain(exc)
+        if message is None:
+            raise
+        _fail(message, code=1)
+    summary = results.summarize(config)
+    click.echo(results.format_summary(summary, time.time() - started))
+
+
+@cli.command("infer-schema")
+@click.option("--data-root", type=click.Path(), required=True, help="Folder of CSV files.")
+@click.option("--output", type=click.Path(), required=True, help="Schema file to write (text proto).")
+@click.option("--label", default=None, help="Label column: its classes are written into the schema.")
+def infer_schema(data_root, output, label) -> None:
+    """Infer a schema from a CSV folder, to review and check in."""
+    from pipeline import schema_tools
+    try:
+        schema = schema_tools.infer_schema(data_root, output, label)
+    except config_lib.ConfigError as exc:
+        _fail(str(exc))
+    click.echo(f"wrote {output}: {len(schema.feature)} features. Review it (see the comments at "
+               "the top), then pass it with --schema.")
+
+
+def main() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    cli(prog_name="python -m pipeline")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""One typed, validated config object for every pipeline setting.
+
+The CLI fills it, `create_pipeline` reads it; nothing else carries settings.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from typing import Dict, Optional, Tuple
+
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+PIPELINE_NAME = "keras_tfx"
+RUN_FN = "components.trainer.task.run_fn"
+
+# Bundled defaults: the Chicago taxi sample shipped in the tfx wheel (see data/README.md).
+DEFAULT_DATA_ROOT = os.path.join(PROJECT_ROOT, "data", "taxi")
+DEFAULT_SCHEMA = os.path.join(PROJECT_ROOT, "schemas", "taxi", "schema.pbtxt")
+DEFAULT_LABEL = "big_tipper"
+DEFAULT_SLICE_FEATURES = ("trip_start_hour",)
+
+_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")
+
+
+class ConfigError(ValueError):
+    """A setting is out of bounds or points nowhere; the message says which and why."""
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineConfig:
+    data_root: str = DEFAULT_DATA_ROOT
+    schema_path: str = DEFAULT_SCHEMA
+    label: str = DEFAULT_LABEL
+    output_dir: str = "outputs"
+    pipeline_name: str = PIPELINE_NAME
+    train_steps: int = 3000
+    eval_steps: int = 0             # 0: the whole eval split
+    min_accuracy: float = 0.6       # value threshold on eval accuracy
+    max_accuracy_drop: float = 0.0  # change threshold: how far below the last blessed model
+    train_hash_buckets: int = 2     # train:eval split, as hash buckets
+    eval_hash_buckets: int = 1
+    slice_features: Tuple[str, ...] = DEFAULT_SLICE_FEATURES
+    hparams: Tuple[Tuple[str, object], ...] = ()
+    seed: int = 42
+    enable_cache: bool = True
+    beam_args: Tuple[str, ...] = ()
+
+    def __post_init__(self):
+        _check(_NAME_PATTERN.match(self.pipeline_name),
+               f"pipeline name {self.pipeline_name!r}: use letters, digits, '_' or '-' "
+               "(starting with a letter, at most 63 characters)")
+        _check(isinstance(self.train_steps, int) and self.train_steps > 0,
+               f"--train-steps must be a whole number > 0 (got {self.train_steps!r})")
+        _check(isinstance(self.eval_steps, int) and self.eval_steps >= 0,
+               f"--eval-steps must be a whole number >= 0, 0 meaning the whole eval split "
+               f"(got {self.eval_steps!r})")
+        _check(0.0 <= self.min_accuracy <= 1.0,
+               f"--min-accuracy must be between 0 and 1 (got {self.min_accuracy!r})")
+        _check(0.0 <= self.max_accuracy_drop <= 1.0,
+               f"--max-accuracy-drop must be between 0 and 1 (got {self.max_accuracy_drop!r})")
+        _check(self.train_hash_buckets > 0 and self.eval_hash_buckets > 0,
+               "split hash buckets must be > 0 for both train and eval")
+        _check(self.label.strip() != "", "--label must name the label column")
+        _check(self.seed >= 0, f"--seed must be >= 0 (got {self.seed})")
+
+    # Paths, all under the output dir.
+    @property
+    def pipeline_root(self) -> str:
+        return os.path.join(self.output_dir, "pipeline_root")
+
+    @property
+    def metadata_path(self) -> str:
+        return os.path.join(self.output_dir, "metadata.sqlite")
+
+    @property
+    def serving_dir(self) -> str:
+        return os.path.join(self.output_dir, "serving_model")
+
+    @property
+    def hparams_dict(self) -> Dict[str, object]:
+        return dict(self.hparams)
+
+    def check_paths(self) -> None:
+        """Checks that the inputs exist; done by runners, not by create_pipeline (pure)."""
+        _check(os.path.isdir(self.data_root),
+               f"--data-root {self.data_root!r} is not a folder; point it at a folder of CSV files")
+        csvs = [f for f in os.listdir(self.data_root) if f.lower().endswith(".csv")]
+        _check(csvs, f"--data-root {self.data_root!r} holds no .csv file")
+        _check(os.path.isfile(self.schema_path),
+               f"--schema {self.schema_path!r} does not exist; write one with "
+               "`python -m pipeline infer-schema --data-root DIR --output FILE`")
+
+
+def _check(condition, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)
+
+
+def replace(config: PipelineConfig, **changes) -> PipelineConfig:
+    return dataclasses.replace(config, **changes)
+
+
+def absolute(config: PipelineConfig) -> PipelineConfig:
+    """The same config with absolute local paths (runners work from any cwd)."""
+    def fix(path: Optional[str]) -> Optional[str]:
+        return path if path is None or "://" in path else os.path.abspath(path)
+    return replace(config, data_root=fix(config.data_root), schema_path=fix(config.schema_path),
+                   output_dir=fix(config.output_dir))

@@ -1,0 +1,82 @@
+"""Runs the pipeline with TFX's LocalDagRunner: Beam DirectRunner, ML Metadata in SQLite.
+
+Thin on purpose: resolves paths, stages the schema, picks the orchestrator; the graph
+comes from `pipeline.pipeline.create_pipeline`.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from typing import List, Sequence, Tuple
+
+from tfx import v1 as tfx
+
+from components.trainer.features import FeatureSet, features_from_schema, load_schema
+from pipeline import config as config_lib
+from pipeline.config import ConfigError, PipelineConfig
+from pipeline.pipeline import create_pipeline
+
+# Beam args used when the user names none: in-process DirectRunner.
+DEFAULT_BEAM_ARGS = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
+
+
+def resolve_slices(config: PipelineConfig, features: FeatureSet) -> Tuple[str, ...]:
+    """The configured slice features that the schema has; else its first categorical feature."""
+    known = set(features.names)
+    unknown = [s for s in config.slice_features if s not in known]
+    if unknown and config.slice_features != config_lib.DEFAULT_SLICE_FEATURES:
+        raise ConfigError(f"--slice {unknown}: not model features of the schema {config.schema_path} "
+                          f"(features: {features.names})")
+    slices = tuple(s for s in config.slice_features if s in known)
+    if not slices:
+        categorical = [f.name for f in features.features if f.is_categorical]
+        slices = tuple(categorical[:1])
+    return slices
+
+
+def stage_schema(schema_path: str, pipeline_root: str) -> str:
+    """Copies the schema to a content-addressed path under the pipeline root.
+
+    ImportSchemaGen caches on its `schema_file` argument, a path: without this, an
+    edited schema at the same path would be served stale from the cache.
+    """
+    with open(schema_path, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()[:16]
+    target_dir = os.path.join(pipeline_root, "schemas", digest)
+    target = os.path.join(target_dir, "schema.pbtxt")
+    if not os.path.exists(target):
+        os.makedirs(target_dir, exist_ok=True)
+        tmp = target + ".tmp"
+        shutil.copyfile(schema_path, tmp)
+        os.replace(tmp, target)
+    return target
+
+
+def prepare(config: PipelineConfig) -> Tuple[PipelineConfig, FeatureSet, tfx.dsl.Pipeline]:
+    """Checks inputs, then builds the pipeline for a local run (no TFX execution yet)."""
+    config = config_lib.absolute(config)
+    config.check_paths()
+    features = features_from_schema(load_schema(config.schema_path), config.label)
+    config = config_lib.replace(config, slice_features=resolve_slices(config, features))
+    os.makedirs(config.output_dir, exist_ok=True)
+    beam_args: List[str] = list(config.beam_args) or list(DEFAULT_BEAM_ARGS)
+    pipeline = create_pipeline(
+        config,
+        features.label,
+        pipeline_root=config.pipeline_root,
+        data_root=config.data_root,
+        schema_path=stage_schema(config.schema_path, config.pipeline_root),
+        serving_dir=config.serving_dir,
+        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
+            config.metadata_path),
+        beam_pipeline_args=beam_args,
+    )
+    return config, features, pipeline
+
+
+def run(config: PipelineConfig) -> PipelineConfig:
+    """Runs the whole pipeline locally; returns the resolved config. Raises on failure."""
+    config, _, pipeline = prepare(config)
+    tfx.orchestration.LocalDagRunner().run(pipeline)
+    return config

@@ -1,0 +1,144 @@
+"""The pipeline graph: one pure function, shared by the local runner and the Kubeflow compilers."""
+from __future__ import annotations
+
+from typing import List, Optional, Sequence
+
+import tensorflow_model_analysis as tfma
+from ml_metadata.proto import metadata_store_pb2
+from tfx import v1 as tfx
+from tfx.proto import example_gen_pb2
+
+from components.strict_example_validator.component import StrictExampleValidator
+from components.trainer import task
+from components.trainer.features import Label
+from pipeline.config import RUN_FN, PipelineConfig
+
+# Component ids, in the order they run.
+EXAMPLE_GEN = "CsvExampleGen"
+STATISTICS_GEN = "StatisticsGen"
+SCHEMA_GEN = "ImportSchemaGen"
+EXAMPLE_VALIDATOR = "ExampleValidator"
+TRAINER = "Trainer"
+RESOLVER = "LatestBlessedModelResolver"
+EVALUATOR = "Evaluator"
+PUSHER = "Pusher"
+COMPONENT_IDS = (EXAMPLE_GEN, STATISTICS_GEN, SCHEMA_GEN, EXAMPLE_VALIDATOR, TRAINER, RESOLVER,
+                 EVALUATOR, PUSHER)
+
+ACCURACY = "accuracy"
+
+
+def eval_config(label: Label, slice_features: Sequence[str], min_accuracy: float,
+                max_accuracy_drop: float) -> tfma.EvalConfig:
+    """TFMA config: AUC, accuracy and loss overall and per slice; thresholds on accuracy.
+
+    A model is blessed when its accuracy is at least `min_accuracy` and, once a model has
+    been blessed before, no more than `max_accuracy_drop` below that baseline.
+    """
+    threshold = tfma.MetricThreshold(
+        value_threshold=tfma.GenericValueThreshold(lower_bound={"value": min_accuracy}),
+        change_threshold=tfma.GenericChangeThreshold(
+            direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+            absolute={"value": -max_accuracy_drop - 1e-10}))
+    named = '{"name": "%s"}'
+    if label.is_binary:
+        metrics = [
+            tfma.MetricConfig(class_name="ExampleCount"),
+            tfma.MetricConfig(class_name="BinaryAccuracy", config=named % ACCURACY, threshold=threshold),
+            tfma.MetricConfig(class_name="AUC", config=named % "auc"),
+            tfma.MetricConfig(class_name="BinaryCrossentropy", config=named % "loss"),
+            tfma.MetricConfig(class_name="Precision"),
+            tfma.MetricConfig(class_name="Recall"),
+            tfma.MetricConfig(class_name="CalibrationPlot"),
+            tfma.MetricConfig(class_name="ConfusionMatrixPlot"),
+        ]
+    else:
+        metrics = [
+            tfma.MetricConfig(class_name="ExampleCount"),
+            tfma.MetricConfig(class_name="SparseCategoricalAccuracy", config=named % ACCURACY,
+                              threshold=threshold),
+            tfma.MetricConfig(class_name="SparseCategoricalCrossentropy", config=named % "loss"),
+            tfma.MetricConfig(class_name="MultiClassConfusionMatrixPlot"),
+        ]
+    return tfma.EvalConfig(
+        model_specs=[tfma.ModelSpec(signature_name="serving_default", label_key=label.name)],
+        slicing_specs=[tfma.SlicingSpec()] + [tfma.SlicingSpec(feature_keys=[f]) for f in slice_features],
+        metrics_specs=[tfma.MetricsSpec(metrics=metrics)])
+
+
+def create_pipeline(
+    config: PipelineConfig,
+    label: Label,
+    *,
+    pipeline_root: str,
+    data_root: str,
+    schema_path: str,
+    serving_dir: str,
+    metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
+    beam_pipeline_args: Optional[List[str]] = None,
+    run_fn: str = RUN_FN,
+) -> tfx.dsl.Pipeline:
+    """CSV -> validated examples -> Keras model trained as an Estimator -> evaluated -> pushed.
+
+    Pure: builds the graph from its arguments and touches no file. `label` is the schema's
+    label (its classes decide binary or multi-class metrics).
+    """
+    example_gen = tfx.components.CsvExampleGen(
+        input_base=data_root,
+        output_config=example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(splits=[
+            example_gen_pb2.SplitConfig.Split(name="train", hash_buckets=config.train_hash_buckets),
+            example_gen_pb2.SplitConfig.Split(name="eval", hash_buckets=config.eval_hash_buckets),
+        ]))).with_id(EXAMPLE_GEN)
+
+    statistics_gen = tfx.components.StatisticsGen(
+        examples=example_gen.outputs["examples"]).with_id(STATISTICS_GEN)
+
+    schema_gen = tfx.components.ImportSchemaGen(schema_file=schema_path).with_id(SCHEMA_GEN)
+
+    example_validator = StrictExampleValidator(
+        statistics=statistics_gen.outputs["statistics"],
+        schema=schema_gen.outputs["schema"]).with_id(EXAMPLE_VALIDATOR)
+
+    trainer = tfx.components.Trainer(
+        run_fn=run_fn,
+        examples=example_gen.outputs["examples"],
+        schema=schema_gen.outputs["schema"],
+        train_args=tfx.proto.TrainArgs(num_steps=config.train_steps),
+        eval_args=tfx.proto.EvalArgs(num_steps=config.eval_steps or None),
+        custom_config={
+            task.LABEL_KEY: config.label,
+            task.HPARAMS_KEY: config.hparams_dict,
+            task.SEED_KEY: config.seed,
+        }).with_id(TRAINER)
+    # Never train on data that failed validation.
+    trainer.add_upstream_node(example_validator)
+
+    model_resolver = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+    ).with_id(RESOLVER)
+
+    evaluator = tfx.components.Evaluator(
+        examples=example_gen.outputs["examples"],
+        model=trainer.outputs["model"],
+        baseline_model=model_resolver.outputs["model"],
+        eval_config=eval_config(label, config.slice_features, config.min_accuracy,
+                                config.max_accuracy_drop)).with_id(EVALUATOR)
+
+    pusher = tfx.components.Pusher(
+        model=trainer.outputs["model"],
+        model_blessing=evaluator.outputs["blessing"],
+        push_destination=tfx.proto.PushDestination(
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_dir)),
+    ).with_id(PUSHER)
+
+    return tfx.dsl.Pipeline(
+        pipeline_name=config.pipeline_name,
+        pipeline_root=pipeline_root,
+        components=[example_gen, statistics_gen, schema_gen, example_validator, trainer,
+                    model_resolver, evaluator, pusher],
+        enable_cache=config.enable_cache,
+        metadata_connection_config=metadata_connection_config,
+        beam_pipeline_args=list(beam_pipeline_args or config.beam_args),
+    )

@@ -1,0 +1,138 @@
+"""What a run did, read back from ML Metadata: per-component state, metrics, blessing, push."""
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Dict, List, Optional
+
+from ml_metadata import metadata_store
+from ml_metadata.proto import metadata_store_pb2
+
+from pipeline import pipeline as pipeline_lib
+from pipeline.config import PipelineConfig
+
+_STATE_NAMES = {
+    metadata_store_pb2.Execution.COMPLETE: "ran",
+    metadata_store_pb2.Execution.CACHED: "cached",
+    metadata_store_pb2.Execution.FAILED: "failed",
+    metadata_store_pb2.Execution.RUNNING: "running",
+    metadata_store_pb2.Execution.CANCELED: "canceled",
+    metadata_store_pb2.Execution.NEW: "new",
+}
+
+
+@dataclasses.dataclass
+class RunSummary:
+    states: Dict[str, str]                 # component id -> ran / cached / failed
+    metrics: Dict[str, float]              # overall eval metrics of the run's model
+    blessed: Optional[bool]
+    pushed: bool
+    pushed_path: Optional[str]
+    evaluation_uri: Optional[str]
+
+
+def open_store(metadata_path: str) -> metadata_store.MetadataStore:
+    config = metadata_store_pb2.ConnectionConfig()
+    config.sqlite.filename_uri = metadata_path
+    config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+    return metadata_store.MetadataStore(config)
+
+
+def latest_run_executions(store: metadata_store.MetadataStore,
+                          pipeline_name: str) -> Dict[str, metadata_store_pb2.Execution]:
+    """Component id -> execution, for the newest pipeline run."""
+    runs = [c for c in store.get_contexts_by_type("pipeline_run")
+            if c.name.startswith(f"{pipeline_name}") or True]
+    if not runs:
+        return {}
+    pipeline_context = store.get_context_by_type_and_name("pipeline", pipeline_name)
+    if pipeline_context is None:
+        return {}
+    pipeline_executions = {e.id for e in store.get_executions_by_context(pipeline_context.id)}
+    runs = [c for c in runs if pipeline_executions & {e.id for e in store.get_executions_by_context(c.id)}]
+    if not runs:
+        return {}
+    newest = max(runs, key=lambda c: c.create_time_since_epoch)
+    by_node = {}
+    for execution in sorted(store.get_executions_by_context(newest.id), key=lambda e: e.id):
+        node_contexts = [c for c in store.get_contexts_by_execution(execution.id)
+                         if c.type_id == _node_type_id(store)]
+        for context in node_contexts:
+            node_id = context.name.split(".", 1)[-1]
+            by_node[node_id] = execution
+    return by_node
+
+
+def _node_type_id(store) -> int:
+    return store.get_context_type("node").id
+
+
+def output_artifacts(store, execution_id: int) -> List[metadata_store_pb2.Artifact]:
+    events = store.get_events_by_execution_ids([execution_id])
+    ids = [e.artifact_id for e in events if e.type == metadata_store_pb2.Event.OUTPUT]
+    return store.get_artifacts_by_id(ids) if ids else []
+
+
+def _artifact_of_type(store, artifacts, type_name: str):
+    wanted = store.get_artifact_type(type_name).id
+    found = [a for a in artifacts if a.type_id == wanted]
+    return found[0] if found else None
+
+
+def overall_metrics(evaluation_uri: str) -> Dict[str, float]:
+    import tensorflow_model_analysis as tfma  # slow import
+    metrics = {}
+    for slice_metrics in tfma.load_metrics(evaluation_uri):
+        if slice_metrics.slice_key.single_slice_keys:
+            continue
+        for key_and_value in slice_metrics.metric_keys_and_values:
+            key, value = key_and_value.key, key_and_value.value
+            if key.model_name and key.is_diff:
+                continue
+            if value.HasField("double_value") and not key.is_diff:
+                metrics[key.name] = value.double_value.value
+    return metrics
+
+
+def summarize(config: PipelineConfig) -> RunSummary:
+    store = open_store(config.metadata_path)
+    executions = latest_run_executions(store, config.pipeline_name)
+    states = {node: _STATE_NAMES.get(e.last_known_state, "?") for node, e in executions.items()}
+    metrics, blessed, evaluation_uri = {}, None, None
+    if pipeline_lib.EVALUATOR in executions:
+        outputs = output_artifacts(store, executions[pipeline_lib.EVALUATOR].id)
+        evaluation = _artifact_of_type(store, outputs, "ModelEvaluation")
+        blessing = _artifact_of_type(store, outputs, "ModelBlessing")
+        if evaluation is not None:
+            evaluation_uri = evaluation.uri
+            metrics = overall_metrics(evaluation.uri)
+        if blessing is not None and "blessed" in blessing.custom_properties:
+            blessed = bool(blessing.custom_properties["blessed"].int_value)
+    pushed, pushed_path = False, None
+    if pipeline_lib.PUSHER in executions:
+        pushed_model = _artifact_of_type(
+            store, output_artifacts(store, executions[pipeline_lib.PUSHER].id), "PushedModel")
+        if pushed_model is not None and "pushed" in pushed_model.custom_properties:
+            pushed = bool(pushed_model.custom_properties["pushed"].int_value)
+            if pushed:
+                pushed_path = pushed_model.custom_properties["pushed_destination"].string_value
+    return RunSummary(states, metrics, blessed, pushed, pushed_path, evaluation_uri)
+
+
+def format_summary(summary: RunSummary, seconds: float) -> str:
+    lines = [f"pipeline finished in {seconds:.1f} s"]
+    for node in pipeline_lib.COMPONENT_IDS:
+        if node in summary.states:
+            lines.append(f"  {node:<28} {summary.states[node]}")
+    if summary.metrics:
+        shown = ", ".join(f"{k} {v:.4f}" for k, v in sorted(summary.metrics.items())
+                          if k in ("auc", "accuracy", "loss", "example_count"))
+        lines.append(f"eval metrics (overall): {shown}")
+    if summary.blessed is not None:
+        lines.append("blessed: yes" if summary.blessed else
+                     "blessed: no (below a threshold; see the Evaluator's validation output)")
+    if summary.pushed:
+        lines.append(f"pushed: {summary.pushed_path}")
+    else:
+        lines.append("pushed: nothing (the model was not blessed)")
+    return "\n".join(lines)
