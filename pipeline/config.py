@@ -34,7 +34,7 @@ class PipelineConfig:
     label: str = DEFAULT_LABEL
     output_dir: str = "outputs"
     pipeline_name: str = PIPELINE_NAME
-    train_steps: int = 3000
+    train_steps: int = 2000
     eval_steps: int = 0             # 0: the whole eval split
     min_accuracy: float = 0.6       # value threshold on eval accuracy
     max_accuracy_drop: float = 0.0  # change threshold: how far below the last blessed model

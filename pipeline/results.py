@@ -40,31 +40,26 @@ def open_store(metadata_path: str) -> metadata_store.MetadataStore:
 
 def latest_run_executions(store: metadata_store.MetadataStore,
                           pipeline_name: str) -> Dict[str, metadata_store_pb2.Execution]:
-    """Component id -> execution, for the newest pipeline run."""
-    runs = [c for c in store.get_contexts_by_type("pipeline_run")
-            if c.name.startswith(f"{pipeline_name}") or True]
-    if not runs:
-        return {}
+    """Component id -> execution, for the pipeline's newest run."""
     pipeline_context = store.get_context_by_type_and_name("pipeline", pipeline_name)
     if pipeline_context is None:
         return {}
-    pipeline_executions = {e.id for e in store.get_executions_by_context(pipeline_context.id)}
-    runs = [c for c in runs if pipeline_executions & {e.id for e in store.get_executions_by_context(c.id)}]
+    in_pipeline = {e.id for e in store.get_executions_by_context(pipeline_context.id)}
+    runs = []
+    for run in store.get_contexts_by_type("pipeline_run"):
+        executions = [e for e in store.get_executions_by_context(run.id) if e.id in in_pipeline]
+        if executions:
+            runs.append((run.create_time_since_epoch, run.id, executions))
     if not runs:
         return {}
-    newest = max(runs, key=lambda c: c.create_time_since_epoch)
+    _, _, executions = max(runs, key=lambda r: (r[0], r[1]))
+    node_type = store.get_context_type("node").id
     by_node = {}
-    for execution in sorted(store.get_executions_by_context(newest.id), key=lambda e: e.id):
-        node_contexts = [c for c in store.get_contexts_by_execution(execution.id)
-                         if c.type_id == _node_type_id(store)]
-        for context in node_contexts:
-            node_id = context.name.split(".", 1)[-1]
-            by_node[node_id] = execution
+    for execution in sorted(executions, key=lambda e: e.id):
+        for context in store.get_contexts_by_execution(execution.id):
+            if context.type_id == node_type:
+                by_node[context.name.split(".", 1)[-1]] = execution
     return by_node
-
-
-def _node_type_id(store) -> int:
-    return store.get_context_type("node").id
 
 
 def output_artifacts(store, execution_id: int) -> List[metadata_store_pb2.Artifact]:

@@ -109,13 +109,13 @@ class FeatureSet:
         """
         columns = [(f.name, f.dtype, f.missing_value) for f in self.features]
         if with_label:
-            columns.append((self.label.name, self.label.dtype, None))
+            columns.append((self.label.name, self.label.dtype, "" if self.label.is_string else 0))
         spec = {name: tf.io.VarLenFeature(dtype) for name, dtype, _ in columns}
         parsed = tf.io.parse_example(serialized, spec)
         batch = tf.shape(serialized)[0]
         dense = {}
         for name, dtype, missing in columns:
-            fill = tf.constant(missing if missing is not None else dtype.as_numpy_dtype(), dtype)
+            fill = tf.constant(missing, dtype)
             values = tf.sparse.to_dense(parsed[name], default_value=fill)
             padding = tf.fill(tf.stack([batch, 1]), fill)
             dense[name] = tf.reshape(tf.concat([values, padding], axis=1)[:, :1], [-1, 1])

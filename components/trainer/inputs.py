@@ -91,9 +91,10 @@ def learn_preprocessing(file_patterns: Sequence[str], features: FeatureSet,
         moments[name] = (mean, variance)
     vocabularies = {}
     for name in to_learn:
-        kind = features.get(name).kind
-        common = [v for v, c in counters[name].most_common(max_vocabulary) if c >= 2]
-        if kind is Kind.CATEGORICAL_STRING:
+        feature = features.get(name)
+        common = [v for v, c in counters[name].most_common(max_vocabulary + 1) if c >= 2]
+        if feature.kind is Kind.CATEGORICAL_STRING:
             common = [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in common]
+        common = [v for v in common if v != feature.missing_value][:max_vocabulary]
         vocabularies[name] = tuple(sorted(common, key=str))
     return Preprocessing(vocabularies=vocabularies, moments=moments)

@@ -15,10 +15,11 @@ OUTPUT_NAME = "probabilities"
 @dataclasses.dataclass(frozen=True)
 class HParams:
     hidden_units: Sequence[int] = (128, 64)
-    dropout: float = 0.1
-    learning_rate: float = 0.003
+    dropout: float = 0.3
+    learning_rate: float = 0.001
     batch_size: int = 128
     max_embedding_dim: int = 16
+    l2: float = 1e-3
 
     @classmethod
     def from_dict(cls, values: Optional[Mapping]) -> "HParams":
@@ -67,6 +68,10 @@ class ImputeAndNormalize(tf.keras.layers.Layer):
         return {**super().get_config(), "mean": self.mean, "variance": self.variance}
 
 
+def _l2(hparams: HParams):
+    return tf.keras.regularizers.L2(hparams.l2) if hparams.l2 > 0 else None
+
+
 def embedding_dim(vocabulary_size: int, cap: int) -> int:
     return max(2, min(cap, int(round(1.6 * vocabulary_size ** 0.56))))
 
@@ -89,7 +94,8 @@ def _encode(feature: Feature, tensor, prep: Preprocessing, hparams: HParams):
     ids = lookup(tensor)
     size = lookup.vocabulary_size()  # vocabulary plus the OOV slot
     embedded = tf.keras.layers.Embedding(
-        size, embedding_dim(size, hparams.max_embedding_dim), name=f"{name}_embedding")(ids)
+        size, embedding_dim(size, hparams.max_embedding_dim), name=f"{name}_embedding",
+        embeddings_regularizer=_l2(hparams))(ids)
     return tf.keras.layers.Flatten(name=f"{name}_flat")(embedded)
 
 
@@ -101,7 +107,8 @@ def build_keras_model(features: FeatureSet, prep: Preprocessing, hparams: HParam
     encoded = [_encode(f, inputs[f.name], prep, hparams) for f in features.features]
     x = encoded[0] if len(encoded) == 1 else tf.keras.layers.Concatenate(name="features")(encoded)
     for i, units in enumerate(hparams.hidden_units):
-        x = tf.keras.layers.Dense(units, activation="relu", name=f"dense_{i}")(x)
+        x = tf.keras.layers.Dense(units, activation="relu", kernel_regularizer=_l2(hparams),
+                                  name=f"dense_{i}")(x)
         if hparams.dropout > 0:
             x = tf.keras.layers.Dropout(hparams.dropout, seed=seed + i, name=f"dropout_{i}")(x)
     label = features.label
