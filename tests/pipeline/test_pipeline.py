@@ -1,0 +1,60 @@
+import json
+
+import tensorflow_model_analysis as tfma
+
+from components.trainer.features import Label
+from pipeline import pipeline as pipeline_lib
+from pipeline.config import PipelineConfig
+
+
+def _build(config=None, label=Label("big_tipper", (0, 1))):
+    return pipeline_lib.create_pipeline(
+        config or PipelineConfig(), label, pipeline_root="/root", data_root="/data",
+        schema_path="/schema.pbtxt", serving_dir="/serving")
+
+
+def test_graph_has_every_component_in_order_and_trains_only_after_validation():
+    pipeline = _build()
+    assert sorted(c.id for c in pipeline.components) == sorted(pipeline_lib.COMPONENT_IDS)
+    nodes = {c.id: c for c in pipeline.components}
+    order = [c.id for c in pipeline.components]  # topological, as the runners execute it
+    assert order.index(pipeline_lib.EXAMPLE_VALIDATOR) < order.index(pipeline_lib.TRAINER)
+    assert pipeline_lib.EXAMPLE_VALIDATOR in {n.id for n in nodes[pipeline_lib.TRAINER].upstream_nodes}
+    assert pipeline_lib.EVALUATOR in {n.id for n in nodes[pipeline_lib.PUSHER].upstream_nodes}
+
+
+def test_settings_reach_the_components():
+    config = PipelineConfig(train_steps=123, eval_steps=7, label="big_tipper", seed=5,
+                            hparams=(("dropout", 0.5),), enable_cache=False,
+                            beam_args=("--runner=DirectRunner",))
+    pipeline = _build(config)
+    nodes = {c.id: c for c in pipeline.components}
+    trainer = nodes[pipeline_lib.TRAINER].exec_properties
+    assert json.loads(trainer["train_args"]) == {"num_steps": 123}
+    assert json.loads(trainer["eval_args"]) == {"num_steps": 7}
+    assert json.loads(trainer["custom_config"]) == {"label": "big_tipper", "hparams": {"dropout": 0.5},
+                                                    "seed": 5}
+    assert trainer["run_fn"] == "components.trainer.task.run_fn"
+    push = json.loads(nodes[pipeline_lib.PUSHER].exec_properties["push_destination"])
+    assert push == {"filesystem": {"base_directory": "/serving"}}
+    assert pipeline.enable_cache is False
+    assert pipeline.beam_pipeline_args == ["--runner=DirectRunner"]
+
+
+def test_eval_config_binary_thresholds_and_slices():
+    config = pipeline_lib.eval_config(Label("y", (0, 1)), ["hour"], min_accuracy=0.7, max_accuracy_drop=0.02)
+    assert config.model_specs[0].label_key == "y"
+    assert config.model_specs[0].signature_name == "serving_default"
+    assert [list(s.feature_keys) for s in config.slicing_specs] == [[], ["hour"]]
+    metrics = {m.class_name: m for m in config.metrics_specs[0].metrics}
+    assert {"AUC", "BinaryAccuracy", "BinaryCrossentropy"} <= set(metrics)
+    threshold = metrics["BinaryAccuracy"].threshold
+    assert threshold.value_threshold.lower_bound.value == 0.7
+    assert abs(threshold.change_threshold.absolute.value + 0.02) < 1e-6
+    assert threshold.change_threshold.direction == tfma.MetricDirection.HIGHER_IS_BETTER
+
+
+def test_eval_config_multiclass_uses_sparse_metrics():
+    config = pipeline_lib.eval_config(Label("y", (0, 1, 2)), [], 0.5, 0.0)
+    names = {m.class_name for m in config.metrics_specs[0].metrics}
+    assert "SparseCategoricalAccuracy" in names and "AUC" not in names
