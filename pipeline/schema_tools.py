@@ -36,6 +36,9 @@ def infer_schema(data_root: str, output: str, label: Optional[str] = None,
     if label is not None and label not in names:
         raise ConfigError(f"--label {label!r} is not a column of the data (columns: {names})")
     for feature in schema.feature:
+        # CsvExampleGen writes an empty cell as a feature with no value; a value_count
+        # of min 1 would flag every such cell as an anomaly.
+        feature.ClearField("value_count")
         lo_hi = ranges.get(feature.name)
         if feature.type == schema_pb2.INT and lo_hi is not None:
             lo, hi, unique = lo_hi

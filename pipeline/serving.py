@@ -8,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from components.trainer.features import FeatureSet
+from components.trainer.model import OUTPUT_NAME
 
 SIGNATURE = "serving_default"
 
@@ -44,4 +45,4 @@ def predict(model_dir: str, examples: Iterable[tf.train.Example]) -> np.ndarray:
     signature = loaded.signatures[SIGNATURE]
     serialized = tf.constant([e.SerializeToString() for e in examples])
     outputs = signature(examples=serialized)
-    return next(iter(outputs.values())).numpy()
+    return outputs[OUTPUT_NAME].numpy()

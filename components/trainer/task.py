@@ -6,7 +6,6 @@ in-process under the local runner and inside the image on Kubeflow.
 from __future__ import annotations
 
 import os
-import shutil
 from typing import Any, Dict, Mapping, Tuple
 
 import tensorflow as tf
@@ -22,6 +21,7 @@ HPARAMS_KEY = "hparams"
 SEED_KEY = "seed"
 
 EXPORTER_NAME = "serving"
+ALL_CLASSES = "all_classes"  # serving output naming the class of each probability column
 
 
 def trainer_settings(custom_config: Mapping[str, Any]) -> Tuple[str, model_lib.HParams, int]:
@@ -68,28 +68,46 @@ def specs(fn_args: FnArgs, features: features_lib.FeatureSet, hparams: model_lib
     return train_spec, eval_spec
 
 
-def publish_export(model_dir: str, serving_model_dir: str) -> str:
-    """Moves the exporter's newest SavedModel to where TFX's Evaluator and Pusher look."""
+def latest_export(model_dir: str) -> str:
+    """The exporter's newest SavedModel under `<model_dir>/export/<exporter>/<timestamp>`."""
     export_root = os.path.join(model_dir, "export", EXPORTER_NAME)
-    versions = sorted(v for v in tf.io.gfile.listdir(export_root) if v.strip("/").isdigit())
+    versions = sorted(v.strip("/") for v in tf.io.gfile.listdir(export_root) if v.strip("/").isdigit())
     if not versions:
         raise RuntimeError(f"the exporter wrote no SavedModel under {export_root}")
-    source = os.path.join(export_root, versions[-1].strip("/"))
-    if tf.io.gfile.exists(serving_model_dir):
-        tf.io.gfile.rmtree(serving_model_dir)
-    if "://" in serving_model_dir:
-        _copy_tree(source, serving_model_dir)
-    else:
-        shutil.copytree(source, serving_model_dir)
+    return os.path.join(export_root, versions[-1])
+
+
+def publish_with_class_names(export_dir: str, serving_model_dir: str, classes) -> str:
+    """Re-saves the export with an `all_classes` output beside the Keras output.
+
+    The signature then says which class each probability column is; TFMA uses it to map
+    a string label in the eval data to a class id (`metric_util` looks for `all_classes`).
+    Inputs, variables, tables and the Keras output are unchanged.
+    """
+    with tf.Graph().as_default() as graph, tf.compat.v1.Session(graph=graph) as session:
+        meta_graph = tf.compat.v1.saved_model.loader.load(
+            session, [tf.saved_model.SERVING], export_dir)
+        signature = meta_graph.signature_def[tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY]
+        inputs = {k: graph.get_tensor_by_name(v.name) for k, v in signature.inputs.items()}
+        outputs = {k: graph.get_tensor_by_name(v.name) for k, v in signature.outputs.items()}
+        probabilities = outputs[model_lib.OUTPUT_NAME]
+        names = tf.constant([[str(c) for c in classes]])
+        outputs[ALL_CLASSES] = tf.tile(names, tf.stack([tf.shape(probabilities)[0], 1]))
+        main_ops = []
+        for key in (tf.compat.v1.saved_model.constants.MAIN_OP_KEY,
+                    tf.compat.v1.saved_model.constants.LEGACY_INIT_OP_KEY):
+            main_ops += graph.get_collection(key)
+            graph.clear_collection(key)  # the builder adds it back, once
+        builder = tf.compat.v1.saved_model.Builder(serving_model_dir)
+        builder.add_meta_graph_and_variables(
+            session, [tf.saved_model.SERVING],
+            signature_def_map={tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY:
+                               tf.compat.v1.saved_model.predict_signature_def(inputs, outputs)},
+            main_op=main_ops[0] if main_ops else None,
+            assets_collection=graph.get_collection(tf.compat.v1.GraphKeys.ASSET_FILEPATHS),
+            strip_default_attrs=True)
+        builder.save()
     return serving_model_dir
-
-
-def _copy_tree(source: str, target: str) -> None:
-    for root, _, files in tf.io.gfile.walk(source):
-        relative = os.path.relpath(root, source)
-        tf.io.gfile.makedirs(os.path.join(target, relative))
-        for name in files:
-            tf.io.gfile.copy(os.path.join(root, name), os.path.join(target, relative, name), overwrite=True)
 
 
 def run_fn(fn_args: FnArgs) -> None:
@@ -109,4 +127,7 @@ def run_fn(fn_args: FnArgs) -> None:
     metrics, _ = tf.estimator.train_and_evaluate(estimator, train_spec, eval_spec)
     logging.info("Final evaluation: %s", metrics)
 
-    publish_export(fn_args.model_run_dir, fn_args.serving_model_dir)
+    if tf.io.gfile.exists(fn_args.serving_model_dir):
+        tf.io.gfile.rmtree(fn_args.serving_model_dir)
+    publish_with_class_names(latest_export(fn_args.model_run_dir), fn_args.serving_model_dir,
+                             features.label.classes)

@@ -40,6 +40,7 @@ def test_run_fn_trains_an_estimator_and_exports_a_serving_model(tmp_path, taxi_r
     loaded = tf.saved_model.load(fn_args.serving_model_dir)
     signature = loaded.signatures["serving_default"]
     assert list(signature.structured_input_signature[1]) == ["examples"]
+    assert set(signature.structured_outputs) == {"probabilities", "all_classes"}
     probabilities = serving.predict(fn_args.serving_model_dir,
                                     [serving.to_example(r, taxi_features) for r in rows])
     assert probabilities.shape == (len(rows), 1)
@@ -72,6 +73,9 @@ def test_run_fn_handles_a_multiclass_string_label(tmp_path):
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
     truth = [["small", "medium", "large"].index(r["kind"]) for r in rows[200:]]
     assert (probabilities.argmax(axis=1) == truth).mean() > 0.6
+    outputs = tf.saved_model.load(fn_args.serving_model_dir).signatures["serving_default"](
+        examples=tf.constant([serving.to_example(rows[0], features).SerializeToString()]))
+    assert outputs["all_classes"].numpy().tolist() == [[b"small", b"medium", b"large"]]
 
 
 def test_missing_label_setting_is_reported():
