@@ -5,6 +5,7 @@ import json
 import os
 import sys
 import time
+import warnings
 from typing import Optional, Tuple
 
 import click
@@ -83,8 +84,10 @@ def cli() -> None:
 @click.option("--beam-arg", "beam_args", multiple=True, metavar="ARG",
               help="Beam pipeline arg (repeatable), e.g. --beam-arg=--runner=FlinkRunner. "
                    "Default: in-process DirectRunner.")
+@click.option("--verbose", is_flag=True, help="Show TensorFlow, Beam and TFX logs on the terminal "
+              "instead of only in the run's log file.")
 def run(data_root, schema_path, label, output_dir, train_steps, eval_steps, min_accuracy,
-        max_accuracy_drop, slice_features, hparams, seed, no_cache, beam_args) -> None:
+        max_accuracy_drop, slice_features, hparams, seed, no_cache, beam_args, verbose) -> None:
     """Run the pipeline locally: CSV -> validate -> train -> evaluate -> push."""
     started = time.time()
     try:
@@ -95,20 +98,29 @@ def run(data_root, schema_path, label, output_dir, train_steps, eval_steps, min_
             slice_features=tuple(slice_features) or config_lib.DEFAULT_SLICE_FEATURES,
             hparams=_parse_hparams(hparams), seed=seed, enable_cache=not no_cache,
             beam_args=tuple(beam_args))
-        from components.trainer.model import HParams
+        from components.trainer.hparams import HParams
         HParams.from_dict(config.hparams_dict)
     except (config_lib.ConfigError, ValueError, TypeError) as exc:
         _fail(str(exc))
 
-    from pipeline import local_runner, results
+    from pipeline import logs
+    log_path = logs.new_log_path(config.output_dir)
+    click.echo(f"running pipeline {config.pipeline_name!r} on {config.data_root}"
+               + ("" if verbose else f" (log: {log_path})"))
     try:
-        config = local_runner.run(config)
+        with logs.captured(log_path, enabled=not verbose):
+            from pipeline import local_runner  # TFX, Beam and TF import noisily
+            config = local_runner.run(config)
     except Exception as exc:  # pylint: disable=broad-except
         message = explain(exc)
         if message is None:
-            raise
+            _fail(f"the pipeline failed: {type(exc).__name__}: {exc}\n"
+                  f"The full log, with the traceback, is in {log_path} (rerun with --verbose to see it "
+                  "on the terminal).", code=1)
         _fail(message, code=1)
-    summary = results.summarize(config)
+    with logs.captured(log_path, enabled=not verbose):
+        from pipeline import results
+        summary = results.summarize(config)
     click.echo(results.format_summary(summary, time.time() - started))
 
 
@@ -129,6 +141,7 @@ def infer_schema(data_root, output, label) -> None:
 
 def main() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    warnings.filterwarnings("ignore", category=FutureWarning)
     cli(prog_name="python -m pipeline")
 
 
