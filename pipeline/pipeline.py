@@ -1,13 +1,15 @@
 """The pipeline graph: one pure function, shared by the local runner and the Kubeflow compilers."""
 from __future__ import annotations
 
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Union
 
 import tensorflow_model_analysis as tfma
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
+from tfx.orchestration.data_types import RuntimeParameter
 from tfx.proto import example_gen_pb2
 
+from components.run_parameters import component as run_parameters
 from components.strict_example_validator.component import StrictExampleValidator
 from components.trainer import task
 from components.trainer.features import Label
@@ -77,11 +79,16 @@ def create_pipeline(
     metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
     beam_pipeline_args: Optional[List[str]] = None,
     run_fn: str = RUN_FN,
+    train_steps: Union[int, RuntimeParameter, None] = None,
+    eval_steps: Union[int, RuntimeParameter, None] = None,
+    min_accuracy: Union[float, RuntimeParameter, None] = None,
 ) -> tfx.dsl.Pipeline:
     """CSV -> validated examples -> Keras model trained as an Estimator -> evaluated -> pushed.
 
     Pure: builds the graph from its arguments and touches no file. `label` is the schema's
-    label (its classes decide binary or multi-class metrics).
+    label (its classes decide binary or multi-class metrics). `data_root`, `train_steps`,
+    `eval_steps` and `min_accuracy` may be RuntimeParameters (Kubeflow run parameters); the
+    last three default to the config's values.
     """
     example_gen = tfx.components.CsvExampleGen(
         input_base=data_root,
@@ -99,12 +106,12 @@ def create_pipeline(
         statistics=statistics_gen.outputs["statistics"],
         schema=schema_gen.outputs["schema"]).with_id(EXAMPLE_VALIDATOR)
 
-    trainer = tfx.components.Trainer(
+    trainer = run_parameters.Trainer(
         run_fn=run_fn,
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
-        train_args=tfx.proto.TrainArgs(num_steps=config.train_steps),
-        eval_args=tfx.proto.EvalArgs(num_steps=config.eval_steps or None),
+        train_steps=config.train_steps if train_steps is None else train_steps,
+        eval_steps=config.eval_steps if eval_steps is None else eval_steps,
         custom_config={
             task.LABEL_KEY: config.label,
             task.HPARAMS_KEY: config.hparams_dict,
@@ -119,7 +126,9 @@ def create_pipeline(
         model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
     ).with_id(RESOLVER)
 
-    evaluator = tfx.components.Evaluator(
+    evaluator = run_parameters.Evaluator(
+        min_accuracy=config.min_accuracy if min_accuracy is None else min_accuracy,
+        accuracy_metric=ACCURACY,
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
         baseline_model=model_resolver.outputs["model"],

@@ -30,8 +30,7 @@ def test_settings_reach_the_components():
     pipeline = _build(config)
     nodes = {c.id: c for c in pipeline.components}
     trainer = nodes[pipeline_lib.TRAINER].exec_properties
-    assert json.loads(trainer["train_args"]) == {"num_steps": 123}
-    assert json.loads(trainer["eval_args"]) == {"num_steps": 7}
+    assert trainer["train_steps"] == 123 and trainer["eval_steps"] == 7
     assert json.loads(trainer["custom_config"]) == {"label": "big_tipper", "hparams": {"dropout": 0.5},
                                                     "seed": 5}
     assert trainer["run_fn"] == "components.trainer.task.run_fn"

@@ -1,0 +1,65 @@
+"""Executors that apply typed run parameters, then do exactly what TFX's stock executors do."""
+from __future__ import annotations
+
+import json
+from typing import Any, Dict
+
+from google.protobuf import json_format
+from tfx.components.evaluator import executor as evaluator_executor
+from tfx.components.trainer import executor as trainer_executor
+from tfx.proto import trainer_pb2
+from tfx.types import standard_component_specs
+import tensorflow_model_analysis as tfma
+
+TRAIN_STEPS_KEY = "train_steps"
+EVAL_STEPS_KEY = "eval_steps"
+MIN_ACCURACY_KEY = "min_accuracy"
+ACCURACY_METRIC_KEY = "accuracy_metric"
+
+
+def with_steps(exec_properties: Dict[str, Any]) -> Dict[str, Any]:
+    """exec_properties with train_args / eval_args built from the integer step parameters."""
+    updated = dict(exec_properties)
+    train_steps = int(exec_properties[TRAIN_STEPS_KEY])
+    eval_steps = int(exec_properties.get(EVAL_STEPS_KEY) or 0)
+    if train_steps <= 0:
+        raise ValueError(f"{TRAIN_STEPS_KEY} must be > 0 (got {train_steps})")
+    if eval_steps < 0:
+        raise ValueError(f"{EVAL_STEPS_KEY} must be >= 0, 0 meaning the whole eval split (got {eval_steps})")
+    updated[standard_component_specs.TRAIN_ARGS_KEY] = json_format.MessageToJson(
+        trainer_pb2.TrainArgs(num_steps=train_steps), sort_keys=True, preserving_proto_field_name=True)
+    updated[standard_component_specs.EVAL_ARGS_KEY] = json_format.MessageToJson(
+        trainer_pb2.EvalArgs(num_steps=eval_steps or None), sort_keys=True, preserving_proto_field_name=True)
+    return updated
+
+
+def with_min_accuracy(exec_properties: Dict[str, Any]) -> Dict[str, Any]:
+    """exec_properties whose eval_config holds the accuracy metric to `min_accuracy`."""
+    minimum = float(exec_properties[MIN_ACCURACY_KEY])
+    if not 0.0 <= minimum <= 1.0:
+        raise ValueError(f"{MIN_ACCURACY_KEY} must be between 0 and 1 (got {minimum})")
+    metric_name = exec_properties[ACCURACY_METRIC_KEY]
+    config = tfma.EvalConfig()
+    json_format.Parse(exec_properties[standard_component_specs.EVAL_CONFIG_KEY], config)
+    found = False
+    for spec in config.metrics_specs:
+        for metric in spec.metrics:
+            if json.loads(metric.config or "{}").get("name") == metric_name and metric.HasField("threshold"):
+                metric.threshold.value_threshold.lower_bound.value = minimum
+                found = True
+    if not found:
+        raise ValueError(f"the eval_config has no thresholded metric named {metric_name!r}")
+    updated = dict(exec_properties)
+    updated[standard_component_specs.EVAL_CONFIG_KEY] = json_format.MessageToJson(
+        config, sort_keys=True, preserving_proto_field_name=True)
+    return updated
+
+
+class TrainerExecutor(trainer_executor.GenericExecutor):
+    def Do(self, input_dict, output_dict, exec_properties):
+        return super().Do(input_dict, output_dict, with_steps(exec_properties))
+
+
+class EvaluatorExecutor(evaluator_executor.Executor):
+    def Do(self, input_dict, output_dict, exec_properties):
+        return super().Do(input_dict, output_dict, with_min_accuracy(exec_properties))
