@@ -124,6 +124,49 @@ def run(data_root, schema_path, label, output_dir, train_steps, eval_steps, min_
     click.echo(results.format_summary(summary, time.time() - started))
 
 
+@cli.command("compile")
+@click.option("--target", type=click.Choice(["kubeflow-v2", "kubeflow-v1"]), required=True,
+              help="kubeflow-v2: pipeline JSON for KFP 2 and Vertex AI; kubeflow-v1: Argo YAML for KFP 1.x.")
+@click.option("--output", type=click.Path(dir_okay=False), required=True, help="File to write.")
+@click.option("--image", required=True, help="Container image the steps run in (see Dockerfile).")
+@click.option("--pipeline-root", required=True, help="Artifact root URI, e.g. gs://bucket/keras-tfx.")
+@click.option("--data-root", default=None,
+              help="Default of the data_root run parameter. Default: the bundled data inside the image.")
+@click.option("--serving-dir", default=None, help="Push destination. Default: <pipeline-root>/serving_model.")
+@click.option("--schema", "schema_path", type=click.Path(), default=_DEFAULTS.schema_path, show_default=True,
+              help="Schema file under the project (baked into the image).")
+@click.option("--schema-uri", default=None, help="Schema URI the steps read, if not the image's copy.")
+@click.option("--label", default=_DEFAULTS.label, show_default=True)
+@click.option("--train-steps", type=click.IntRange(min=1), default=_DEFAULTS.train_steps, show_default=True,
+              help="Default of the train_steps run parameter.")
+@click.option("--eval-steps", type=click.IntRange(min=0), default=_DEFAULTS.eval_steps, show_default=True,
+              help="Default of the eval_steps run parameter.")
+@click.option("--min-accuracy", type=click.FloatRange(0, 1), default=_DEFAULTS.min_accuracy,
+              show_default=True, help="Default of the min_accuracy run parameter.")
+@click.option("--beam-arg", "beam_args", multiple=True, metavar="ARG",
+              help="Beam pipeline arg for the steps (repeatable), e.g. --beam-arg=--runner=DataflowRunner. "
+                   "Default: DirectRunner inside each step's container.")
+def compile_command(target, output, image, pipeline_root, data_root, serving_dir, schema_path,
+                    schema_uri, label, train_steps, eval_steps, min_accuracy, beam_args) -> None:
+    """Compile the pipeline for Kubeflow Pipelines (offline; nothing remote is touched)."""
+    try:
+        config = config_lib.PipelineConfig(schema_path=schema_path, label=label, train_steps=train_steps,
+                                           eval_steps=eval_steps, min_accuracy=min_accuracy,
+                                           beam_args=tuple(beam_args))
+        from pipeline import logs
+        with logs.captured(os.devnull):
+            from pipeline import kubeflow_runner
+            path = kubeflow_runner.compile_pipeline(
+                config, target=target, output=output, image=image, pipeline_root=pipeline_root,
+                data_root=data_root, serving_dir=serving_dir, schema_uri=schema_uri)
+    except Exception as exc:  # pylint: disable=broad-except
+        message = explain(exc)
+        if message is None:
+            raise
+        _fail(message)
+    click.echo(f"wrote {path} ({target}); run parameters: data_root, train_steps, eval_steps, min_accuracy")
+
+
 @cli.command("infer-schema")
 @click.option("--data-root", type=click.Path(), required=True, help="Folder of CSV files.")
 @click.option("--output", type=click.Path(), required=True, help="Schema file to write (text proto).")

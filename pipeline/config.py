@@ -11,7 +11,7 @@ from typing import Dict, Optional, Tuple
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-PIPELINE_NAME = "keras_tfx"
+PIPELINE_NAME = "keras-tfx"
 RUN_FN = "components.trainer.task.run_fn"
 
 # Bundled defaults: the Chicago taxi sample shipped in the tfx wheel (see data/README.md).
@@ -20,7 +20,8 @@ DEFAULT_SCHEMA = os.path.join(PROJECT_ROOT, "schemas", "taxi", "schema.pbtxt")
 DEFAULT_LABEL = "big_tipper"
 DEFAULT_SLICE_FEATURES = ("trip_start_hour",)
 
-_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")
+# Kubeflow v2's rule for pipeline names, applied everywhere so every target accepts it.
+_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
 class ConfigError(ValueError):
@@ -48,8 +49,8 @@ class PipelineConfig:
 
     def __post_init__(self):
         _check(_NAME_PATTERN.match(self.pipeline_name),
-               f"pipeline name {self.pipeline_name!r}: use letters, digits, '_' or '-' "
-               "(starting with a letter, at most 63 characters)")
+               f"pipeline name {self.pipeline_name!r}: use lower-case letters, digits and '-' "
+               "(starting with a letter or digit, at most 63 characters)")
         _check(isinstance(self.train_steps, int) and self.train_steps > 0,
                f"--train-steps must be a whole number > 0 (got {self.train_steps!r})")
         _check(isinstance(self.eval_steps, int) and self.eval_steps >= 0,

@@ -18,7 +18,8 @@ def captured(path: str, enabled: bool = True):
     if not enabled:
         yield
         return
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    if path != os.devnull:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
     sys.stdout.flush()
     sys.stderr.flush()
     saved = os.dup(1), os.dup(2)

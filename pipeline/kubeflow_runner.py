@@ -1,0 +1,107 @@
+"""Compiles the same graph for Kubeflow Pipelines: v2 (pipeline JSON) or v1 (Argo workflow YAML).
+
+Offline and side-effect free apart from the output file: remote roots (gs://, s3://,
+minio://) are only strings here, and user code is referenced by dotted path (baked into
+the image, see Dockerfile), so no wheel is built or uploaded at compile time.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from typing import Dict, Optional
+
+from tfx import v1 as tfx
+from tfx.orchestration import data_types
+
+from components.trainer.features import features_from_schema, load_schema
+from pipeline import config as config_lib
+from pipeline.config import ConfigError, PipelineConfig
+from pipeline.pipeline import create_pipeline
+
+TARGETS = ("kubeflow-v2", "kubeflow-v1")
+# Where the Dockerfile puts the project inside the image.
+IMAGE_PROJECT_ROOT = "/app"
+
+# Run parameters a Kubeflow user can set per run, without recompiling.
+DATA_ROOT_PARAM = "data_root"
+TRAIN_STEPS_PARAM = "train_steps"
+EVAL_STEPS_PARAM = "eval_steps"
+MIN_ACCURACY_PARAM = "min_accuracy"
+RUN_PARAMETERS = (DATA_ROOT_PARAM, TRAIN_STEPS_PARAM, EVAL_STEPS_PARAM, MIN_ACCURACY_PARAM)
+
+
+def path_in_image(local_path: str) -> str:
+    """The path of a project file inside the image, for files the Dockerfile copies."""
+    local_path = os.path.abspath(local_path)
+    relative = os.path.relpath(local_path, config_lib.PROJECT_ROOT)
+    if relative.startswith(".."):
+        raise ConfigError(
+            f"{local_path} is outside the project, so it is not in the image; put it under the "
+            "project (e.g. schemas/) and rebuild the image, or pass its URI (--schema-uri / --data-root)")
+    return f"{IMAGE_PROJECT_ROOT}/{relative}"
+
+
+def run_parameters(config: PipelineConfig, data_root: str) -> Dict[str, data_types.RuntimeParameter]:
+    return {
+        DATA_ROOT_PARAM: data_types.RuntimeParameter(name=DATA_ROOT_PARAM, ptype=str, default=data_root),
+        TRAIN_STEPS_PARAM: data_types.RuntimeParameter(name=TRAIN_STEPS_PARAM, ptype=int,
+                                                      default=config.train_steps),
+        EVAL_STEPS_PARAM: data_types.RuntimeParameter(name=EVAL_STEPS_PARAM, ptype=int,
+                                                     default=config.eval_steps),
+        MIN_ACCURACY_PARAM: data_types.RuntimeParameter(name=MIN_ACCURACY_PARAM, ptype=float,
+                                                       default=config.min_accuracy),
+    }
+
+
+def compile_pipeline(config: PipelineConfig, *, target: str, output: str, image: str,
+                     pipeline_root: str, data_root: Optional[str] = None,
+                     serving_dir: Optional[str] = None, schema_uri: Optional[str] = None) -> str:
+    """Writes the compiled pipeline to `output` (atomically) and returns its path."""
+    if target not in TARGETS:
+        raise ConfigError(f"--target {target!r}: choose one of {list(TARGETS)}")
+    if not image or any(c.isspace() for c in image):
+        raise ConfigError(f"--image {image!r}: give the image reference, e.g. gcr.io/project/keras-tfx:1.0")
+    if not os.path.isfile(config.schema_path):
+        raise ConfigError(f"--schema {config.schema_path!r} does not exist")
+    features = features_from_schema(load_schema(config.schema_path), config.label)
+    from pipeline.local_runner import resolve_slices
+    config = config_lib.replace(config, slice_features=resolve_slices(config, features))
+
+    data_root = data_root or path_in_image(config.data_root)
+    params = run_parameters(config, data_root)
+    pipeline = create_pipeline(
+        config, features.label,
+        pipeline_root=pipeline_root,
+        data_root=params[DATA_ROOT_PARAM],
+        schema_path=schema_uri or path_in_image(config.schema_path),
+        serving_dir=serving_dir or pipeline_root.rstrip("/") + "/serving_model",
+        beam_pipeline_args=list(config.beam_args) or ["--runner=DirectRunner"],
+        train_steps=params[TRAIN_STEPS_PARAM],
+        eval_steps=params[EVAL_STEPS_PARAM],
+        min_accuracy=params[MIN_ACCURACY_PARAM],
+    )
+    output = os.path.abspath(output)
+    os.makedirs(os.path.dirname(output), exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=os.path.dirname(output)) as staging:
+        filename = os.path.basename(output)
+        if target == "kubeflow-v2":
+            runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
+                config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=image),
+                output_dir=staging, output_filename=filename)
+        else:
+            if not filename.endswith((".yaml", ".yml", ".tar.gz", ".tgz", ".zip")):
+                raise ConfigError(f"--output {output!r}: a kubeflow-v1 package ends in .yaml, .tar.gz or .zip")
+            runner = tfx.orchestration.experimental.KubeflowDagRunner(
+                config=tfx.orchestration.experimental.KubeflowDagRunnerConfig(
+                    kubeflow_metadata_config=(
+                        tfx.orchestration.experimental.get_default_kubeflow_metadata_config()),
+                    tfx_image=image),
+                output_dir=staging, output_filename=filename)
+        if target == "kubeflow-v2":
+            # Defaults of the run parameters go into the job's runtimeConfig.
+            runner.run(pipeline, parameter_values={k: p.default for k, p in params.items()})
+        else:
+            runner.run(pipeline)
+        shutil.move(os.path.join(staging, filename), output)
+    return output
