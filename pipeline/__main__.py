@@ -103,24 +103,28 @@ def run(data_root, schema_path, label, output_dir, train_steps, eval_steps, min_
     except (config_lib.ConfigError, ValueError, TypeError) as exc:
         _fail(str(exc))
 
-    from pipeline import logs
-    log_path = logs.new_log_path(config.output_dir)
-    click.echo(f"running pipeline {config.pipeline_name!r} on {config.data_root}"
-               + ("" if verbose else f" (log: {log_path})"))
+    from pipeline import logs, run_lock
     try:
-        with logs.captured(log_path, enabled=not verbose):
-            from pipeline import local_runner  # TFX, Beam and TF import noisily
-            config = local_runner.run(config)
-    except Exception as exc:  # pylint: disable=broad-except
-        message = explain(exc)
-        if message is None:
-            _fail(f"the pipeline failed: {type(exc).__name__}: {exc}\n"
-                  f"The full log, with the traceback, is in {log_path} (rerun with --verbose to see it "
-                  "on the terminal).", code=1)
-        _fail(message, code=1)
-    with logs.captured(log_path, enabled=not verbose):
-        from pipeline import results
-        summary = results.summarize(config)
+        with run_lock.exclusive(config.output_dir):
+            log_path = logs.new_log_path(config.output_dir)
+            click.echo(f"running pipeline {config.pipeline_name!r} on {config.data_root}"
+                       + ("" if verbose else f" (log: {log_path})"))
+            try:
+                with logs.captured(log_path, enabled=not verbose):
+                    from pipeline import local_runner  # TFX, Beam and TF import noisily
+                    config = local_runner.run(config)
+            except Exception as exc:  # pylint: disable=broad-except
+                message = explain(exc)
+                if message is None:
+                    _fail(f"the pipeline failed: {type(exc).__name__}: {exc}\n"
+                          f"The full log, with the traceback, is in {log_path} (rerun with --verbose "
+                          "to see it on the terminal).", code=1)
+                _fail(message, code=1)
+            with logs.captured(log_path, enabled=not verbose):
+                from pipeline import results
+                summary = results.summarize(config)
+    except run_lock.RunInProgress as exc:
+        _fail(str(exc), code=3)
     click.echo(results.format_summary(summary, time.time() - started))
 
 
