@@ -11,7 +11,8 @@ import shutil
 import tempfile
 from typing import Dict, Optional
 
-from tfx import v1 as tfx
+from tfx.orchestration.kubeflow import kubeflow_dag_runner
+from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 from tfx.orchestration import data_types
 
 from components.trainer.features import features_from_schema, load_schema
@@ -86,16 +87,16 @@ def compile_pipeline(config: PipelineConfig, *, target: str, output: str, image:
     with tempfile.TemporaryDirectory(dir=os.path.dirname(output)) as staging:
         filename = os.path.basename(output)
         if target == "kubeflow-v2":
-            runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
-                config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=image),
+            runner = kubeflow_v2_dag_runner.KubeflowV2DagRunner(
+                config=kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(default_image=image),
                 output_dir=staging, output_filename=filename)
         else:
             if not filename.endswith((".yaml", ".yml", ".tar.gz", ".tgz", ".zip")):
                 raise ConfigError(f"--output {output!r}: a kubeflow-v1 package ends in .yaml, .tar.gz or .zip")
-            runner = tfx.orchestration.experimental.KubeflowDagRunner(
-                config=tfx.orchestration.experimental.KubeflowDagRunnerConfig(
+            runner = kubeflow_dag_runner.KubeflowDagRunner(
+                config=kubeflow_dag_runner.KubeflowDagRunnerConfig(
                     kubeflow_metadata_config=(
-                        tfx.orchestration.experimental.get_default_kubeflow_metadata_config()),
+                        kubeflow_dag_runner.get_default_kubeflow_metadata_config()),
                     tfx_image=image),
                 output_dir=staging, output_filename=filename)
         if target == "kubeflow-v2":

@@ -10,7 +10,8 @@ import os
 import shutil
 from typing import List, Sequence, Tuple
 
-from tfx import v1 as tfx
+from tfx.orchestration import metadata, pipeline as tfx_pipeline
+from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
 from components.trainer.features import FeatureSet, features_from_schema, load_schema
 from pipeline import config as config_lib
@@ -53,7 +54,7 @@ def stage_schema(schema_path: str, pipeline_root: str) -> str:
     return target
 
 
-def prepare(config: PipelineConfig) -> Tuple[PipelineConfig, FeatureSet, tfx.dsl.Pipeline]:
+def prepare(config: PipelineConfig) -> Tuple[PipelineConfig, FeatureSet, tfx_pipeline.Pipeline]:
     """Checks inputs, then builds the pipeline for a local run (no TFX execution yet)."""
     config = config_lib.absolute(config)
     config.check_paths()
@@ -68,7 +69,7 @@ def prepare(config: PipelineConfig) -> Tuple[PipelineConfig, FeatureSet, tfx.dsl
         data_root=config.data_root,
         schema_path=stage_schema(config.schema_path, config.pipeline_root),
         serving_dir=config.serving_dir,
-        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
+        metadata_connection_config=metadata.sqlite_metadata_connection_config(
             config.metadata_path),
         beam_pipeline_args=beam_args,
     )
@@ -78,5 +79,5 @@ def prepare(config: PipelineConfig) -> Tuple[PipelineConfig, FeatureSet, tfx.dsl
 def run(config: PipelineConfig) -> PipelineConfig:
     """Runs the whole pipeline locally; returns the resolved config. Raises on failure."""
     config, _, pipeline = prepare(config)
-    tfx.orchestration.LocalDagRunner().run(pipeline)
+    LocalDagRunner().run(pipeline)
     return config
