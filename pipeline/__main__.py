@@ -81,13 +81,16 @@ def cli() -> None:
                    "learning_rate, batch_size, max_embedding_dim.")
 @click.option("--seed", type=click.IntRange(min=0), default=_DEFAULTS.seed, show_default=True)
 @click.option("--no-cache", is_flag=True, help="Rerun every component, even when its inputs are unchanged.")
+@click.option("--warm-start", is_flag=True,
+              help="Start training from the last blessed model's weights (for scheduled runs on new spans).")
 @click.option("--beam-arg", "beam_args", multiple=True, metavar="ARG",
               help="Beam pipeline arg (repeatable), e.g. --beam-arg=--runner=FlinkRunner. "
                    "Default: in-process DirectRunner.")
 @click.option("--verbose", is_flag=True, help="Show TensorFlow, Beam and TFX logs on the terminal "
               "instead of only in the run's log file.")
 def run(data_root, schema_path, label, output_dir, train_steps, eval_steps, min_accuracy,
-        max_accuracy_drop, slice_features, hparams, seed, no_cache, beam_args, verbose) -> None:
+        max_accuracy_drop, slice_features, hparams, seed, no_cache, warm_start, beam_args,
+        verbose) -> None:
     """Run the pipeline locally: CSV -> validate -> train -> evaluate -> push."""
     started = time.time()
     try:
@@ -96,7 +99,7 @@ def run(data_root, schema_path, label, output_dir, train_steps, eval_steps, min_
             train_steps=train_steps, eval_steps=eval_steps, min_accuracy=min_accuracy,
             max_accuracy_drop=max_accuracy_drop,
             slice_features=tuple(slice_features) or config_lib.DEFAULT_SLICE_FEATURES,
-            hparams=_parse_hparams(hparams), seed=seed, enable_cache=not no_cache,
+            hparams=_parse_hparams(hparams), seed=seed, enable_cache=not no_cache, warm_start=warm_start,
             beam_args=tuple(beam_args))
         from components.trainer.hparams import HParams
         HParams.from_dict(config.hparams_dict)

@@ -45,6 +45,7 @@ class PipelineConfig:
     hparams: Tuple[Tuple[str, object], ...] = ()
     seed: int = 42
     enable_cache: bool = True
+    warm_start: bool = False        # Trainer starts from the last blessed model's weights
     beam_args: Tuple[str, ...] = ()
 
     def __post_init__(self):
@@ -87,10 +88,34 @@ class PipelineConfig:
         _check(os.path.isdir(self.data_root),
                f"--data-root {self.data_root!r} is not a folder; point it at a folder of CSV files")
         csvs = [f for f in os.listdir(self.data_root) if f.lower().endswith(".csv")]
-        _check(csvs, f"--data-root {self.data_root!r} holds no .csv file")
+        spans = span_folders(self.data_root)
+        _check(not (csvs and spans),
+               f"--data-root {self.data_root!r} holds both CSV files and span folders ({spans[0]}, ...); "
+               "keep the CSV files inside span-N/ folders, or remove the span folders")
+        if spans:
+            for span in spans:
+                folder = os.path.join(self.data_root, span)
+                _check(any(f.lower().endswith(".csv") for f in os.listdir(folder)),
+                       f"span folder {folder!r} holds no .csv file")
+        else:
+            _check(csvs, f"--data-root {self.data_root!r} holds no .csv file (nor span-N/ folders)")
         _check(os.path.isfile(self.schema_path),
                f"--schema {self.schema_path!r} does not exist; write one with "
                "`python -m pipeline infer-schema --data-root DIR --output FILE`")
+
+
+SPAN_PATTERN = re.compile(r"^span-(\d+)$")
+# CsvExampleGen's pattern for span folders: it ingests the newest span.
+SPAN_INPUT_PATTERN = "span-{SPAN}/*.csv"
+
+
+def span_folders(data_root: str) -> list:
+    """`span-N` subfolders of a local data root, oldest first."""
+    if not os.path.isdir(data_root):
+        return []
+    names = [n for n in os.listdir(data_root)
+             if SPAN_PATTERN.match(n) and os.path.isdir(os.path.join(data_root, n))]
+    return sorted(names, key=lambda n: int(SPAN_PATTERN.match(n).group(1)))
 
 
 def _check(condition, message: str) -> None:

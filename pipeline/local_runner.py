@@ -72,6 +72,8 @@ def prepare(config: PipelineConfig) -> Tuple[PipelineConfig, FeatureSet, tfx_pip
         metadata_connection_config=metadata.sqlite_metadata_connection_config(
             config.metadata_path),
         beam_pipeline_args=beam_args,
+        input_pattern=(config_lib.SPAN_INPUT_PATTERN if config_lib.span_folders(config.data_root)
+                       else "*"),
     )
     return config, features, pipeline
 

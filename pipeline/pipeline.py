@@ -90,16 +90,20 @@ def create_pipeline(
     train_steps: Union[int, RuntimeParameter, None] = None,
     eval_steps: Union[int, RuntimeParameter, None] = None,
     min_accuracy: Union[float, RuntimeParameter, None] = None,
+    input_pattern: str = "*",
 ) -> tfx_pipeline.Pipeline:
     """CSV -> validated examples -> Keras model trained as an Estimator -> evaluated -> pushed.
 
     Pure: builds the graph from its arguments and touches no file. `label` is the schema's
     label (its classes decide binary or multi-class metrics). `data_root`, `train_steps`,
     `eval_steps` and `min_accuracy` may be RuntimeParameters (Kubeflow run parameters); the
-    last three default to the config's values.
+    last three default to the config's values. `input_pattern` is CsvExampleGen's file
+    pattern under the data root; with a `{SPAN}` in it, ExampleGen ingests the newest span.
     """
     example_gen = CsvExampleGen(
         input_base=data_root,
+        input_config=example_gen_pb2.Input(splits=[
+            example_gen_pb2.Input.Split(name="single_split", pattern=input_pattern)]),
         output_config=example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(splits=[
             example_gen_pb2.SplitConfig.Split(name="train", hash_buckets=config.train_hash_buckets),
             example_gen_pb2.SplitConfig.Split(name="eval", hash_buckets=config.eval_hash_buckets),
@@ -114,10 +118,18 @@ def create_pipeline(
         statistics=statistics_gen.outputs["statistics"],
         schema=schema_gen.outputs["schema"]).with_id(EXAMPLE_VALIDATOR)
 
+    model_resolver = Resolver(
+        strategy_class=LatestBlessedModelStrategy,
+        model=Channel(type=standard_artifacts.Model),
+        model_blessing=Channel(type=standard_artifacts.ModelBlessing),
+    ).with_id(RESOLVER)
+
     trainer = run_parameters.Trainer(
         run_fn=run_fn,
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
+        # Scheduled runs continue from the last blessed model instead of from scratch.
+        base_model=model_resolver.outputs["model"] if config.warm_start else None,
         train_steps=config.train_steps if train_steps is None else train_steps,
         eval_steps=config.eval_steps if eval_steps is None else eval_steps,
         custom_config={
@@ -127,12 +139,6 @@ def create_pipeline(
         }).with_id(TRAINER)
     # Never train on data that failed validation.
     trainer.add_upstream_node(example_validator)
-
-    model_resolver = Resolver(
-        strategy_class=LatestBlessedModelStrategy,
-        model=Channel(type=standard_artifacts.Model),
-        model_blessing=Channel(type=standard_artifacts.ModelBlessing),
-    ).with_id(RESOLVER)
 
     evaluator = run_parameters.Evaluator(
         min_accuracy=config.min_accuracy if min_accuracy is None else min_accuracy,

@@ -5,6 +5,7 @@ in-process under the local runner and inside the image on Kubeflow.
 """
 from __future__ import annotations
 
+import json
 import os
 from typing import Any, Dict, Mapping, Tuple
 
@@ -110,6 +111,28 @@ def publish_with_class_names(export_dir: str, serving_model_dir: str, classes) -
     return serving_model_dir
 
 
+WARM_START_REPORT = "warm_start.json"
+
+
+def warm_start(keras_model: tf.keras.Model, base_model_dir: str) -> Dict[str, Any]:
+    """Copies weights from a previous serving model into `keras_model`, by name and shape.
+
+    The serving SavedModel's variables are the Estimator's, named after the Keras layers;
+    a weight whose shape changed (e.g. a grown vocabulary) keeps its fresh initial value.
+    """
+    reader = tf.train.load_checkpoint(os.path.join(base_model_dir, "variables", "variables"))
+    shapes = reader.get_variable_to_shape_map()
+    copied, skipped = [], []
+    for weight in keras_model.weights:
+        name = weight.name.split(":")[0]
+        if name in shapes and list(shapes[name]) == weight.shape.as_list():
+            weight.assign(reader.get_tensor(name))
+            copied.append(name)
+        else:
+            skipped.append(name)
+    return {"base_model": base_model_dir, "copied": copied, "skipped": skipped}
+
+
 def run_fn(fn_args: FnArgs) -> None:
     """Builds, converts, trains, evaluates and exports the model (the TFX Trainer entry point)."""
     label, hparams, seed = trainer_settings(fn_args.custom_config)
@@ -120,6 +143,13 @@ def run_fn(fn_args: FnArgs) -> None:
     preprocessing = inputs.learn_preprocessing(fn_args.train_files, features)
     keras_model = model_lib.build_keras_model(features, preprocessing, hparams, seed)
     model_lib.check_input_names(keras_model, features.names)
+    if fn_args.base_model:
+        report = warm_start(keras_model, fn_args.base_model)
+        logging.info("Warm start from %s: %d weights copied, %d kept fresh", fn_args.base_model,
+                     len(report["copied"]), len(report["skipped"]))
+        tf.io.gfile.makedirs(fn_args.model_run_dir)
+        with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, WARM_START_REPORT), "w") as f:
+            f.write(json.dumps(report, indent=1))
 
     estimator = tf.keras.estimator.model_to_estimator(
         keras_model=keras_model, config=run_config(fn_args.model_run_dir, seed, fn_args.train_steps))
