@@ -90,7 +90,7 @@ class PipelineConfig:
         csvs = [f for f in os.listdir(self.data_root) if f.lower().endswith(".csv")]
         spans = span_folders(self.data_root)
         _check(not (csvs and spans),
-               f"--data-root {self.data_root!r} holds both CSV files and span folders ({spans[0]}, ...); "
+               f"--data-root {self.data_root!r} holds both CSV files and span folders ({spans[:1]}...); "
                "keep the CSV files inside span-N/ folders, or remove the span folders")
         if spans:
             for span in spans:
