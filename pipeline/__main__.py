@@ -174,6 +174,28 @@ def compile_command(target, output, image, pipeline_root, data_root, serving_dir
     click.echo(f"wrote {path} ({target}); run parameters: data_root, train_steps, eval_steps, min_accuracy")
 
 
+@cli.command("submit")
+@click.option("--package", type=click.Path(dir_okay=False), required=True,
+              help="A compiled pipeline (python -m pipeline compile ...).")
+@click.option("--endpoint", required=True, help="KFP API URL, e.g. http://127.0.0.1:8080/pipeline.")
+@click.option("--experiment", default="keras-tfx", show_default=True)
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="Run parameter (repeatable): data_root, train_steps, eval_steps, min_accuracy.")
+@click.option("--cron", default=None,
+              help="Create a recurring run on this schedule instead of one run, e.g. '0 2 * * *'.")
+def submit_command(package, endpoint, experiment, params, cron) -> None:
+    """Upload a compiled pipeline to Kubeflow Pipelines and start a run (or a recurring run)."""
+    from pipeline import submit
+    try:
+        result = submit.submit(package, endpoint, experiment, params=params, cron=cron)
+    except config_lib.ConfigError as exc:
+        _fail(str(exc))
+    what = (f"recurring run {result.recurring_run_id}" if result.recurring_run_id
+            else f"run {result.run_id}")
+    click.echo(f"uploaded pipeline {result.pipeline_id} (version {result.version_id}) and started {what} "
+               f"in experiment {result.experiment_id} at {endpoint}")
+
+
 @cli.command("infer-schema")
 @click.option("--data-root", type=click.Path(), required=True, help="Folder of CSV files.")
 @click.option("--output", type=click.Path(), required=True, help="Schema file to write (text proto).")
