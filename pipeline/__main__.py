@@ -49,6 +49,10 @@ def explain(exc: BaseException) -> Optional[str]:
             return f"Trainer: {exc}"
         if isinstance(exc, (SchemaError, config_lib.ConfigError)):
             return str(exc)
+        if type(exc).__name__ == "NanLossDuringTrainingError":
+            return ("Trainer: the training loss became NaN, so the run stopped and nothing was pushed. "
+                    "Lower the learning rate (--hparam learning_rate=...) or look for extreme values "
+                    "in the data.")
         exc = exc.__cause__ or exc.__context__
     return None
 
@@ -194,6 +198,46 @@ def submit_command(package, endpoint, experiment, params, cron) -> None:
             else f"run {result.run_id}")
     click.echo(f"uploaded pipeline {result.pipeline_id} (version {result.version_id}) and started {what} "
                f"in experiment {result.experiment_id} at {endpoint}")
+
+
+@cli.command("runs")
+@click.option("--output-dir", type=click.Path(), default=_DEFAULTS.output_dir, show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+def runs_command(output_dir, limit) -> None:
+    """Past runs from ML Metadata, newest first: when, components, metrics, blessed, pushed."""
+    from pipeline import logs
+    config = config_lib.PipelineConfig(output_dir=output_dir)
+    with logs.captured(os.devnull):
+        from pipeline import results
+        lines = results.history(config_lib.absolute(config), limit)
+    if not lines:
+        _fail(f"no runs recorded in {config.metadata_path}", code=1)
+    click.echo("\n".join(lines))
+
+
+@cli.command("predict")
+@click.option("--input", "input_path", type=click.Path(), required=True, help="A CSV file or a folder of them.")
+@click.option("--output", type=click.Path(dir_okay=False), required=True,
+              help="CSV to write: the input rows plus predicted_class and probability_<class> columns.")
+@click.option("--model", "model_dir", type=click.Path(), default=None,
+              help="A pushed model version folder. Default: the newest under <output-dir>/serving_model.")
+@click.option("--output-dir", type=click.Path(), default=_DEFAULTS.output_dir, show_default=True)
+def predict_command(input_path, output, model_dir, output_dir) -> None:
+    """Score CSV rows with a pushed model (streaming; rows that do not fit are reported)."""
+    from pipeline import logs
+    try:
+        with logs.captured(os.devnull):
+            from pipeline import predict, serving
+            model_dir = model_dir or serving.latest_version(os.path.join(output_dir, "serving_model"))
+            if not model_dir:
+                raise config_lib.ConfigError(f"no pushed model under {output_dir}/serving_model; run the "
+                                             "pipeline first or pass --model")
+            scored, rejected, rejects = predict.predict_csv(input_path, output, model_dir)
+    except config_lib.ConfigError as exc:
+        _fail(str(exc))
+    click.echo(f"scored {scored} rows with {model_dir} into {output}")
+    if rejected:
+        click.echo(f"{rejected} rows did not fit the schema and were not scored; see {rejects}", err=True)
 
 
 @cli.command("infer-schema")

@@ -14,7 +14,7 @@ from tfx.orchestration import metadata, pipeline as tfx_pipeline
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
 from components.trainer.features import FeatureSet, features_from_schema, load_schema
-from pipeline import config as config_lib
+from pipeline import config as config_lib, csv_check
 from pipeline.config import ConfigError, PipelineConfig
 from pipeline.pipeline import create_pipeline
 
@@ -58,7 +58,9 @@ def prepare(config: PipelineConfig) -> Tuple[PipelineConfig, FeatureSet, tfx_pip
     """Checks inputs, then builds the pipeline for a local run (no TFX execution yet)."""
     config = config_lib.absolute(config)
     config.check_paths()
-    features = features_from_schema(load_schema(config.schema_path), config.label)
+    schema = load_schema(config.schema_path)
+    features = features_from_schema(schema, config.label)
+    csv_check.check_data(config.data_root, schema, config.label)
     config = config_lib.replace(config, slice_features=resolve_slices(config, features))
     os.makedirs(config.output_dir, exist_ok=True)
     beam_args: List[str] = list(config.beam_args) or list(DEFAULT_BEAM_ARGS)

@@ -6,7 +6,7 @@ from typing import List, Optional, Sequence, Union
 import tensorflow_model_analysis as tfma
 from ml_metadata.proto import metadata_store_pb2
 # Direct imports: `tfx.v1` also imports every extension (Vertex AI, ...), 12 s here.
-from tfx.components import CsvExampleGen, Pusher, StatisticsGen
+from tfx.components import CsvExampleGen, StatisticsGen
 from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
 from tfx.dsl.components.common.resolver import Resolver
 from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import (
@@ -17,6 +17,7 @@ from tfx.types import Channel, standard_artifacts
 from tfx.orchestration.data_types import RuntimeParameter
 from tfx.proto import example_gen_pb2
 
+from components.atomic_pusher.component import AtomicPusher
 from components.run_parameters import component as run_parameters
 from components.strict_example_validator.component import StrictExampleValidator
 from components.trainer import task
@@ -149,7 +150,7 @@ def create_pipeline(
         eval_config=eval_config(label, config.slice_features, config.min_accuracy,
                                 config.max_accuracy_drop)).with_id(EVALUATOR)
 
-    pusher = Pusher(
+    pusher = AtomicPusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
         push_destination=pusher_pb2.PushDestination(

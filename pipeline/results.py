@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 from typing import Dict, List, Optional
 
 from ml_metadata import metadata_store
@@ -38,28 +39,32 @@ def open_store(metadata_path: str) -> metadata_store.MetadataStore:
     return metadata_store.MetadataStore(config)
 
 
-def latest_run_executions(store: metadata_store.MetadataStore,
-                          pipeline_name: str) -> Dict[str, metadata_store_pb2.Execution]:
-    """Component id -> execution, for the pipeline's newest run."""
+def run_executions(store: metadata_store.MetadataStore, pipeline_name: str):
+    """[(run context, {component id: execution})], newest run first."""
     pipeline_context = store.get_context_by_type_and_name("pipeline", pipeline_name)
     if pipeline_context is None:
-        return {}
+        return []
     in_pipeline = {e.id for e in store.get_executions_by_context(pipeline_context.id)}
+    node_type = store.get_context_type("node").id
     runs = []
     for run in store.get_contexts_by_type("pipeline_run"):
         executions = [e for e in store.get_executions_by_context(run.id) if e.id in in_pipeline]
-        if executions:
-            runs.append((run.create_time_since_epoch, run.id, executions))
-    if not runs:
-        return {}
-    _, _, executions = max(runs, key=lambda r: (r[0], r[1]))
-    node_type = store.get_context_type("node").id
-    by_node = {}
-    for execution in sorted(executions, key=lambda e: e.id):
-        for context in store.get_contexts_by_execution(execution.id):
-            if context.type_id == node_type:
-                by_node[context.name.split(".", 1)[-1]] = execution
-    return by_node
+        if not executions:
+            continue
+        by_node = {}
+        for execution in sorted(executions, key=lambda e: e.id):
+            for context in store.get_contexts_by_execution(execution.id):
+                if context.type_id == node_type:
+                    by_node[context.name.split(".", 1)[-1]] = execution
+        runs.append((run, by_node))
+    return sorted(runs, key=lambda r: (r[0].create_time_since_epoch, r[0].id), reverse=True)
+
+
+def latest_run_executions(store: metadata_store.MetadataStore,
+                          pipeline_name: str) -> Dict[str, metadata_store_pb2.Execution]:
+    """Component id -> execution, for the pipeline's newest run."""
+    runs = run_executions(store, pipeline_name)
+    return runs[0][1] if runs else {}
 
 
 def output_artifacts(store, execution_id: int) -> List[metadata_store_pb2.Artifact]:
@@ -91,14 +96,17 @@ def overall_metrics(evaluation_uri: str) -> Dict[str, float]:
 
 def summarize(config: PipelineConfig) -> RunSummary:
     store = open_store(config.metadata_path)
-    executions = latest_run_executions(store, config.pipeline_name)
+    return summarize_run(store, latest_run_executions(store, config.pipeline_name))
+
+
+def summarize_run(store, executions: Dict[str, metadata_store_pb2.Execution]) -> RunSummary:
     states = {node: _STATE_NAMES.get(e.last_known_state, "?") for node, e in executions.items()}
     metrics, blessed, evaluation_uri = {}, None, None
     if pipeline_lib.EVALUATOR in executions:
         outputs = output_artifacts(store, executions[pipeline_lib.EVALUATOR].id)
         evaluation = _artifact_of_type(store, outputs, "ModelEvaluation")
         blessing = _artifact_of_type(store, outputs, "ModelBlessing")
-        if evaluation is not None:
+        if evaluation is not None and os.path.isdir(evaluation.uri):
             evaluation_uri = evaluation.uri
             metrics = overall_metrics(evaluation.uri)
         if blessing is not None and "blessed" in blessing.custom_properties:
@@ -112,6 +120,29 @@ def summarize(config: PipelineConfig) -> RunSummary:
             if pushed:
                 pushed_path = pushed_model.custom_properties["pushed_destination"].string_value
     return RunSummary(states, metrics, blessed, pushed, pushed_path, evaluation_uri)
+
+
+def history(config: PipelineConfig, limit: int = 20) -> List[str]:
+    """One line per past run, newest first: when, components, metrics, blessing, push."""
+    if not os.path.isfile(config.metadata_path):
+        return []
+    store = open_store(config.metadata_path)
+    lines = []
+    for run, executions in run_executions(store, config.pipeline_name)[:limit]:
+        summary = summarize_run(store, executions)
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run.create_time_since_epoch / 1000))
+        counts = {}
+        for state in summary.states.values():
+            counts[state] = counts.get(state, 0) + 1
+        steps = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+        failed = [node for node, state in summary.states.items() if state == "failed"]
+        metrics = " ".join(f"{k}={summary.metrics[k]:.4f}" for k in ("accuracy", "auc") if k in summary.metrics)
+        blessed = {True: "blessed", False: "not blessed", None: "-"}[summary.blessed]
+        pushed = (f"pushed {os.path.basename(summary.pushed_path.rstrip('/'))}" if summary.pushed
+                  else "not pushed")
+        lines.append(f"{when}  {steps:<22} {metrics or '-':<32} {blessed:<12} {pushed}"
+                     + (f"  failed: {', '.join(failed)}" if failed else ""))
+    return lines
 
 
 def format_summary(summary: RunSummary, seconds: float) -> str:

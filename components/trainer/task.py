@@ -112,6 +112,9 @@ def publish_with_class_names(export_dir: str, serving_model_dir: str, classes) -
 
 
 WARM_START_REPORT = "warm_start.json"
+ASSETS_EXTRA = "assets.extra"
+SCHEMA_FILE = "schema.pbtxt"
+LABEL_FILE = "label.txt"
 
 
 def warm_start(keras_model: tf.keras.Model, base_model_dir: str) -> Dict[str, Any]:
@@ -161,3 +164,14 @@ def run_fn(fn_args: FnArgs) -> None:
         tf.io.gfile.rmtree(fn_args.serving_model_dir)
     publish_with_class_names(latest_export(fn_args.model_run_dir), fn_args.serving_model_dir,
                              features.label.classes)
+    write_model_card(fn_args.serving_model_dir, fn_args.schema_path, label)
+
+
+def write_model_card(serving_model_dir: str, schema_path: str, label: str) -> None:
+    """Ships the schema and label inside the model (assets.extra/, which servers ignore),
+    so a pushed model can parse raw CSV rows without any other file."""
+    extra = os.path.join(serving_model_dir, ASSETS_EXTRA)
+    tf.io.gfile.makedirs(extra)
+    tf.io.gfile.copy(schema_path, os.path.join(extra, SCHEMA_FILE), overwrite=True)
+    with tf.io.gfile.GFile(os.path.join(extra, LABEL_FILE), "w") as f:
+        f.write(label)

@@ -44,3 +44,12 @@ def test_explain_finds_the_users_error_inside_a_wrapped_exception():
     except RuntimeError as outer:
         assert explain(outer) == "--slice ['x']: not model features"
     assert explain(RuntimeError("a bug")) is None
+
+
+def test_a_nan_loss_is_explained_not_traced():
+    import tensorflow as tf
+    try:
+        raise RuntimeError("executor failed") from tf.compat.v1.train.NanLossDuringTrainingError()
+    except RuntimeError as exc:
+        message = explain(exc)
+    assert message.startswith("Trainer: the training loss became NaN") and "learning_rate" in message

@@ -1,0 +1,115 @@
+"""A streaming check of the CSV files against the schema, before any TFX component runs.
+
+CsvExampleGen fails on a malformed file with a Beam stack trace, or reads it into something
+the schema did not describe. This pass names the file, line and column instead, and says
+how to fix it. It reads one row at a time, so a file larger than memory is fine.
+"""
+from __future__ import annotations
+
+import csv
+import os
+from typing import Iterator, List, Sequence
+
+from tensorflow_metadata.proto.v0 import schema_pb2
+
+from pipeline.config import ConfigError, span_folders
+
+MAX_REPORTED = 10
+csv.field_size_limit(16 * 1024 * 1024)
+
+
+class DataError(ConfigError):
+    """The CSV data cannot be ingested as the schema describes it."""
+
+
+def files_to_ingest(data_root: str) -> List[str]:
+    """The CSV files this run reads: the data root's, or its newest span folder's."""
+    spans = span_folders(data_root)
+    folder = os.path.join(data_root, spans[-1]) if spans else data_root
+    return sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.lower().endswith(".csv"))
+
+
+def _lines(path: str) -> Iterator[str]:
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, start=1):
+            try:
+                yield raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise DataError(
+                    f"{path}, line {number}: not UTF-8 text (byte {raw[exc.start]:#04x} at column "
+                    f"{exc.start + 1}); save the file as UTF-8") from None
+
+
+def check_file(path: str, schema: schema_pb2.Schema, label: str) -> int:
+    """Raises DataError listing what is wrong in `path`; returns the number of data rows."""
+    if os.path.getsize(path) == 0:
+        raise DataError(f"{path} is empty; remove it, or give it a header row and data rows")
+    types = {f.name: f.type for f in schema.feature}
+    reader = csv.reader(_lines(path))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise DataError(f"{path} is empty; remove it, or give it a header row and data rows") from None
+    problems = _header_problems(path, header, types, label)
+    if problems:
+        raise DataError("\n".join(problems))
+    numeric = [(i, name, types[name]) for i, name in enumerate(header)
+               if types[name] in (schema_pb2.INT, schema_pb2.FLOAT)]
+    label_index = header.index(label)
+    rows = 0
+    for rows, row in enumerate(reader, start=1):
+        line = reader.line_num
+        if len(row) != len(header):
+            problems.append(f"{path}, line {line}: {len(row)} values for {len(header)} columns"
+                            + (" (an unquoted comma in a value?)" if len(row) > len(header) else ""))
+        else:
+            for index, name, kind in numeric:
+                value = row[index]
+                if value and not _is_number(value, kind):
+                    problems.append(f"{path}, line {line}, column {name!r}: {value[:40]!r} is not "
+                                    f"{'an integer' if kind == schema_pb2.INT else 'a number'} "
+                                    f"(schema type {schema_pb2.FeatureType.Name(kind)})")
+            if row[label_index] == "":
+                problems.append(f"{path}, line {line}: the label {label!r} is empty")
+        if len(problems) >= MAX_REPORTED:
+            problems.append("(stopped after the first few problems)")
+            break
+    if not rows and not problems:
+        problems.append(f"{path} has a header but no data rows")
+    if problems:
+        raise DataError("the data does not fit the schema, so nothing ran:\n  " + "\n  ".join(problems)
+                        + "\nFix the rows above, or move the file out of the data root.")
+    return rows
+
+
+def _header_problems(path: str, header: Sequence[str], types: dict, label: str) -> List[str]:
+    duplicates = sorted({c for c in header if header.count(c) > 1})
+    missing = [name for name in types if name not in header]
+    unknown = [c for c in header if c not in types]
+    problems = []
+    if duplicates:
+        problems.append(f"{path}: the header repeats column(s) {duplicates}")
+    if label not in header:
+        problems.append(f"{path}: no label column {label!r} in the header {list(header)[:20]}; "
+                        "check --label or the file's header row")
+    if missing or unknown:
+        problems.append(
+            f"{path}: the header does not match the schema.\n"
+            f"  columns the schema lists but the file lacks: {[m for m in missing if m != label]}\n"
+            f"  columns in the file the schema does not list: {unknown}\n"
+            "  Rename the columns to the schema's names, or update the schema (python -m pipeline "
+            "infer-schema writes one to start from).")
+    return problems
+
+
+def _is_number(value: str, kind: int) -> bool:
+    try:
+        int(value) if kind == schema_pb2.INT else float(value)
+        return True
+    except ValueError:
+        return False
+
+
+def check_data(data_root: str, schema: schema_pb2.Schema, label: str) -> int:
+    """Checks every file this run will ingest; returns the total number of data rows."""
+    return sum(check_file(path, schema, label) for path in files_to_ingest(data_root))

@@ -1,0 +1,53 @@
+import csv
+import os
+
+import pytest
+from tfx.components.trainer.fn_args_utils import FnArgs
+
+from components.trainer import task
+from pipeline import config as config_lib
+from pipeline import predict
+from pipeline.config import ConfigError
+from tests.conftest import read_taxi_rows, write_csv
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory, taxi_records):
+    root = tmp_path_factory.mktemp("model")
+    fn_args = FnArgs(train_files=[taxi_records + "/Split-train/*"], eval_files=[taxi_records + "/Split-eval/*"],
+                     schema_path=config_lib.DEFAULT_SCHEMA, model_run_dir=str(root / "run"),
+                     serving_model_dir=str(root / "serving"), train_steps=30, eval_steps=None,
+                     custom_config={task.LABEL_KEY: "big_tipper"})
+    task.run_fn(fn_args)
+    return fn_args.serving_model_dir
+
+
+def test_predict_scores_rows_and_reports_those_that_do_not_fit(tmp_path, model_dir):
+    columns, rows = read_taxi_rows(every=100)
+    source = write_csv(str(tmp_path / "in" / "trips.csv"), columns, rows)
+    with open(source, "a") as f:
+        f.write(",12.5,5,19,6,1400269500,,,,,0.0,,,Cash,Flash Cab,0,,0,EXTRA\n")   # 19 values
+        f.write(",abc,5,19,6,1400269500,,,,,0.0,,,Cash,Flash Cab,0,,0\n")         # fare not a number
+    output = str(tmp_path / "scored.csv")
+    scored, rejected, rejects = predict.predict_csv(str(tmp_path / "in"), output, model_dir)
+    assert (scored, rejected) == (len(rows), 2)
+    with open(output) as f:
+        result = list(csv.DictReader(f))
+    assert len(result) == len(rows)
+    assert result[0]["company"] == rows[0]["company"]
+    for row in result:
+        p0, p1 = float(row["probability_0"]), float(row["probability_1"])
+        assert abs(p0 + p1 - 1) < 1e-5 and row["predicted_class"] == ("1" if p1 > p0 else "0")
+    with open(rejects) as f:
+        reasons = list(csv.DictReader(f))
+    assert [r["line"] for r in reasons] == [str(len(rows) + 2), str(len(rows) + 3)]
+    assert "wrong number of values" in reasons[0]["reason"]
+    assert "could not convert string to float: 'abc'" in reasons[1]["reason"]
+    assert not [n for n in os.listdir(tmp_path) if n.endswith(".partial")]
+
+
+def test_predict_needs_the_models_features(tmp_path, model_dir):
+    write_csv(str(tmp_path / "x.csv"), ["a"], [{"a": "1"}])
+    with pytest.raises(ConfigError, match="lacks the model's features"):
+        predict.predict_csv(str(tmp_path / "x.csv"), str(tmp_path / "o.csv"), model_dir)
+    assert not os.path.exists(tmp_path / "o.csv")
