@@ -157,7 +157,9 @@ def format_summary(summary: RunSummary, seconds: float) -> str:
     if summary.blessed is not None:
         lines.append("blessed: yes" if summary.blessed else
                      "blessed: no (below a threshold; see the Evaluator's validation output)")
-    if summary.pushed:
+    if summary.pushed and summary.states.get(pipeline_lib.PUSHER) == "cached":
+        lines.append(f"pushed: nothing new; the same model is already at {summary.pushed_path} (cached)")
+    elif summary.pushed:
         lines.append(f"pushed: {summary.pushed_path}")
     else:
         lines.append("pushed: nothing (the model was not blessed)")
