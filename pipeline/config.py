@@ -21,6 +21,18 @@ DEFAULT_LABEL = "big_tipper"
 DEFAULT_SLICE_FEATURES = ("trip_start_hour",)
 
 # Kubeflow v2's rule for pipeline names, applied everywhere so every target accepts it.
+# Component ids of the graph that create_pipeline builds.
+EXAMPLE_GEN = "CsvExampleGen"
+STATISTICS_GEN = "StatisticsGen"
+SCHEMA_GEN = "ImportSchemaGen"
+EXAMPLE_VALIDATOR = "ExampleValidator"
+TRAINER = "Trainer"
+RESOLVER = "LatestBlessedModelResolver"
+EVALUATOR = "Evaluator"
+PUSHER = "Pusher"
+COMPONENT_IDS = (EXAMPLE_GEN, STATISTICS_GEN, SCHEMA_GEN, EXAMPLE_VALIDATOR, TRAINER, RESOLVER,
+                 EVALUATOR, PUSHER)
+
 _NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-from typing import List, Sequence, Tuple
+from typing import List, Tuple
 
 from tfx.orchestration import metadata, pipeline as tfx_pipeline
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner

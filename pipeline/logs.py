@@ -46,3 +46,60 @@ def captured(path: str, enabled: bool = True):
             os.dup2(saved[1], 2)
             os.close(saved[0])
             os.close(saved[1])
+
+
+class Progress(logging.Handler):
+    """Turns the local runner's log records into one terminal line per component.
+
+    `[4/8] ExampleValidator         ran      0.1 s` (or cached / skipped); the failing
+    component is named by `failed_node` for the error message.
+    """
+
+    def __init__(self, stream, total: int):
+        super().__init__(level=logging.INFO)
+        self.stream = stream
+        self.total = total
+        self.index = 0
+        self.node = None
+        self.started = 0.0
+        self.state = "ran"
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = str(record.msg)
+        if message.startswith("Component %s is running."):
+            self.index += 1
+            self.node, self.started, self.state = record.args[0], time.time(), "ran"
+        elif message.startswith("A cached execution"):
+            self.state = "cached"
+        elif message.startswith("Skipping execution for"):
+            self.state = "skipped"
+        elif message.startswith("Component %s is finished.") and self.node:
+            self._line(self.state)
+            self.node = None
+
+    def _line(self, state: str) -> None:
+        self.stream.write(f"[{self.index}/{self.total}] {self.node:<28} {state:<7} "
+                          f"{time.time() - self.started:6.1f} s\n")
+        self.stream.flush()
+
+    @property
+    def failed_node(self):
+        return self.node
+
+    def fail(self) -> None:
+        if self.node:
+            self._line("failed")
+
+
+@contextlib.contextmanager
+def progress(total: int):
+    """Installs a Progress handler writing to the terminal as it was before any capture."""
+    stream = os.fdopen(os.dup(1), "w")
+    handler = Progress(stream, total)
+    absl_logger = logging.getLogger("absl")
+    absl_logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        absl_logger.removeHandler(handler)
+        stream.close()

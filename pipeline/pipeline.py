@@ -22,19 +22,10 @@ from components.run_parameters import component as run_parameters
 from components.strict_example_validator.component import StrictExampleValidator
 from components.trainer import task
 from components.trainer.features import Label
-from pipeline.config import RUN_FN, PipelineConfig
-
-# Component ids, in the order they run.
-EXAMPLE_GEN = "CsvExampleGen"
-STATISTICS_GEN = "StatisticsGen"
-SCHEMA_GEN = "ImportSchemaGen"
-EXAMPLE_VALIDATOR = "ExampleValidator"
-TRAINER = "Trainer"
-RESOLVER = "LatestBlessedModelResolver"
-EVALUATOR = "Evaluator"
-PUSHER = "Pusher"
-COMPONENT_IDS = (EXAMPLE_GEN, STATISTICS_GEN, SCHEMA_GEN, EXAMPLE_VALIDATOR, TRAINER, RESOLVER,
-                 EVALUATOR, PUSHER)
+# Component ids live with the settings, so light modules (the CLI) can use them too.
+from pipeline.config import (COMPONENT_IDS, EVALUATOR, EXAMPLE_GEN, EXAMPLE_VALIDATOR,  # noqa: F401
+                             PUSHER, RESOLVER, RUN_FN, SCHEMA_GEN, STATISTICS_GEN, TRAINER,
+                             PipelineConfig)
 
 ACCURACY = "accuracy"
 

@@ -146,10 +146,11 @@ def history(config: PipelineConfig, limit: int = 20) -> List[str]:
 
 
 def format_summary(summary: RunSummary, seconds: float) -> str:
-    lines = [f"pipeline finished in {seconds:.1f} s"]
-    for node in pipeline_lib.COMPONENT_IDS:
-        if node in summary.states:
-            lines.append(f"  {node:<28} {summary.states[node]}")
+    counts = {}
+    for state in summary.states.values():
+        counts[state] = counts.get(state, 0) + 1
+    lines = [f"pipeline finished in {seconds:.1f} s ("
+             + ", ".join(f"{n} {state}" for state, n in sorted(counts.items())) + ")"]
     if summary.metrics:
         shown = ", ".join(f"{k} {v:.4f}" for k, v in sorted(summary.metrics.items())
                           if k in ("auc", "accuracy", "loss", "example_count"))

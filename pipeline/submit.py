@@ -6,7 +6,7 @@ import json
 import os
 import re
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 import yaml
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Dict, Iterable, Mapping, Optional, Sequence
+from typing import Dict, Iterable
 
 import tensorflow as tf
 

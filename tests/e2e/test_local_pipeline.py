@@ -116,5 +116,9 @@ def test_anomalous_data_stops_before_training_with_a_readable_report(first_run, 
     assert "feature 'big_tipper'" in report
     assert "What to do" in report
     assert "Traceback" not in completed.stderr[-2000:]
+    progress = [line for line in completed.stdout.splitlines() if line.startswith("[")]
+    assert any("CsvExampleGen" in line and " ran " in line for line in progress), completed.stdout
+    assert "ExampleValidator" in progress[-1] and "failed" in progress[-1]
+    assert not any("Trainer" in line for line in progress)
     assert trainer_executions(config) == trainers_before
     assert tree_digest(config.serving_dir) == before

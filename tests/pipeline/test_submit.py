@@ -1,5 +1,4 @@
 """`submit` against a local fake of the KFP API: what arrives is what KFP expects."""
-import json
 import socket
 
 import pytest

@@ -1,4 +1,3 @@
-import csv
 import os
 
 import numpy as np
