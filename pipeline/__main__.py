@@ -116,18 +116,19 @@ def run(data_root, schema_path, label, output_dir, train_steps, eval_steps, min_
             log_path = logs.new_log_path(config.output_dir)
             click.echo(f"running pipeline {config.pipeline_name!r} on {config.data_root}"
                        + ("" if verbose else f" (log: {log_path})"))
-            try:
-                with logs.progress(total=len(config_lib.COMPONENT_IDS)) as progress, logs.captured(log_path, enabled=not verbose):
-                    from pipeline import local_runner  # TFX, Beam and TF import noisily
-                    config = local_runner.run(config)
-            except Exception as exc:  # pylint: disable=broad-except
-                progress.fail()
-                message = explain(exc)
-                if message is None:
-                    _fail(f"the pipeline failed: {type(exc).__name__}: {exc}\n"
-                          f"The full log, with the traceback, is in {log_path} (rerun with --verbose "
-                          "to see it on the terminal).", code=1)
-                _fail(message, code=1)
+            with logs.progress(total=len(config_lib.COMPONENT_IDS)) as progress:
+                try:
+                    with logs.captured(log_path, enabled=not verbose):
+                        from pipeline import local_runner  # TFX, Beam and TF import noisily
+                        config = local_runner.run(config)
+                except Exception as exc:  # pylint: disable=broad-except
+                    progress.fail()
+                    message = explain(exc)
+                    if message is None:
+                        _fail(f"the pipeline failed: {type(exc).__name__}: {exc}\n"
+                              f"The full log, with the traceback, is in {log_path} (rerun with "
+                              "--verbose to see it on the terminal).", code=1)
+                    _fail(message, code=1)
             with logs.captured(log_path, enabled=not verbose):
                 from pipeline import results
                 summary = results.summarize(config)
