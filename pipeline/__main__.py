@@ -34,6 +34,15 @@ def _parse_hparams(values: Tuple[str, ...]) -> Tuple[Tuple[str, object], ...]:
     return tuple(parsed)
 
 
+def _parse_split(value: str) -> Tuple[int, int]:
+    train, sep, evaluation = value.partition(":")
+    if not (sep and train.isdigit() and evaluation.isdigit() and int(train) > 0 and int(evaluation) > 0
+            and int(train) + int(evaluation) <= 100):
+        raise config_lib.ConfigError(f"--split {value!r}: expected TRAIN:EVAL, two whole numbers > 0 "
+                                     "(at most 100 buckets in all), e.g. 2:1 or 4:1")
+    return int(train), int(evaluation)
+
+
 def explain(exc: BaseException) -> Optional[str]:
     """A one-paragraph message for the errors a user can fix; None for real bugs."""
     from components.strict_example_validator.executor import DataAnomaliesError
@@ -77,6 +86,8 @@ def cli() -> None:
               show_default=True, help="Bless only models with eval accuracy at least this.")
 @click.option("--max-accuracy-drop", type=click.FloatRange(0, 1), default=_DEFAULTS.max_accuracy_drop,
               show_default=True, help="How far below the last blessed model's accuracy a model may be.")
+@click.option("--split", default="2:1", show_default=True, metavar="TRAIN:EVAL",
+              help="Train:eval ratio of CsvExampleGen's hash split, in whole buckets, e.g. 4:1.")
 @click.option("--slice", "slice_features", multiple=True,
               help="Feature to slice eval metrics by (repeatable). Default: trip_start_hour, "
                    "else the schema's first categorical feature.")
@@ -93,7 +104,7 @@ def cli() -> None:
 @click.option("--verbose", is_flag=True, help="Show TensorFlow, Beam and TFX logs on the terminal "
               "instead of only in the run's log file.")
 def run(data_root, schema_path, label, output_dir, train_steps, eval_steps, min_accuracy,
-        max_accuracy_drop, slice_features, hparams, seed, no_cache, warm_start, beam_args,
+        max_accuracy_drop, split, slice_features, hparams, seed, no_cache, warm_start, beam_args,
         verbose) -> None:
     """Run the pipeline locally: CSV -> validate -> train -> evaluate -> push."""
     started = time.time()
@@ -102,6 +113,7 @@ def run(data_root, schema_path, label, output_dir, train_steps, eval_steps, min_
             data_root=data_root, schema_path=schema_path, label=label, output_dir=output_dir,
             train_steps=train_steps, eval_steps=eval_steps, min_accuracy=min_accuracy,
             max_accuracy_drop=max_accuracy_drop,
+            train_hash_buckets=_parse_split(split)[0], eval_hash_buckets=_parse_split(split)[1],
             slice_features=tuple(slice_features) or config_lib.DEFAULT_SLICE_FEATURES,
             hparams=_parse_hparams(hparams), seed=seed, enable_cache=not no_cache, warm_start=warm_start,
             beam_args=tuple(beam_args))

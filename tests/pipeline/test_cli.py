@@ -15,6 +15,8 @@ from pipeline.config import ConfigError
     (["--hparam", "dropout"], "--hparam 'dropout': expected NAME=VALUE"),
     (["--hparam", "dropout=__import__('os')"], "the value must be a number or a JSON list"),
     (["--hparam", "learnin_rate=0.1"], "unknown hyperparameter(s) ['learnin_rate']"),
+    (["--split", "2-1"], "--split '2-1': expected TRAIN:EVAL"),
+    (["--split", "0:1"], "--split '0:1': expected TRAIN:EVAL"),
 ])
 def test_bad_options_exit_2_with_the_option_named(tmp_path, args, words):
     result = CliRunner().invoke(cli, ["run", "--output-dir", str(tmp_path / "out")] + args)

@@ -25,6 +25,7 @@ def test_graph_has_every_component_in_order_and_trains_only_after_validation():
 
 def test_settings_reach_the_components():
     config = PipelineConfig(train_steps=123, eval_steps=7, label="big_tipper", seed=5,
+                            train_hash_buckets=4, eval_hash_buckets=1,
                             hparams=(("dropout", 0.5),), enable_cache=False,
                             beam_args=("--runner=DirectRunner",))
     pipeline = _build(config)
@@ -36,6 +37,9 @@ def test_settings_reach_the_components():
     assert trainer["run_fn"] == "components.trainer.task.run_fn"
     push = json.loads(nodes[pipeline_lib.PUSHER].exec_properties["push_destination"])
     assert push == {"filesystem": {"base_directory": "/serving"}}
+    splits = json.loads(nodes[pipeline_lib.EXAMPLE_GEN].exec_properties["output_config"])
+    assert splits["split_config"]["splits"] == [{"name": "train", "hash_buckets": 4},
+                                                {"name": "eval", "hash_buckets": 1}]
     assert pipeline.enable_cache is False
     assert pipeline.beam_pipeline_args == ["--runner=DirectRunner"]
 
