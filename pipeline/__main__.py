@@ -109,11 +109,12 @@ def run(data_root, schema_path, label, output_dir, train_steps, eval_steps, min_
     """Run the pipeline locally: CSV -> validate -> train -> evaluate -> push."""
     started = time.time()
     try:
+        train_buckets, eval_buckets = _parse_split(split)
         config = config_lib.PipelineConfig(
             data_root=data_root, schema_path=schema_path, label=label, output_dir=output_dir,
             train_steps=train_steps, eval_steps=eval_steps, min_accuracy=min_accuracy,
             max_accuracy_drop=max_accuracy_drop,
-            train_hash_buckets=_parse_split(split)[0], eval_hash_buckets=_parse_split(split)[1],
+            train_hash_buckets=train_buckets, eval_hash_buckets=eval_buckets,
             slice_features=tuple(slice_features) or config_lib.DEFAULT_SLICE_FEATURES,
             hparams=_parse_hparams(hparams), seed=seed, enable_cache=not no_cache, warm_start=warm_start,
             beam_args=tuple(beam_args))

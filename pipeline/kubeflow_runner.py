@@ -18,7 +18,7 @@ from tfx.orchestration import data_types
 from components.trainer.features import features_from_schema, load_schema
 from pipeline import config as config_lib
 from pipeline.config import ConfigError, PipelineConfig
-from pipeline.pipeline import create_pipeline
+from pipeline.pipeline import create_pipeline, with_resolved_slices
 
 TARGETS = ("kubeflow-v2", "kubeflow-v1")
 # Where the Dockerfile puts the project inside the image.
@@ -66,8 +66,7 @@ def compile_pipeline(config: PipelineConfig, *, target: str, output: str, image:
     if not os.path.isfile(config.schema_path):
         raise ConfigError(f"--schema {config.schema_path!r} does not exist")
     features = features_from_schema(load_schema(config.schema_path), config.label)
-    from pipeline.local_runner import resolve_slices
-    config = config_lib.replace(config, slice_features=resolve_slices(config, features))
+    config = with_resolved_slices(config, features)
 
     data_root = data_root or path_in_image(config.data_root)
     params = run_parameters(config, data_root)

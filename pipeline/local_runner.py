@@ -15,25 +15,11 @@ from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
 from components.trainer.features import FeatureSet, features_from_schema, load_schema
 from pipeline import config as config_lib, csv_check
-from pipeline.config import ConfigError, PipelineConfig
-from pipeline.pipeline import create_pipeline
+from pipeline.config import PipelineConfig
+from pipeline.pipeline import create_pipeline, with_resolved_slices
 
 # Beam args used when the user names none: in-process DirectRunner.
 DEFAULT_BEAM_ARGS = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
-
-
-def resolve_slices(config: PipelineConfig, features: FeatureSet) -> Tuple[str, ...]:
-    """The configured slice features that the schema has; else its first categorical feature."""
-    known = set(features.names)
-    unknown = [s for s in config.slice_features if s not in known]
-    if unknown and config.slice_features != config_lib.DEFAULT_SLICE_FEATURES:
-        raise ConfigError(f"--slice {unknown}: not model features of the schema {config.schema_path} "
-                          f"(features: {features.names})")
-    slices = tuple(s for s in config.slice_features if s in known)
-    if not slices:
-        categorical = [f.name for f in features.features if f.is_categorical]
-        slices = tuple(categorical[:1])
-    return slices
 
 
 def stage_schema(schema_path: str, pipeline_root: str) -> str:
@@ -61,7 +47,7 @@ def prepare(config: PipelineConfig) -> Tuple[PipelineConfig, FeatureSet, tfx_pip
     schema = load_schema(config.schema_path)
     features = features_from_schema(schema, config.label)
     csv_check.check_data(config.data_root, schema, config.label)
-    config = config_lib.replace(config, slice_features=resolve_slices(config, features))
+    config = with_resolved_slices(config, features)
     os.makedirs(config.output_dir, exist_ok=True)
     beam_args: List[str] = list(config.beam_args) or list(DEFAULT_BEAM_ARGS)
     pipeline = create_pipeline(

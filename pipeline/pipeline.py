@@ -1,6 +1,8 @@
 """The pipeline graph: one pure function, shared by the local runner and the Kubeflow compilers."""
 from __future__ import annotations
 
+import dataclasses
+
 from typing import List, Optional, Sequence, Union
 
 import tensorflow_model_analysis as tfma
@@ -21,13 +23,29 @@ from components.atomic_pusher.component import AtomicPusher
 from components.run_parameters import component as run_parameters
 from components.strict_example_validator.component import StrictExampleValidator
 from components.trainer import task
-from components.trainer.features import Label
+from components.trainer.features import FeatureSet, Label
 # Component ids live with the settings, so light modules (the CLI) can use them too.
 from pipeline.config import (COMPONENT_IDS, EVALUATOR, EXAMPLE_GEN, EXAMPLE_VALIDATOR,  # noqa: F401
                              PUSHER, RESOLVER, RUN_FN, SCHEMA_GEN, STATISTICS_GEN, TRAINER,
-                             PipelineConfig)
+                             ConfigError, DEFAULT_SLICE_FEATURES, PipelineConfig)
 
 ACCURACY = "accuracy"
+
+
+def with_resolved_slices(config: PipelineConfig, features: FeatureSet) -> PipelineConfig:
+    """The config with slice features the schema has; else the schema's first categorical one.
+
+    An explicit --slice the schema lacks is an error; the taxi default is quietly replaced.
+    """
+    known = set(features.names)
+    unknown = [s for s in config.slice_features if s not in known]
+    if unknown and config.slice_features != DEFAULT_SLICE_FEATURES:
+        raise ConfigError(f"--slice {unknown}: not model features of the schema {config.schema_path} "
+                          f"(features: {features.names})")
+    slices = tuple(s for s in config.slice_features if s in known)
+    if not slices:
+        slices = tuple([f.name for f in features.features if f.is_categorical][:1])
+    return dataclasses.replace(config, slice_features=slices)
 
 
 def eval_config(label: Label, slice_features: Sequence[str], min_accuracy: float,

@@ -1,6 +1,7 @@
 """What a run did, read back from ML Metadata: per-component state, metrics, blessing, push."""
 from __future__ import annotations
 
+import collections
 import dataclasses
 import os
 import time
@@ -131,10 +132,7 @@ def history(config: PipelineConfig, limit: int = 20) -> List[str]:
     for run, executions in run_executions(store, config.pipeline_name)[:limit]:
         summary = summarize_run(store, executions)
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run.create_time_since_epoch / 1000))
-        counts = {}
-        for state in summary.states.values():
-            counts[state] = counts.get(state, 0) + 1
-        steps = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+        steps = state_counts(summary.states)
         failed = [node for node, state in summary.states.items() if state == "failed"]
         metrics = " ".join(f"{k}={summary.metrics[k]:.4f}" for k in ("accuracy", "auc") if k in summary.metrics)
         blessed = {True: "blessed", False: "not blessed", None: "-"}[summary.blessed]
@@ -145,12 +143,14 @@ def history(config: PipelineConfig, limit: int = 20) -> List[str]:
     return lines
 
 
+def state_counts(states: Dict[str, str]) -> str:
+    """'5 cached, 3 ran': how many components ended in each state."""
+    counts = collections.Counter(states.values())
+    return ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+
+
 def format_summary(summary: RunSummary, seconds: float) -> str:
-    counts = {}
-    for state in summary.states.values():
-        counts[state] = counts.get(state, 0) + 1
-    lines = [f"pipeline finished in {seconds:.1f} s ("
-             + ", ".join(f"{n} {state}" for state, n in sorted(counts.items())) + ")"]
+    lines = [f"pipeline finished in {seconds:.1f} s ({state_counts(summary.states)})"]
     if summary.metrics:
         shown = ", ".join(f"{k} {v:.4f}" for k, v in sorted(summary.metrics.items())
                           if k in ("auc", "accuracy", "loss", "example_count"))
