@@ -6,9 +6,11 @@ how to fix it. It reads one row at a time, so a file larger than memory is fine.
 """
 from __future__ import annotations
 
+import collections
 import csv
+import math
 import os
-from typing import Iterator, List, Sequence
+from typing import Collection, Counter, Iterator, List, Optional, Sequence, Tuple
 
 from tensorflow_metadata.proto.v0 import schema_pb2
 
@@ -40,8 +42,15 @@ def _lines(path: str) -> Iterator[str]:
                     f"{exc.start + 1}); save the file as UTF-8") from None
 
 
-def check_file(path: str, schema: schema_pb2.Schema, label: str) -> int:
+def check_file(path: str, schema: schema_pb2.Schema, label: str,
+               classes: Optional[Collection] = None) -> int:
     """Raises DataError listing what is wrong in `path`; returns the number of data rows."""
+    return _scan(path, schema, label, classes)[0]
+
+
+def _scan(path: str, schema: schema_pb2.Schema, label: str,
+          classes: Optional[Collection] = None) -> Tuple[int, Counter]:
+    """Checks one file; returns its number of data rows and the non-empty cells per column."""
     if os.path.getsize(path) == 0:
         raise DataError(f"{path} is empty; remove it, or give it a header row and data rows")
     types = {f.name: f.type for f in schema.feature}
@@ -56,6 +65,8 @@ def check_file(path: str, schema: schema_pb2.Schema, label: str) -> int:
     numeric = [(i, name, types[name]) for i, name in enumerate(header)
                if types[name] in (schema_pb2.INT, schema_pb2.FLOAT)]
     label_index = header.index(label)
+    known = None if classes is None else {str(c) for c in classes}
+    filled: Counter = collections.Counter()
     rows = 0
     for rows, row in enumerate(reader, start=1):
         line = reader.line_num
@@ -69,8 +80,17 @@ def check_file(path: str, schema: schema_pb2.Schema, label: str) -> int:
                     problems.append(f"{path}, line {line}, column {name!r}: {value[:40]!r} is not "
                                     f"{'an integer' if kind == schema_pb2.INT else 'a number'} "
                                     f"(schema type {schema_pb2.FeatureType.Name(kind)})")
-            if row[label_index] == "":
+                elif value and not math.isfinite(float(value)):
+                    problems.append(f"{path}, line {line}, column {name!r}: {value!r} is not a finite "
+                                    "number; leave the cell empty for a missing value")
+            value = row[label_index]
+            if value == "":
                 problems.append(f"{path}, line {line}: the label {label!r} is empty")
+            elif known is not None and value not in known:
+                problems.append(f"{path}, line {line}: the label {label!r} is {value[:40]!r}, not one of "
+                                f"the schema's classes {sorted(known)}; fix the row, or add the class "
+                                "to the label's domain in the schema")
+            filled.update(name for name, cell in zip(header, row) if cell != "")
         if len(problems) >= MAX_REPORTED:
             problems.append("(stopped after the first few problems)")
             break
@@ -79,7 +99,7 @@ def check_file(path: str, schema: schema_pb2.Schema, label: str) -> int:
     if problems:
         raise DataError("the data does not fit the schema, so nothing ran:\n  " + "\n  ".join(problems)
                         + "\nFix the rows above, or move the file out of the data root.")
-    return rows
+    return rows, filled
 
 
 def _header_problems(path: str, header: Sequence[str], types: dict, label: str) -> List[str]:
@@ -110,6 +130,25 @@ def _is_number(value: str, kind: int) -> bool:
         return False
 
 
-def check_data(data_root: str, schema: schema_pb2.Schema, label: str) -> int:
-    """Checks every file this run will ingest; returns the total number of data rows."""
-    return sum(check_file(path, schema, label) for path in files_to_ingest(data_root))
+def check_data(data_root: str, schema: schema_pb2.Schema, label: str,
+               classes: Optional[Collection] = None,
+               used: Optional[Collection[str]] = None) -> int:
+    """Checks every file this run will ingest; returns the total number of data rows.
+
+    `classes` are the label's classes (a row with another label is refused); `used` are
+    the features the model reads (one with no value in any row is refused).
+    """
+    files = files_to_ingest(data_root)
+    total, filled = 0, collections.Counter()
+    for path in files:
+        rows, counts = _scan(path, schema, label, classes)
+        total += rows
+        filled.update(counts)
+    empty = [name for name in (used or ()) if not filled[name]]
+    if empty:
+        where = files[0] if len(files) == 1 else f"{len(files)} files under {data_root}"
+        raise DataError(
+            f"feature(s) {empty} have no value in any of the {total} rows of {where}: the model "
+            "cannot learn from an empty column. Fix the export that wrote the data, or set "
+            "`lifecycle_stage: DEPRECATED` on the feature in the schema to leave it out.")
+    return total

@@ -46,7 +46,8 @@ def prepare(config: PipelineConfig) -> Tuple[PipelineConfig, FeatureSet, tfx_pip
     config.check_paths()
     schema = load_schema(config.schema_path)
     features = features_from_schema(schema, config.label)
-    csv_check.check_data(config.data_root, schema, config.label)
+    csv_check.check_data(config.data_root, schema, config.label,
+                         classes=features.label.classes, used=features.names)
     config = with_resolved_slices(config, features)
     os.makedirs(config.output_dir, exist_ok=True)
     beam_args: List[str] = list(config.beam_args) or list(DEFAULT_BEAM_ARGS)

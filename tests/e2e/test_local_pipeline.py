@@ -98,7 +98,7 @@ def test_anomalous_data_stops_before_training_with_a_readable_report(first_run, 
     config, _ = first_run
     columns, rows = read_taxi_rows(every=6)
     rows[0]["payment_type"] = "Bitcoin"
-    rows[1]["big_tipper"] = "3"
+    rows[1]["trip_start_month"] = "13"
     data_root = tmp_path / "bad"
     write_csv(str(data_root / "data.csv"), columns, rows)
     before = tree_digest(config.serving_dir)
@@ -113,7 +113,7 @@ def test_anomalous_data_stops_before_training_with_a_readable_report(first_run, 
     report = "\n".join(error[-12:])
     assert "ExampleValidator: the data does not match the schema" in report
     assert "feature 'payment_type'" in report and "Bitcoin" in report
-    assert "feature 'big_tipper'" in report
+    assert "feature 'trip_start_month'" in report
     assert "What to do" in report
     assert "Traceback" not in completed.stderr[-2000:]
     progress = [line for line in completed.stdout.splitlines() if line.startswith("[")]

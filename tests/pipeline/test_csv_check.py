@@ -54,3 +54,31 @@ def test_only_the_newest_span_is_checked(tmp_path):
     (tmp_path / "span-2").mkdir()
     (tmp_path / "span-2" / "a.csv").write_text(GOOD)
     assert csv_check.check_data(str(tmp_path), SCHEMA, "tipped") == 2
+
+
+@pytest.mark.parametrize("value", ["nan", "NaN", "inf", "-Infinity"])
+def test_a_non_finite_number_is_refused_with_line_and_column(tmp_path, value):
+    with pytest.raises(DataError) as error:
+        _check(tmp_path, f"fare,hour,company,tipped\n7.5,3,Acme,1\n{value},3,Acme,0\n")
+    assert f"line 3, column 'fare': {value!r} is not a finite number" in str(error.value)
+    assert "leave the cell empty" in str(error.value)
+
+
+def test_a_label_class_the_schema_does_not_list_is_refused(tmp_path):
+    (tmp_path / "data.csv").write_text("fare,hour,company,tipped\n7.5,3,Acme,1\n7.5,3,Acme,2\n")
+    with pytest.raises(DataError) as error:
+        csv_check.check_data(str(tmp_path), SCHEMA, "tipped", classes=(0, 1))
+    assert "line 3: the label 'tipped' is '2', not one of the schema's classes ['0', '1']" in str(error.value)
+    assert csv_check.check_data(str(tmp_path), SCHEMA, "tipped") == 2  # without classes: not checked
+
+
+def test_a_feature_empty_in_every_file_is_refused_by_name(tmp_path):
+    (tmp_path / "a.csv").write_text("fare,hour,company,tipped\n7.5,,Acme,1\n")
+    (tmp_path / "b.csv").write_text("fare,hour,company,tipped\n,,,0\n")
+    with pytest.raises(DataError) as error:
+        csv_check.check_data(str(tmp_path), SCHEMA, "tipped", used=("fare", "hour", "company"))
+    message = str(error.value)
+    assert "feature(s) ['hour'] have no value in any of the 2 rows of 2 files under" in message
+    assert "lifecycle_stage: DEPRECATED" in message
+    # A feature the model does not use (deprecated in the schema) may be empty.
+    assert csv_check.check_data(str(tmp_path), SCHEMA, "tipped", used=("fare", "company")) == 2
