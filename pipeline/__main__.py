@@ -120,6 +120,7 @@ def run(data_root, schema_path, label, output_dir, train_steps, eval_steps, min_
             beam_args=tuple(beam_args))
         from components.trainer.hparams import HParams
         HParams.from_dict(config.hparams_dict)
+        config.check_output_dir()
     except (config_lib.ConfigError, ValueError, TypeError) as exc:
         _fail(str(exc))
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import tempfile
 from typing import Dict, Optional, Tuple
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -61,7 +62,7 @@ class PipelineConfig:
     beam_args: Tuple[str, ...] = ()
 
     def __post_init__(self):
-        _check(_NAME_PATTERN.match(self.pipeline_name),
+        _check(_NAME_PATTERN.fullmatch(self.pipeline_name),
                f"pipeline name {self.pipeline_name!r}: use lower-case letters, digits and '-' "
                "(starting with a letter or digit, at most 63 characters)")
         _check(isinstance(self.train_steps, int) and self.train_steps > 0,
@@ -95,8 +96,22 @@ class PipelineConfig:
     def hparams_dict(self) -> Dict[str, object]:
         return dict(self.hparams)
 
+    def check_output_dir(self) -> None:
+        """Creates the output dir if needed and proves a file can be written in it."""
+        try:
+            os.makedirs(self.output_dir, exist_ok=True)
+            with tempfile.TemporaryFile(dir=self.output_dir):
+                pass
+        except OSError as exc:
+            raise ConfigError(
+                f"--output-dir {self.output_dir!r} cannot be written ({exc.strerror or exc}); nothing "
+                "was run. Choose a folder you can write with --output-dir, or fix its permissions."
+            ) from None
+
     def check_paths(self) -> None:
-        """Checks that the inputs exist; done by runners, not by create_pipeline (pure)."""
+        """Checks the inputs exist and the output dir is writable; done by runners, not by
+        create_pipeline (pure)."""
+        self.check_output_dir()
         _check(os.path.isdir(self.data_root),
                f"--data-root {self.data_root!r} is not a folder; point it at a folder of CSV files")
         csvs = [f for f in os.listdir(self.data_root) if f.lower().endswith(".csv")]

@@ -17,7 +17,8 @@ from tensorflow_metadata.proto.v0 import schema_pb2
 from pipeline.config import ConfigError, span_folders
 
 MAX_REPORTED = 10
-csv.field_size_limit(16 * 1024 * 1024)
+FIELD_LIMIT = 16 * 1024 * 1024
+csv.field_size_limit(FIELD_LIMIT)
 
 
 class DataError(ConfigError):
@@ -55,8 +56,9 @@ def _scan(path: str, schema: schema_pb2.Schema, label: str,
         raise DataError(f"{path} is empty; remove it, or give it a header row and data rows")
     types = {f.name: f.type for f in schema.feature}
     reader = csv.reader(_lines(path))
+    rows_of = _rows(reader, path)
     try:
-        header = next(reader)
+        header = next(rows_of)
     except StopIteration:
         raise DataError(f"{path} is empty; remove it, or give it a header row and data rows") from None
     problems = _header_problems(path, header, types, label)
@@ -68,7 +70,7 @@ def _scan(path: str, schema: schema_pb2.Schema, label: str,
     known = None if classes is None else {str(c) for c in classes}
     filled: Counter = collections.Counter()
     rows = 0
-    for rows, row in enumerate(reader, start=1):
+    for rows, row in enumerate(rows_of, start=1):
         line = reader.line_num
         if len(row) != len(header):
             problems.append(f"{path}, line {line}: {len(row)} values for {len(header)} columns"
@@ -100,6 +102,21 @@ def _scan(path: str, schema: schema_pb2.Schema, label: str,
         raise DataError("the data does not fit the schema, so nothing ran:\n  " + "\n  ".join(problems)
                         + "\nFix the rows above, or move the file out of the data root.")
     return rows, filled
+
+
+def _rows(reader, path: str) -> Iterator[List[str]]:
+    """The reader's rows; a row the csv module cannot read becomes a DataError with its line."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise DataError(
+                f"{path}, line {reader.line_num}: cannot be read as CSV ({exc}). A value over "
+                f"{FIELD_LIMIT // 2**20} MiB usually means a quote that is never closed; fix the "
+                "line, or move the file out of the data root.") from None
+        yield row
 
 
 def _header_problems(path: str, header: Sequence[str], types: dict, label: str) -> List[str]:

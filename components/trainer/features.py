@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
+import re
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import tensorflow as tf
@@ -19,6 +20,7 @@ from tfx.utils import io_utils
 
 # Features in these lifecycle stages stay in the schema (so validation knows the
 # column) but never reach the model.
+_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _SKIPPED_STAGES = (
     schema_pb2.DEPRECATED,
     schema_pb2.DISABLED,
@@ -141,6 +143,12 @@ def load_schema(path: str) -> schema_pb2.Schema:
 def features_from_schema(schema: schema_pb2.Schema, label: str) -> FeatureSet:
     """The model's features and label, in schema order, from a Schema proto."""
     by_name = {f.name: f for f in schema.feature}
+    for name in by_name:
+        if not _NAME_PATTERN.fullmatch(name) or ".." in name:
+            raise SchemaError(
+                f"feature name {name!r}: use letters, digits, '_', '-' and '.' only, starting with a "
+                "letter, digit or '_' (the model's inputs, signature keys and files are named after "
+                "features). Rename the CSV column and the schema's feature.")
     if label not in by_name:
         raise SchemaError(
             f"label {label!r} is not a feature of the schema (features: {sorted(by_name)}). "

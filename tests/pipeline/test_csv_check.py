@@ -82,3 +82,11 @@ def test_a_feature_empty_in_every_file_is_refused_by_name(tmp_path):
     assert "lifecycle_stage: DEPRECATED" in message
     # A feature the model does not use (deprecated in the schema) may be empty.
     assert csv_check.check_data(str(tmp_path), SCHEMA, "tipped", used=("fare", "company")) == 2
+
+
+def test_a_line_over_the_field_limit_is_named_not_traced(tmp_path):
+    huge = "x" * (csv_check.FIELD_LIMIT + 10)
+    with pytest.raises(DataError) as error:
+        _check(tmp_path, GOOD + f"1.0,1,{huge},1\n")
+    assert "data.csv, line 4: cannot be read as CSV" in str(error.value)
+    assert "quote that is never closed" in str(error.value)
