@@ -49,3 +49,89 @@ def test_sigkill_during_the_trainer_then_rerun_completes(small_taxi_dir, tmp_pat
     versions = os.listdir(config.serving_dir)
     assert len(versions) == 1 and versions[0].isdigit()  # one whole version, nothing partial
     assert os.path.isfile(os.path.join(config.serving_dir, versions[0], "saved_model.pb"))
+
+
+# Installed in the killed run only (through PYTHONPATH): holds the Pusher at a chosen point,
+# after touching a marker file, so the test can SIGKILL it exactly there. Product code has no hook.
+HOLD_PUSHER = '''
+import os, shutil, time
+_point, _marker = os.environ["HOLD_PUSHER_AT"], os.environ["HOLD_PUSHER_MARKER"]
+
+def _hold():
+    open(_marker, "w").close()
+    time.sleep(600)
+
+if _point == "mid-copy":
+    _copyfile = shutil.copyfile
+    def _copy_then_hold(src, dst, *args, **kwargs):
+        result = _copyfile(src, dst, *args, **kwargs)
+        if "/.partial-" in str(dst):
+            _hold()
+        return result
+    shutil.copyfile = _copy_then_hold
+elif _point == "after-rename":
+    _rename = os.rename
+    def _rename_then_hold(src, dst, *args, **kwargs):
+        _rename(src, dst, *args, **kwargs)
+        if os.path.basename(str(src)).startswith(".partial-"):
+            _hold()
+    os.rename = _rename_then_hold
+'''
+
+
+def _killed_in_the_pusher(command, point, tmp_path):
+    hook = tmp_path / f"hook-{point}"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(HOLD_PUSHER)
+    marker = tmp_path / f"held-{point}"
+    env = dict(os.environ, PYTHONPATH=str(hook), HOLD_PUSHER_AT=point, HOLD_PUSHER_MARKER=str(marker))
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                               start_new_session=True)
+    deadline = time.time() + 600
+    while not marker.exists():
+        assert process.poll() is None, process.communicate()[1][-3000:]
+        assert time.time() < deadline, "the Pusher never started"
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+
+
+def _whole_versions(serving_dir):
+    names = os.listdir(serving_dir)
+    for name in names:
+        assert name.isdigit(), f"{name} in {serving_dir}: a partial or foreign entry where servers look"
+        assert os.path.isfile(os.path.join(serving_dir, name, "saved_model.pb"))
+        assert os.listdir(os.path.join(serving_dir, name, "variables"))
+    return sorted(names)
+
+
+def test_sigkill_during_the_pusher_never_leaves_a_partial_version(small_taxi_dir, tmp_path):
+    output_dir = str(tmp_path / "out")
+    config = config_lib.absolute(config_lib.PipelineConfig(output_dir=output_dir))
+
+    # Killed mid-copy: a .partial- folder is left, but no numbered version.
+    _killed_in_the_pusher(_run_cli(small_taxi_dir, output_dir, 100), "mid-copy", tmp_path)
+    assert not [n for n in os.listdir(config.serving_dir) if n.isdigit()]
+    completed = subprocess.run(_run_cli(small_taxi_dir, output_dir, 100), capture_output=True, text=True,
+                               timeout=600)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    summary = results.summarize(config)
+    # (The Evaluator reruns: the killed run's blessing makes its own model the baseline now.)
+    for node in (pipeline_lib.EXAMPLE_GEN, pipeline_lib.STATISTICS_GEN, pipeline_lib.TRAINER):
+        assert summary.states[node] == "cached", (node, summary.states)
+    assert summary.states[pipeline_lib.PUSHER] == "ran" and summary.pushed
+    first = _whole_versions(config.serving_dir)
+    assert len(first) == 1
+
+    # Killed after the rename, before ML Metadata records the push: the version is whole; the
+    # rerun pushes the same model again as a new version. (Another step count makes a new model;
+    # --max-accuracy-drop 1 blesses it whatever its accuracy against the first.)
+    command = _run_cli(small_taxi_dir, output_dir, 120) + ["--max-accuracy-drop", "1"]
+    _killed_in_the_pusher(command, "after-rename", tmp_path)
+    assert len(_whole_versions(config.serving_dir)) == 2
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    summary = results.summarize(config)
+    assert summary.states[pipeline_lib.TRAINER] == "cached" and summary.pushed
+    assert len(_whole_versions(config.serving_dir)) == 3
