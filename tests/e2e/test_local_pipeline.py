@@ -122,3 +122,20 @@ def test_anomalous_data_stops_before_training_with_a_readable_report(first_run, 
     assert not any("Trainer" in line for line in progress)
     assert trainer_executions(config) == trainers_before
     assert tree_digest(config.serving_dir) == before
+
+
+def test_a_fresh_run_with_the_same_seed_and_data_gives_the_same_metrics_and_predictions(
+        first_run, tmp_path):
+    config, summary = first_run
+    again = local_runner.run(config_lib.replace(config, output_dir=str(tmp_path / "again")))
+    summary_again = results.summarize(again)
+    assert summary_again.metrics.keys() == summary.metrics.keys()
+    for name, value in summary.metrics.items():
+        assert summary_again.metrics[name] == pytest.approx(value, abs=1e-6), name
+
+    features = features_from_schema(load_schema(config.schema_path), config.label)
+    _, rows = read_taxi_rows(every=500)
+    examples = [serving.to_example(r, features) for r in rows]
+    first = serving.predict(summary.pushed_path, examples)
+    second = serving.predict(summary_again.pushed_path, examples)
+    np.testing.assert_allclose(second, first, rtol=0, atol=1e-6)
