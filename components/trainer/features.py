@@ -18,9 +18,10 @@ import tensorflow as tf
 from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx.utils import io_utils
 
+# Feature names become Keras input names, signature keys and file names: no path syntax.
+_NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 # Features in these lifecycle stages stay in the schema (so validation knows the
 # column) but never reach the model.
-_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _SKIPPED_STAGES = (
     schema_pb2.DEPRECATED,
     schema_pb2.DISABLED,
