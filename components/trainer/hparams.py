@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Mapping, Optional, Sequence
 
 
@@ -14,6 +15,21 @@ class HParams:
     max_embedding_dim: int = 16
     l2: float = 1e-3
 
+    def __post_init__(self):
+        units = self.hidden_units
+        _check(isinstance(units, (list, tuple)) and 1 <= len(units) <= 16
+               and all(_is_int(u) and 1 <= u <= 65536 for u in units),
+               f"hidden_units must be a list of 1 to 16 whole numbers in 1..65536 (got {units!r})")
+        _check(_is_number(self.dropout) and 0 <= self.dropout < 1,
+               f"dropout must be a number in [0, 1) (got {self.dropout!r})")
+        _check(_is_number(self.learning_rate) and self.learning_rate > 0,
+               f"learning_rate must be a number > 0 (got {self.learning_rate!r})")
+        _check(_is_int(self.batch_size) and 1 <= self.batch_size <= 1_000_000,
+               f"batch_size must be a whole number in 1..1000000 (got {self.batch_size!r})")
+        _check(_is_int(self.max_embedding_dim) and 1 <= self.max_embedding_dim <= 1024,
+               f"max_embedding_dim must be a whole number in 1..1024 (got {self.max_embedding_dim!r})")
+        _check(_is_number(self.l2) and self.l2 >= 0, f"l2 must be a number >= 0 (got {self.l2!r})")
+
     @classmethod
     def from_dict(cls, values: Optional[Mapping]) -> "HParams":
         values = dict(values or {})
@@ -21,6 +37,20 @@ class HParams:
         if unknown:
             raise ValueError(f"unknown hyperparameter(s) {unknown}; known: "
                              f"{[f.name for f in dataclasses.fields(cls)]}")
-        if "hidden_units" in values:
-            values["hidden_units"] = tuple(int(u) for u in values["hidden_units"])
+        if isinstance(values.get("hidden_units"), list):
+            values["hidden_units"] = tuple(values["hidden_units"])
         return cls(**values)
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ValueError(f"--hparam {message}")
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value))

@@ -10,6 +10,7 @@ import os
 
 import pytest
 from click.testing import CliRunner
+from ml_metadata.proto import metadata_store_pb2
 
 from pipeline import config as config_lib
 from pipeline import results
@@ -164,6 +165,18 @@ def test_an_output_dir_that_cannot_be_written_exits_2_and_names_it(good_run, tmp
     assert result.exit_code == 2, result.output
     assert f"--output-dir '{blocker / 'out'}' cannot be written" in result.stderr
     assert "Choose a folder you can write" in result.stderr
+
+
+def test_a_nan_loss_fails_the_run_with_that_reason_and_pushes_nothing(good_run):
+    data_root, config = good_run
+    served = tree_digest(config.serving_dir)
+    result = run_cli(data_root, config.output_dir, "--hparam", "learning_rate=1e30")
+    assert result.exit_code == 1, result.output
+    assert "Trainer: the training loss became NaN" in result.stderr and "Traceback" not in result.output
+    assert tree_digest(config.serving_dir) == served
+    store = results.open_store(config.metadata_path)
+    trainer = max((e for e in store.get_executions() if e.type.endswith("Trainer")), key=lambda e: e.id)
+    assert trainer.last_known_state == metadata_store_pb2.Execution.FAILED
 
 
 def test_after_all_that_the_next_good_run_succeeds(good_run):
