@@ -194,6 +194,38 @@ def compile_command(target, output, image, pipeline_root, data_root, serving_dir
     click.echo(f"wrote {path} ({target}); run parameters: data_root, train_steps, eval_steps, min_accuracy")
 
 
+@cli.command("run-compiled")
+@click.argument("spec_path", metavar="FILE", type=click.Path(dir_okay=False))
+@click.option("--pipeline-root", required=True, type=click.Path(file_okay=False),
+              help="Local folder for the steps' outputs, logs and run records (replaces the compiled root).")
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="Run parameter (repeatable): data_root, train_steps, eval_steps, min_accuracy.")
+@click.option("--parameter-form", type=click.Choice(["parameters", "parameterValues"]), default="parameters",
+              show_default=True, help="How parameters reach the steps: 'parameters' as Vertex AI sends them "
+              "for this spec, 'parameterValues' as the KFP 2.x open-source driver does (see README).")
+@click.option("--no-cache", is_flag=True, help="Run every step, even one whose inputs match an earlier run's.")
+def run_compiled_command(spec_path, pipeline_root, params, parameter_form, no_cache) -> None:
+    """Run a compiled kubeflow-v2 pipeline JSON here, step by step, as a KFP v2 launcher would."""
+    from pipeline import run_compiled
+    started = time.time()
+    try:
+        run = run_compiled.prepare_run(spec_path, pipeline_root, params, form=parameter_form,
+                                       use_cache=not no_cache)
+    except config_lib.ConfigError as exc:
+        _fail(str(exc))
+    click.echo(f"running {spec_path} step by step under {run.run_dir} (logs: {run.run_dir}/logs/)")
+
+    def finished(index, total, result):
+        click.echo(f"[{index}/{total}] {result.task:<52} {result.state:<9} {result.seconds:6.1f} s")
+
+    try:
+        results = run_compiled.execute(run, on_step=finished)
+    except run_compiled.StepFailed as exc:
+        _fail(str(exc), code=1)
+    click.echo(f"run-compiled finished in {time.time() - started:.1f} s ({len(results)} steps)")
+    click.echo("\n".join(run_compiled.outcome(run)))
+
+
 @cli.command("submit")
 @click.option("--package", type=click.Path(dir_okay=False), required=True,
               help="A compiled pipeline (python -m pipeline compile ...).")

@@ -1,0 +1,144 @@
+"""The compiled kubeflow-v2 pipeline, run step by step here (`run-compiled`), against a local run."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from pipeline import config as config_lib
+from pipeline import kubeflow_runner, local_runner, results, run_compiled
+
+pytestmark = pytest.mark.e2e
+
+IMAGE = "registry.example/keras-tfx:test"
+COMPILED_ROOT = "gs://no-such-bucket/keras-tfx"  # what a user compiles for; run-compiled maps it
+TRAIN_STEPS = 150
+SEED = 3
+
+
+def run_compiled_cli(spec: str, root: str, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pipeline", "run-compiled", spec, "--pipeline-root", root,
+                           *extra], capture_output=True, text=True, cwd=config_lib.PROJECT_ROOT, check=False)
+
+
+def records(root: str):
+    return run_compiled.load_records(root)
+
+
+def output(record, task: str, key: str):
+    artifacts = record["tasks"][task]["outputs"][key]
+    return artifacts[0] if artifacts else None
+
+
+@pytest.fixture(scope="module")
+def config(small_taxi_dir, tmp_path_factory):
+    return config_lib.PipelineConfig(data_root=small_taxi_dir, train_steps=TRAIN_STEPS, seed=SEED,
+                                     output_dir=str(tmp_path_factory.mktemp("local") / "out"))
+
+
+@pytest.fixture(scope="module")
+def spec(config, small_taxi_dir, tmp_path_factory):
+    """Compiled as for a cluster, except that the data and schema are local paths."""
+    path = str(tmp_path_factory.mktemp("compiled") / "keras-tfx.json")
+    return kubeflow_runner.compile_pipeline(config, target="kubeflow-v2", output=path, image=IMAGE,
+                                            pipeline_root=COMPILED_ROOT, data_root=small_taxi_dir,
+                                            schema_uri=config.schema_path)
+
+
+@pytest.fixture(scope="module")
+def kfp_root(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("kfp") / "root")
+
+
+@pytest.fixture(scope="module")
+def first_run(spec, kfp_root):
+    result = run_compiled_cli(spec, kfp_root)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result, records(kfp_root)[-1]
+
+
+def test_every_task_of_the_spec_runs_and_the_model_is_pushed_under_the_local_root(spec, first_run, kfp_root):
+    result, record = first_run
+    with open(spec) as f:
+        tasks = json.load(f)["pipelineSpec"]["root"]["dag"]["tasks"]
+    assert record["state"] == "succeeded"
+    assert {name: step["state"] for name, step in record["tasks"].items()} == {
+        name: ("resolved" if name.startswith(config_lib.RESOLVER) else "ran") for name in tasks}
+    pushed = output(record, config_lib.PUSHER, "pushed_model")["metadata"]
+    assert pushed["pushed"] == 1
+    assert pushed["pushed_destination"].startswith(os.path.join(kfp_root, "serving_model") + "/")
+    assert os.path.isfile(os.path.join(pushed["pushed_destination"], "saved_model.pb"))
+    assert "baseline: none" in result.stdout and "blessed: yes" in result.stdout
+    # The ExampleGen driver ran first and its span/fingerprint reached the executor.
+    gen_input = os.path.join(kfp_root, run_compiled.RUNS_DIR, record["run_id"], config_lib.EXAMPLE_GEN,
+                             "executor_input.json")
+    with open(gen_input) as f:
+        assert "input_fingerprint" in json.load(f)["inputs"]["parameters"]
+
+
+def test_pushed_model_has_the_eval_metrics_of_a_local_run_with_the_same_config_and_seed(config, first_run):
+    _, record = first_run
+    local = results.summarize(local_runner.run(config))
+    compiled = results.overall_metrics(output(record, config_lib.EVALUATOR, "evaluation")["uri"])
+    assert set(compiled) == set(local.metrics)
+    for name, value in local.metrics.items():
+        assert compiled[name] == pytest.approx(value, abs=1e-6), name
+
+
+def test_a_second_run_uses_the_first_runs_blessed_model_as_its_baseline(spec, first_run, kfp_root):
+    _, first = first_run
+    result = run_compiled_cli(spec, kfp_root)
+    assert result.returncode == 0, result.stderr[-3000:]
+    second = records(kfp_root)[-1]
+    first_model = output(first, config_lib.TRAINER, "model")
+    baseline = output(second, f"{config_lib.RESOLVER}-model-resolver", "model")
+    assert baseline["uri"] == first_model["uri"] and baseline["name"] == first_model["name"]
+    # Same inputs as before: served from the cache, as KFP would; the Evaluator runs with a baseline.
+    assert second["tasks"][config_lib.TRAINER]["state"] == "cached"
+    assert second["tasks"][config_lib.EVALUATOR]["state"] == "ran"
+    with open(os.path.join(kfp_root, run_compiled.RUNS_DIR, second["run_id"], config_lib.EVALUATOR,
+                           "executor_input.json")) as f:
+        evaluator_input = json.load(f)["inputs"]["artifacts"]
+    assert [a["uri"] for a in evaluator_input["baseline_model"]["artifacts"]] == [first_model["uri"]]
+    blessing = output(second, config_lib.EVALUATOR, "blessing")["metadata"]
+    assert blessing["baseline_model_id"] == first_model["name"]
+    assert f"baseline: {first_model['uri']}" in result.stdout
+
+
+def test_a_step_that_cannot_start_stops_the_run_with_its_name_and_log_tail(spec, tmp_path):
+    with open(spec) as f:
+        job = json.load(f)
+    executor = job["pipelineSpec"]["deploymentSpec"]["executors"][f"{config_lib.EXAMPLE_GEN}_executor"]
+    args = executor["container"]["args"]
+    args[args.index("--executor_class_path") + 1] = "components.no_such_module.Executor"
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps(job))
+    root = str(tmp_path / "root")
+
+    result = run_compiled_cli(str(broken), root)
+    assert result.returncode == 1
+    assert f"step {config_lib.EXAMPLE_GEN} failed with exit code 1" in result.stderr
+    assert "No module named 'components.no_such_module'" in result.stderr
+    assert config_lib.TRAINER in result.stderr.split("not run:")[1].splitlines()[0]
+    record = records(root)[-1]
+    assert record["state"] == "failed" and record["failure"]["task"] == config_lib.EXAMPLE_GEN
+    assert record["tasks"] == {}  # it was the first step: nothing else ran
+    assert not os.path.exists(os.path.join(root, "serving_model"))
+
+
+def test_a_bad_parameter_fails_in_its_step_or_before_anything_runs(spec, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    root = str(tmp_path / "root")
+    result = run_compiled_cli(spec, root, "--param", f"data_root={empty}")
+    assert result.returncode == 1
+    assert f"step {config_lib.EXAMPLE_GEN} failed" in result.stderr
+    assert "does not match any files" in result.stderr
+    assert records(root)[-1]["tasks"] == {}
+
+    refused = run_compiled_cli(spec, str(tmp_path / "other"), "--param", "train_steps=many")
+    assert refused.returncode == 2 and "train_steps is INT" in refused.stderr
+    assert not os.path.exists(tmp_path / "other")

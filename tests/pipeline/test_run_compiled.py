@@ -1,0 +1,288 @@
+"""run-compiled without running steps: spec walking, parameters, ExecutorInput, resolvers, failures."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import pytest
+
+from pipeline import config as config_lib
+from pipeline import run_compiled
+from pipeline.run_compiled import Artifact, SpecError
+
+MODEL_TYPE = {"instanceSchema": "title: tfx.Model\ntype: object\n"}
+BLESSING_TYPE = {"instanceSchema": "title: tfx.ModelBlessing\ntype: object\n"}
+ROOT = "gs://no-such-bucket/keras-tfx"
+
+
+def container(executor_class, pre_cache_check=False):
+    spec = {"command": ["python", "-m", "tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor"],
+            "args": ["--executor_class_path", executor_class, "--json_serialized_invocation_args", "{{$}}",
+                     "--runner=DirectRunner"],
+            "image": "registry.example/keras-tfx:test"}
+    if pre_cache_check:
+        spec["lifecycle"] = {"preCacheCheck": {
+            "command": ["python", "-m", "tfx.orchestration.kubeflow.v2.file_based_example_gen.driver"],
+            "args": ["--json_serialized_invocation_args", "{{$}}"]}}
+    return {"container": spec}
+
+
+def small_job():
+    """A three-step job shaped like TFX 1.15's kubeflow-v2 output (schema 2.0.0)."""
+    return {
+        "pipelineSpec": {
+            "root": {
+                "inputDefinitions": {"parameters": {"data_root": {"type": "STRING"},
+                                                    "train_steps": {"type": "INT"},
+                                                    "min_accuracy": {"type": "DOUBLE"}}},
+                "dag": {"tasks": {
+                    "Trainer": {
+                        "componentRef": {"name": "Trainer"}, "taskInfo": {"name": "Trainer"},
+                        "dependentTasks": ["Gen"],
+                        "inputs": {
+                            "artifacts": {"examples": {"taskOutputArtifact": {
+                                "producerTask": "Gen", "outputArtifactKey": "examples"}}},
+                            "parameters": {
+                                "train_steps": {"componentInputParameter": "train_steps"},
+                                "run_fn": {"runtimeValue": {"constantValue": {"stringValue": "m.run_fn"}}},
+                                "push_destination": {"runtimeValue": {"constantValue": {"stringValue":
+                                    '{"filesystem": {"base_directory": "' + ROOT + '/serving_model"}}'}}},
+                            }}},
+                    "Gen": {
+                        "componentRef": {"name": "Gen"}, "taskInfo": {"name": "Gen"},
+                        "inputs": {"parameters": {
+                            "input_base": {"componentInputParameter": "data_root"},
+                            "output_data_format": {"runtimeValue": {"constantValue": {"intValue": "6"}}}}}},
+                    "Blessing-resolver": {
+                        "componentRef": {"name": "Blessing-resolver"},
+                        "taskInfo": {"name": "Blessing-resolver"}},
+                }}},
+            "components": {
+                "Gen": {"executorLabel": "Gen_executor",
+                        "inputDefinitions": {"parameters": {"input_base": {"type": "STRING"},
+                                                            "output_data_format": {"type": "INT"}}},
+                        "outputDefinitions": {"artifacts": {"examples": {"artifactType": {
+                            "instanceSchema": "title: tfx.Examples\ntype: object\n"}}}}},
+                "Trainer": {"executorLabel": "Trainer_executor",
+                            "inputDefinitions": {"parameters": {"train_steps": {"type": "INT"},
+                                                                "run_fn": {"type": "STRING"},
+                                                                "push_destination": {"type": "STRING"}}},
+                            "outputDefinitions": {"artifacts": {"model": {"artifactType": MODEL_TYPE}}}},
+                "Blessing-resolver": {"executorLabel": "Blessing-resolver_executor",
+                                      "outputDefinitions": {"artifacts": {"model_blessing": {
+                                          "artifactType": BLESSING_TYPE}}}},
+            },
+            "deploymentSpec": {"executors": {
+                "Gen_executor": container("tfx.components.example_gen.csv_example_gen.executor.Executor",
+                                          pre_cache_check=True),
+                "Trainer_executor": container("components.run_parameters.executor.TrainerExecutor"),
+                "Blessing-resolver_executor": {"resolver": {"outputArtifactQueries": {"model_blessing": {
+                    "filter": 'schema_title="tfx.ModelBlessing" AND state=LIVE AND '
+                              'metadata.blessed.number_value=1'}}}},
+            }},
+        },
+        "runtimeConfig": {"gcsOutputDirectory": ROOT,
+                          "parameters": {"data_root": {"stringValue": "/app/data/taxi"},
+                                         "train_steps": {"intValue": "50"},
+                                         "min_accuracy": {"doubleValue": 0.6}}},
+    }
+
+
+@pytest.fixture
+def spec_file(tmp_path):
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(small_job()))
+    return str(path)
+
+
+def test_tasks_run_after_their_producers_and_ties_go_by_name():
+    tasks = small_job()["pipelineSpec"]["root"]["dag"]["tasks"]
+    assert run_compiled.task_order(tasks) == ["Blessing-resolver", "Gen", "Trainer"]
+    assert run_compiled.downstream_of("Gen", tasks) == ["Trainer"]
+
+
+def test_a_cycle_or_an_unknown_producer_is_refused():
+    tasks = {"A": {"dependentTasks": ["B"]}, "B": {"dependentTasks": ["A"]}}
+    with pytest.raises(SpecError, match="cycle"):
+        run_compiled.task_order(tasks)
+    with pytest.raises(SpecError, match="does not define"):
+        run_compiled.task_order({"A": {"dependentTasks": ["Nope"]}})
+
+
+def test_run_parameters_take_compiled_defaults_then_typed_overrides():
+    params = run_compiled.run_parameters(small_job(), ["train_steps=7", "min_accuracy=0.25"])
+    assert params == {"data_root": "/app/data/taxi", "train_steps": 7, "min_accuracy": 0.25}
+    with pytest.raises(SpecError, match="train_steps is INT"):
+        run_compiled.run_parameters(small_job(), ["train_steps=many"])
+    with pytest.raises(SpecError, match="no such parameter.*data_root"):
+        run_compiled.run_parameters(small_job(), ["learning_rate=1"])
+    with pytest.raises(SpecError, match="NAME=VALUE"):
+        run_compiled.run_parameters(small_job(), ["train_steps"])
+
+
+def test_image_paths_and_the_compiled_root_become_local(spec_file, tmp_path):
+    run = run_compiled.prepare_run(spec_file, str(tmp_path / "root"))
+    assert run.params["data_root"] == os.path.join(config_lib.PROJECT_ROOT, "data/taxi")
+    task = run.tasks["Trainer"]
+    values = run_compiled.task_parameters(task, run.component("Trainer"), run.params, "parameters", run.path_map)
+    assert json.loads(values["push_destination"]["stringValue"]) == {
+        "filesystem": {"base_directory": str(tmp_path / "root" / "serving_model")}}
+    # Only whole path prefixes: /application is not /app.
+    assert run.path_map("/application/x") == "/application/x"
+    assert not os.path.exists(tmp_path / "root")  # preparing writes nothing
+
+
+def test_executor_input_in_the_legacy_form_has_typed_values_and_upstream_metadata(spec_file, tmp_path):
+    run = run_compiled.prepare_run(spec_file, str(tmp_path / "root"), ["train_steps=9"])
+    examples = Artifact("run-compiled/r1/Gen/examples", {"instanceSchema": "title: tfx.Examples\n"},
+                        "/x/Gen/examples", {"split_names": '["train", "eval"]'})
+    trainer = run.tasks["Trainer"]
+    outputs = run_compiled.output_artifacts("Trainer", run.component("Trainer"), "/x/Trainer", "r1")
+    invocation = run_compiled.executor_input(
+        run_compiled.task_parameters(trainer, run.component("Trainer"), run.params, "parameters", run.path_map),
+        run_compiled.input_artifacts(trainer, {"Gen": {"examples": [examples]}}),
+        outputs, "/x/Trainer/executor_output.json", "parameters")
+    assert invocation["inputs"]["parameters"]["train_steps"] == {"intValue": "9"}
+    assert invocation["inputs"]["parameters"]["run_fn"] == {"stringValue": "m.run_fn"}
+    assert invocation["inputs"]["artifacts"]["examples"]["artifacts"][0]["metadata"] == {
+        "split_names": '["train", "eval"]'}
+    model = invocation["outputs"]["artifacts"]["model"]["artifacts"][0]
+    assert model["uri"] == "/x/Trainer/model" and model["name"] == "run-compiled/r1/Trainer/model"
+    assert model["type"] == MODEL_TYPE
+
+
+def test_tfx_entrypoint_reads_the_legacy_form_but_not_parameter_values_alone():
+    """The parity gap, on TFX's own parser: parameterValues without the inputs spec are ignored."""
+    from google.protobuf import json_format
+    from kfp.pipeline_spec import pipeline_spec_pb2
+    from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_entrypoint_utils as utils
+
+    job = small_job()
+    gen = job["pipelineSpec"]["root"]["dag"]["tasks"]["Gen"]
+    component = job["pipelineSpec"]["components"]["Gen"]
+    params = run_compiled.run_parameters(job, [])
+    parsed = {}
+    for form in run_compiled.PARAMETER_FORMS:
+        values = run_compiled.task_parameters(gen, component, params, form, lambda v: v)
+        message = pipeline_spec_pb2.ExecutorInput()
+        json_format.ParseDict(run_compiled.executor_input(values, {}, {}, "/x/out.json", form), message)
+        parsed[form] = utils.parse_execution_properties(message.inputs.parameter_values,
+                                                        message.inputs.parameters)
+    assert parsed["parameters"] == {"input_base": "/app/data/taxi", "output_data_format": 6}
+    assert parsed["parameterValues"] == {}
+
+
+def test_step_command_runs_this_interpreter_with_the_executor_input():
+    spec = container("a.b.Executor")["container"]
+    argv = run_compiled.step_command(spec["command"], spec["args"], '{"inputs": {}}')
+    assert argv[0] == sys.executable and argv[1:3] == ["-m", spec["command"][2]]
+    assert argv[argv.index("--json_serialized_invocation_args") + 1] == '{"inputs": {}}'
+    with pytest.raises(SpecError, match="placeholders"):
+        run_compiled.step_command(["python"], ["{{$.inputs.parameters['x']}}"], "{}")
+    with pytest.raises(SpecError, match="ENTRYPOINT"):
+        run_compiled.step_command([], ["{{$}}"], "{}")
+
+
+def test_driver_output_replaces_parameters_and_output_metadata():
+    invocation = run_compiled.executor_input(
+        {"input_config": {"stringValue": "old"}}, {},
+        {"examples": [Artifact("n", {}, "/x/examples", {})]}, "/x/out.json", "parameters")
+    run_compiled.apply_driver_output(invocation, {
+        "parameterValues": {"input_config": "new", "span": 3.0, "input_fingerprint": "f"},
+        "artifacts": {"examples": {"artifacts": [{"metadata": {"custom:span": 3.0}}]}},
+    }, "parameters")
+    assert invocation["inputs"]["parameters"] == {
+        "input_config": {"stringValue": "new"}, "span": {"intValue": "3"},
+        "input_fingerprint": {"stringValue": "f"}}
+    assert invocation["outputs"]["artifacts"]["examples"]["artifacts"][0]["metadata"] == {"custom:span": 3.0}
+
+
+def blessing(name, model_name, blessed):
+    return Artifact(name, BLESSING_TYPE, f"/r/{name}", {"blessed": float(blessed), "current_model_id": model_name})
+
+
+def test_latest_blessed_model_queries_pick_the_newest_blessed_model():
+    blessing_query = 'schema_title="tfx.ModelBlessing" AND state=LIVE AND metadata.blessed.number_value=1'
+    model_query = ('schema_title="tfx.Model" AND state=LIVE AND '
+                   'name="{{$.inputs.artifacts[\'input\'].metadata[\'current_model_id\']}}"')
+    models = [Artifact(f"m{i}", MODEL_TYPE, f"/r/m{i}", {}) for i in range(3)]
+    history = [models[0], blessing("b0", "m0", True), models[1], blessing("b1", "m1", True),
+               models[2], blessing("b2", "m2", False)]
+    found = run_compiled.resolve_query(blessing_query, {}, history)
+    assert [a.name for a in found] == ["b1"]
+    model = run_compiled.resolve_query(model_query, {"input": found}, history)
+    assert [a.uri for a in model] == ["/r/m1"]
+    # First run: nothing blessed yet, so both resolve to nothing (the Evaluator gets no baseline).
+    assert run_compiled.resolve_query(blessing_query, {}, models) == []
+    assert run_compiled.resolve_query(model_query, {"input": []}, models) == []
+    with pytest.raises(SpecError, match="not supported"):
+        run_compiled.resolve_query("create_time=5", {}, history)
+
+
+def test_earlier_runs_records_are_the_resolver_history(spec_file, tmp_path):
+    root = tmp_path / "root"
+    first = run_compiled.prepare_run(spec_file, str(root))
+    first.results["Trainer"] = run_compiled.StepResult(
+        "Trainer", "ran", 1.0, {"model": [Artifact("m-first", MODEL_TYPE, "/r/m-first", {})]})
+    first.save()
+    second = run_compiled.prepare_run(spec_file, str(root))
+    records = run_compiled.load_records(str(root), exclude_run=second.run_id)
+    assert [a.name for a in run_compiled.recorded_artifacts(records)] == ["m-first"]
+
+
+def test_a_step_with_the_same_command_and_inputs_as_an_earlier_one_comes_from_the_cache(tmp_path):
+    spec = container("a.b.Executor")["container"]
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    invocation = run_compiled.executor_input(
+        {"train_steps": {"intValue": "5"}}, {},
+        {"model": [Artifact("m1", MODEL_TYPE, str(model_dir), {})]}, "/x/out.json", "parameters")
+    key = run_compiled.cache_key(spec, invocation)
+    records = [{"tasks": {"Trainer": {"state": "ran", "cache_key": key, "outputs": {
+        "model": [Artifact("m1", MODEL_TYPE, str(model_dir), {}).runtime_artifact()]}}}}]
+    assert run_compiled.cached_outputs(records, key)["model"][0].name == "m1"
+    invocation["inputs"]["parameters"]["train_steps"] = {"intValue": "6"}
+    assert run_compiled.cached_outputs(records, run_compiled.cache_key(spec, invocation)) is None
+    model_dir.rmdir()  # outputs deleted since: not served from the cache
+    assert run_compiled.cached_outputs(records, key) is None
+
+
+def test_a_failing_step_stops_the_run_naming_the_step_its_exit_code_and_log_tail(spec_file, tmp_path):
+    """The driver of the first container step exits 3; nothing downstream starts."""
+    job = small_job()
+    driver = job["pipelineSpec"]["deploymentSpec"]["executors"]["Gen_executor"]["container"]["lifecycle"]
+    driver["preCacheCheck"] = {"command": ["python", "-c"],
+                               "args": ["import sys; print('reading the data'); "
+                                        "sys.exit('no CSV under the data root')"]}
+    job["pipelineSpec"]["deploymentSpec"]["executors"]["Gen_executor"]["container"]["command"] = [
+        "python", "-c", "raise SystemExit(3)"]
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(job))
+    run = run_compiled.prepare_run(str(path), str(tmp_path / "root"))
+    started = []
+    with pytest.raises(run_compiled.StepFailed) as failed:
+        run_compiled.execute(run, on_start=lambda i, n, name: started.append(name))
+    assert failed.value.task == "Gen" and failed.value.exit_code == 1
+    assert "no CSV under the data root" in failed.value.log_tail
+    assert "step Gen failed with exit code 1; not run: Trainer" in str(failed.value)
+    assert started == ["Blessing-resolver", "Gen"]
+    record = json.loads((tmp_path / "root" / "run-compiled" / run.run_id / "run.json").read_text())
+    assert record["state"] == "failed" and record["failure"]["task"] == "Gen"
+    assert list(record["tasks"]) == ["Blessing-resolver"]
+
+
+def test_options_that_cannot_work_are_refused_before_anything_is_written(spec_file, tmp_path):
+    with pytest.raises(SpecError, match="local folder"):
+        run_compiled.prepare_run(spec_file, "gs://bucket/root")
+    with pytest.raises(SpecError, match="not JSON"):
+        (tmp_path / "x.yaml").write_text("a: b")
+        run_compiled.prepare_run(str(tmp_path / "x.yaml"), str(tmp_path / "root"))
+    with pytest.raises(SpecError, match="cannot read"):
+        run_compiled.prepare_run(str(tmp_path / "missing.json"), str(tmp_path / "root"))
+    assert not os.path.exists(tmp_path / "root")
+
+
+def test_image_root_matches_the_kubeflow_runner():
+    from pipeline import kubeflow_runner
+    assert run_compiled.IMAGE_PROJECT_ROOT == kubeflow_runner.IMAGE_PROJECT_ROOT
