@@ -135,3 +135,18 @@ def test_sigkill_during_the_pusher_never_leaves_a_partial_version(small_taxi_dir
     summary = results.summarize(config)
     assert summary.states[pipeline_lib.TRAINER] == "cached" and summary.pushed
     assert len(_whole_versions(config.serving_dir)) == 3
+
+
+def test_two_runs_started_at_once_one_runs_the_other_is_refused(small_taxi_dir, tmp_path):
+    output_dir = str(tmp_path / "out")
+    command = _run_cli(small_taxi_dir, output_dir, 50)
+    processes = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for _ in range(2)]
+    outcomes = sorted((p.wait(timeout=600), p.communicate()[1]) for p in processes)
+    (ok, _), (refused, message) = outcomes
+    assert (ok, refused) == (0, 3), outcomes
+    assert "another run is using" in message and "nothing was changed" in message
+    config = config_lib.absolute(config_lib.PipelineConfig(output_dir=output_dir))
+    summary = results.summarize(config)  # ML Metadata holds one whole, successful run
+    assert set(summary.states.values()) == {"ran"} and summary.pushed
+    assert len(_whole_versions(config.serving_dir)) == 1
