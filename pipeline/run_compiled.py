@@ -173,6 +173,7 @@ def check_supported(job: Dict[str, object]) -> None:
     spec = job["pipelineSpec"]
     executors = spec.get("deploymentSpec", {}).get("executors", {})
     for name, task in spec["root"]["dag"]["tasks"].items():
+        _check_path_segment(name, "task name")
         for feature in ("triggerPolicy", "iteratorPolicy", "parameterIterator", "artifactIterator"):
             if task.get(feature):
                 raise SpecError(f"task {name} uses {feature}, which run-compiled does not support")
@@ -181,10 +182,22 @@ def check_supported(job: Dict[str, object]) -> None:
             raise SpecError(f"task {name}: component {task.get('componentRef')} is not in the spec")
         if "dag" in component:
             raise SpecError(f"task {name} is a sub-DAG, which run-compiled does not support")
+        for key in component.get("outputDefinitions", {}).get("artifacts", {}):
+            _check_path_segment(key, f"task {name}: output name")
         executor = executors.get(component.get("executorLabel"))
         if not executor or not ({"container", "resolver"} & set(executor)):
             raise SpecError(f"task {name}: run-compiled runs container and resolver steps only, "
                             f"not {sorted(executor or {})}")
+
+
+_SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+
+
+def _check_path_segment(name: str, what: str) -> None:
+    """Task and output names become folder and file names under the pipeline root."""
+    if not isinstance(name, str) or not _SEGMENT.fullmatch(name) or ".." in name:
+        raise SpecError(f"{what} {name!r} cannot be a folder name (letters, digits, '_', '-', '.'); "
+                        "was the spec edited by hand? Compile it again.")
 
 
 # ---------------------------------------------------------------- parameters

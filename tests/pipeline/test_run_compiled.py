@@ -286,3 +286,20 @@ def test_options_that_cannot_work_are_refused_before_anything_is_written(spec_fi
 def test_image_root_matches_the_kubeflow_runner():
     from pipeline import kubeflow_runner
     assert run_compiled.IMAGE_PROJECT_ROOT == kubeflow_runner.IMAGE_PROJECT_ROOT
+
+
+@pytest.mark.parametrize("bad", ["../evil", "/abs", "a/b", ".."])
+def test_task_and_output_names_that_could_be_paths_are_refused(bad):
+    job = small_job()
+    tasks = job["pipelineSpec"]["root"]["dag"]["tasks"]
+    tasks[bad] = tasks.pop("Gen")
+    with pytest.raises(SpecError, match="cannot be a folder name"):
+        run_compiled.check_supported(job)
+    job = small_job()
+    for component in job["pipelineSpec"]["components"].values():
+        outputs = component.get("outputDefinitions", {}).get("artifacts")
+        if outputs:
+            outputs[bad] = outputs.pop(next(iter(outputs)))
+            break
+    with pytest.raises(SpecError, match="output name"):
+        run_compiled.check_supported(job)
