@@ -22,19 +22,25 @@ def _run_cli(data_root, output_dir, steps):
             output_dir, "--train-steps", str(steps), "--min-accuracy", "0.5"]
 
 
-def test_sigkill_during_the_trainer_then_rerun_completes(small_taxi_dir, tmp_path):
-    output_dir = str(tmp_path / "out")
-    process = subprocess.Popen(_run_cli(small_taxi_dir, output_dir, 20000), stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, start_new_session=True)
-    deadline = time.time() + 300
-    trainer_dirs = os.path.join(output_dir, "pipeline_root", "Trainer", "model_run", "*", "events.out.*")
-    while not glob.glob(trainer_dirs):  # the Estimator has started writing summaries
+def _kill_when(condition, command, env, never: str) -> None:
+    """Starts the run, SIGKILLs its whole process group as soon as `condition()` holds."""
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                               start_new_session=True)
+    deadline = time.time() + 600
+    while not condition():
         assert process.poll() is None, process.communicate()[1][-3000:]
-        assert time.time() < deadline, "the Trainer never started"
-        time.sleep(0.5)
+        assert time.time() < deadline, never
+        time.sleep(0.2)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=60)
     assert process.returncode == -signal.SIGKILL
+
+
+def test_sigkill_during_the_trainer_then_rerun_completes(small_taxi_dir, tmp_path):
+    output_dir = str(tmp_path / "out")
+    trainer_dirs = os.path.join(output_dir, "pipeline_root", "Trainer", "model_run", "*", "events.out.*")
+    _kill_when(lambda: glob.glob(trainer_dirs),  # the Estimator has started writing summaries
+               _run_cli(small_taxi_dir, output_dir, 20000), os.environ, "the Trainer never started")
 
     completed = subprocess.run(_run_cli(small_taxi_dir, output_dir, 200), capture_output=True, text=True,
                                timeout=600)
@@ -85,16 +91,7 @@ def _killed_in_the_pusher(command, point, tmp_path):
     (hook / "sitecustomize.py").write_text(HOLD_PUSHER)
     marker = tmp_path / f"held-{point}"
     env = dict(os.environ, PYTHONPATH=str(hook), HOLD_PUSHER_AT=point, HOLD_PUSHER_MARKER=str(marker))
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-                               start_new_session=True)
-    deadline = time.time() + 600
-    while not marker.exists():
-        assert process.poll() is None, process.communicate()[1][-3000:]
-        assert time.time() < deadline, "the Pusher never started"
-        time.sleep(0.2)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait(timeout=60)
-    assert process.returncode == -signal.SIGKILL
+    _kill_when(marker.exists, command, env, "the Pusher never started")
 
 
 def _whole_versions(serving_dir):
