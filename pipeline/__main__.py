@@ -1,4 +1,4 @@
-"""Command line: `python -m pipeline run|infer-schema ...`."""
+"""Command line: `python -m pipeline run|report|runs|predict|infer-schema ...`."""
 from __future__ import annotations
 
 import json
@@ -146,9 +146,21 @@ def run(data_root, schema_path, label, output_dir, train_steps, eval_steps, min_
             with logs.captured(log_path, enabled=not verbose):
                 from pipeline import results
                 summary = results.summarize(config)
+                summary.report_path = _write_report(config)
     except run_lock.RunInProgress as exc:
         _fail(str(exc), code=3)
     click.echo(results.format_summary(summary, time.time() - started))
+
+
+def _write_report(config, run_index: int = 0) -> Optional[str]:
+    """Writes the run's HTML report; a report that cannot be written does not fail the run."""
+    import logging
+    from pipeline import report
+    try:
+        return report.write(config, run_index)
+    except Exception:  # pylint: disable=broad-except
+        logging.exception("the run report could not be written")
+        return None
 
 
 @cli.command("compile")
@@ -263,6 +275,27 @@ def runs_command(output_dir, limit) -> None:
     click.echo("\n".join(lines))
 
 
+@cli.command("report")
+@click.option("--output-dir", type=click.Path(), default=_DEFAULTS.output_dir, show_default=True)
+@click.option("--run", "run_number", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Which run, as listed by `runs`: 1 is the newest.")
+def report_command(output_dir, run_number) -> None:
+    """Write a run's HTML report (data, training, evaluation, decision) and print its path."""
+    from pipeline import logs
+    config = config_lib.absolute(config_lib.PipelineConfig(output_dir=output_dir))
+    if not os.path.isfile(config.metadata_path):
+        _fail(f"no runs recorded in {config.metadata_path}", code=1)
+    with logs.captured(os.devnull):
+        from pipeline import report
+        try:
+            path = report.write(config, run_number - 1)
+        except LookupError as exc:
+            path, error = None, str(exc)
+    if path is None:
+        _fail(error, code=1)
+    click.echo(path)
+
+
 @cli.command("predict")
 @click.option("--input", "input_path", type=click.Path(), required=True, help="A CSV file or a folder of them.")
 @click.option("--output", type=click.Path(dir_okay=False), required=True,
@@ -270,7 +303,10 @@ def runs_command(output_dir, limit) -> None:
 @click.option("--model", "model_dir", type=click.Path(), default=None,
               help="A pushed model version folder. Default: the newest under <output-dir>/serving_model.")
 @click.option("--output-dir", type=click.Path(), default=_DEFAULTS.output_dir, show_default=True)
-def predict_command(input_path, output, model_dir, output_dir) -> None:
+@click.option("--beam-arg", "beam_args", multiple=True, metavar="ARG",
+              help="Score as a Beam job (tfx_bsl RunInference) with these pipeline args (repeatable), "
+                   "e.g. --beam-arg=--runner=DirectRunner. Default: in this process, streaming.")
+def predict_command(input_path, output, model_dir, output_dir, beam_args) -> None:
     """Score CSV rows with a pushed model (streaming; rows that do not fit are reported)."""
     from pipeline import logs
     try:
@@ -280,7 +316,10 @@ def predict_command(input_path, output, model_dir, output_dir) -> None:
             if not model_dir:
                 raise config_lib.ConfigError(f"no pushed model under {output_dir}/serving_model; run the "
                                              "pipeline first or pass --model")
-            scored, rejected, rejects = predict.predict_csv(input_path, output, model_dir)
+            if beam_args:
+                scored, rejected, rejects = predict.predict_beam(input_path, output, model_dir, list(beam_args))
+            else:
+                scored, rejected, rejects = predict.predict_csv(input_path, output, model_dir)
     except config_lib.ConfigError as exc:
         _fail(str(exc))
     click.echo(f"scored {scored} rows with {model_dir} into {output}")

@@ -7,6 +7,8 @@ import os
 import sys
 import time
 
+from pipeline.config import RESOLVER
+
 
 def new_log_path(output_dir: str) -> str:
     return os.path.join(os.path.abspath(output_dir), "logs", time.strftime("run-%Y%m%d-%H%M%S.log"))
@@ -48,11 +50,28 @@ def captured(path: str, enabled: bool = True):
             os.close(saved[1])
 
 
+# The Trainer's progress logger (components.trainer.task.PROGRESS_LOGGER; not imported here,
+# since that module imports TensorFlow).
+TRAINING_LOGGER = "keras_tfx.training"
+
+NO_BASELINE = "no blessed model yet: this run's model is compared against the thresholds only"
+
+
+def _no_baseline(resolved) -> bool:
+    """True when the blessed-model resolver's resolved inputs hold no model."""
+    try:
+        return not any(inputs.get("model") for inputs in resolved)
+    except (TypeError, AttributeError):
+        return False
+
+
 class Progress(logging.Handler):
     """Turns the local runner's log records into one terminal line per component.
 
     `[4/8] ExampleValidator         ran      0.1 s` (or cached / skipped); the failing
-    component is named by `failed_node` for the error message.
+    component is named by `failed_node` for the error message. While the Trainer runs, its
+    progress records (step, loss, examples/s) are shown indented; when the blessed-model
+    resolver finds no model, a plain note says so instead of TFX's log lines.
     """
 
     def __init__(self, stream, total: int):
@@ -63,10 +82,17 @@ class Progress(logging.Handler):
         self.node = None
         self.started = 0.0
         self.state = "ran"
+        self.notes = []
 
     def emit(self, record: logging.LogRecord) -> None:
         message = str(record.msg)
-        if message.startswith("Component %s is running."):
+        if record.name == TRAINING_LOGGER:
+            self.stream.write(f"      {self.node or 'Trainer'}: {record.getMessage()}\n")
+            self.stream.flush()
+        elif (message.startswith("[%s] Resolved inputs:") and len(record.args or ()) == 2
+                and record.args[0] == RESOLVER and _no_baseline(record.args[1])):
+            self.notes.append(NO_BASELINE)
+        elif message.startswith("Component %s is running."):
             self.index += 1
             self.node, self.started, self.state = record.args[0], time.time(), "ran"
         elif message.startswith("A cached execution"):
@@ -76,6 +102,10 @@ class Progress(logging.Handler):
         elif message.startswith("Component %s is finished.") and self.node:
             self._line(self.state)
             self.node = None
+            for note in self.notes:
+                self.stream.write(f"      {note}\n")
+            self.stream.flush()
+            self.notes = []
 
     def _line(self, state: str) -> None:
         self.stream.write(f"[{self.index}/{self.total}] {self.node:<28} {state:<7} "
@@ -97,9 +127,15 @@ def progress(total: int):
     stream = os.fdopen(os.dup(1), "w")
     handler = Progress(stream, total)
     absl_logger = logging.getLogger("absl")
+    training_logger = logging.getLogger(TRAINING_LOGGER)
+    training_level = training_logger.level
+    training_logger.setLevel(logging.INFO)
     absl_logger.addHandler(handler)
+    training_logger.addHandler(handler)
     try:
         yield handler
     finally:
         absl_logger.removeHandler(handler)
+        training_logger.removeHandler(handler)
+        training_logger.setLevel(training_level)
         stream.close()

@@ -112,3 +112,109 @@ def predict_csv(input_path: str, output: str, model_dir: str) -> Tuple[int, int,
     else:
         os.remove(tmp_rejects)
     return scored, rejected, rejects_path
+
+
+def _csv_line(values) -> str:
+    import io
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="").writerow(values)
+    return buffer.getvalue()
+
+
+def predict_beam(input_path: str, output: str, model_dir: str, beam_args: List[str]) -> Tuple[int, int, str]:
+    """The same scoring as a Beam job (tfx_bsl RunInference), for a runner named by `beam_args`.
+
+    Writes `output` (the header, then each scored row; row order is not kept) and, when some
+    rows do not fit the schema, `<output>.rejected.csv` with file, row text and reason (a
+    parallel reader knows no line numbers). Returns (scored, rejected, rejects path).
+    """
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+    from tfx_bsl.public.beam import RunInference
+    from tensorflow.core.example import example_pb2
+    from tfx_bsl.public.proto import model_spec_pb2
+
+    features = load_model_card(model_dir)
+    classes = [str(c) for c in features.label.classes]
+    files = _input_files(input_path)
+    headers = []
+    for path in files:
+        with open(path, newline="", encoding="utf-8", errors="replace") as f:
+            headers.append(next(csv.reader(f), []))
+    header = headers[0]
+    different = [path for path, h in zip(files, headers) if h != header]
+    if different:
+        raise ConfigError(f"{different[0]}: its header differs from {files[0]}'s; a Beam prediction "
+                          "needs one header for all input files")
+    missing = [n for n in features.names if n not in header]
+    if missing:
+        raise ConfigError(f"{files[0]}: the header lacks the model's features {missing}")
+    rejects_path = output + ".rejected.csv"
+
+    class Parse(beam.DoFn):
+        def process(self, file_and_line):
+            from pipeline import serving
+            path, line = file_and_line
+            try:
+                values = next(csv.reader([line]))
+            except (csv.Error, StopIteration) as exc:
+                yield beam.pvalue.TaggedOutput("rejected", _csv_line([path, line, f"unreadable: {exc}"]))
+                return
+            if len(values) != len(header):
+                yield beam.pvalue.TaggedOutput(
+                    "rejected", _csv_line([path, line, "wrong number of values for the header"]))
+                return
+            try:
+                example = serving.to_example(dict(zip(header, values)), features)
+            except ValueError as exc:
+                yield beam.pvalue.TaggedOutput(
+                    "rejected", _csv_line([path, line, f"a value does not fit its schema type: {exc}"]))
+                return
+            yield line, example
+
+    def scored_line(keyed):
+        import numpy as np
+        import tensorflow as tf
+        line, log = keyed
+        values = next(csv.reader([line]))
+        p = tf.make_ndarray(log.predict_log.response.outputs["probabilities"]).reshape(-1).astype(float)
+        if p.shape[0] == 1:  # binary: the positive class
+            p = np.array([1 - p[0], p[0]])
+        return _csv_line(list(values) + [classes[int(p.argmax())]] + [f"{v:.6f}" for v in p])
+
+    spec = model_spec_pb2.InferenceSpecType(saved_model_spec=model_spec_pb2.SavedModelSpec(
+        model_path=model_dir, signature_name=["serving_default"]))
+    out_header = _csv_line(header + ["predicted_class"] + [f"probability_{c}" for c in classes])
+    scored_counter = beam.metrics.Metrics.counter("predict", "scored")
+    rejected_counter = beam.metrics.Metrics.counter("predict", "rejected")
+
+    def count(counter):
+        def inc(element):
+            counter.inc()
+            return element
+        return inc
+
+    pipeline = beam.Pipeline(options=PipelineOptions(list(beam_args)))
+    parsed = (pipeline
+              | "Files" >> beam.Create(files)
+              | "Read" >> beam.io.ReadAllFromText(skip_header_lines=1, with_filename=True)
+              | "Parse" >> beam.ParDo(Parse()).with_outputs("rejected", main="rows"))
+    _ = (parsed.rows
+         | "Typed" >> beam.Map(lambda keyed: keyed).with_output_types(Tuple[str, example_pb2.Example])
+         | "Predict" >> RunInference(spec)
+         | "Format" >> beam.Map(scored_line)
+         | "CountScored" >> beam.Map(count(scored_counter))
+         | "Write" >> beam.io.WriteToText(output, shard_name_template="", header=out_header))
+    _ = (parsed.rejected
+         | "CountRejected" >> beam.Map(count(rejected_counter))
+         | "WriteRejected" >> beam.io.WriteToText(rejects_path, shard_name_template="",
+                                                  header="file,row,reason"))
+    result = pipeline.run()
+    result.wait_until_finish()
+    counters = {}
+    for counter in result.metrics().query(beam.metrics.MetricsFilter().with_namespace("predict"))["counters"]:
+        counters[counter.key.metric.name] = counters.get(counter.key.metric.name, 0) + counter.committed
+    rejected = counters.get("rejected", 0)
+    if not rejected and os.path.exists(rejects_path):
+        os.remove(rejects_path)
+    return counters.get("scored", 0), rejected, rejects_path

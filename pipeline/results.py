@@ -5,7 +5,7 @@ import collections
 import dataclasses
 import os
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
@@ -24,6 +24,24 @@ _STATE_NAMES = {
 
 
 @dataclasses.dataclass
+class Check:
+    """One threshold of the Evaluator, as held against one slice's value."""
+    metric: str
+    kind: str                   # "value": the model's own value; "change": model minus baseline
+    bound: str                  # e.g. ">= 0.6"
+    value: Optional[float]
+    slice: str                  # "overall" or "feature=value"
+    passed: Optional[bool]      # None: not checked (no baseline to compare with)
+    note: str = ""
+
+    def describe(self) -> str:
+        what = self.metric if self.kind == "value" else f"{self.metric} change vs the baseline"
+        where = "" if self.slice == "overall" else f" on slice {self.slice}"
+        value = "-" if self.value is None else f"{self.value:+.4f}" if self.kind == "change" else f"{self.value:.4f}"
+        return f"{what}{where} {value}, needed {self.bound}"
+
+
+@dataclasses.dataclass
 class RunSummary:
     states: Dict[str, str]                 # component id -> ran / cached / failed
     metrics: Dict[str, float]              # overall eval metrics of the run's model
@@ -31,6 +49,9 @@ class RunSummary:
     pushed: bool
     pushed_path: Optional[str]
     evaluation_uri: Optional[str]
+    checks: List[Check] = dataclasses.field(default_factory=list)
+    has_baseline: bool = False
+    report_path: Optional[str] = None
 
 
 def open_store(metadata_path: str) -> metadata_store.MetadataStore:
@@ -80,19 +101,123 @@ def _artifact_of_type(store, artifacts, type_name: str):
     return found[0] if found else None
 
 
-def overall_metrics(evaluation_uri: str) -> Dict[str, float]:
+BASELINE = "baseline"  # TFX's name for the baseline model in TFMA's results
+
+
+def slice_name(slice_key) -> str:
+    """'overall' or 'feature=value' for a TFMA SliceKey proto."""
+    parts = []
+    for single in slice_key.single_slice_keys:
+        kind = single.WhichOneof("kind")
+        value = getattr(single, kind) if kind else ""
+        parts.append(f"{single.column}={value.decode() if isinstance(value, bytes) else value}")
+    return ", ".join(parts) or "overall"
+
+
+def sliced_metrics(evaluation_uri: str) -> Dict[str, Dict[str, Dict[str, float]]]:
+    """{slice name: {"model" | "baseline" | "diff": {metric: value}}} from TFMA's metrics."""
     import tensorflow_model_analysis as tfma  # slow import
-    metrics = {}
+    sliced = {}
     for slice_metrics in tfma.load_metrics(evaluation_uri):
-        if slice_metrics.slice_key.single_slice_keys:
-            continue
+        by_model = sliced.setdefault(slice_name(slice_metrics.slice_key), {})
         for key_and_value in slice_metrics.metric_keys_and_values:
             key, value = key_and_value.key, key_and_value.value
-            if key.model_name and key.is_diff:
+            if not value.HasField("double_value"):
                 continue
-            if value.HasField("double_value") and not key.is_diff:
-                metrics[key.name] = value.double_value.value
-    return metrics
+            which = "diff" if key.is_diff else BASELINE if key.model_name == BASELINE else "model"
+            by_model.setdefault(which, {})[key.name] = value.double_value.value
+    return sliced
+
+
+def overall_metrics(evaluation_uri: str) -> Dict[str, float]:
+    """The run's model's metrics on the whole eval split (not the baseline's, not diffs)."""
+    return sliced_metrics(evaluation_uri).get("overall", {}).get("model", {})
+
+
+def _metric_name(metric_config) -> str:
+    import json
+    import re
+    if metric_config.config:
+        name = json.loads(metric_config.config).get("name")
+        if name:
+            return name
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", metric_config.class_name).lower()
+
+
+def _bounds(threshold) -> str:
+    """'>= 0.6', '<= 0.3' or both, for a TFMA value or change threshold proto."""
+    import tensorflow_model_analysis as tfma
+
+    def number(wrapper):
+        return f"{wrapper.value:g}"
+    if threshold.DESCRIPTOR.name == "GenericChangeThreshold":
+        higher = threshold.direction == tfma.MetricDirection.HIGHER_IS_BETTER
+        if threshold.HasField("absolute"):
+            bound = threshold.absolute.value
+            return f"{'>=' if higher else '<='} {0.0 if abs(bound) < 1e-9 else bound:g}"
+        if threshold.HasField("relative"):
+            return f"{'>=' if higher else '<='} {threshold.relative.value:g} (relative)"
+        return "?"
+    parts = []
+    if threshold.HasField("lower_bound"):
+        parts.append(f">= {number(threshold.lower_bound)}")
+    if threshold.HasField("upper_bound"):
+        parts.append(f"<= {number(threshold.upper_bound)}")
+    return " and ".join(parts)
+
+
+def load_eval_config(evaluation_uri: str):
+    """The EvalConfig TFMA used for this evaluation (the run's thresholds)."""
+    import json
+    import tensorflow_model_analysis as tfma
+    from google.protobuf import json_format
+    with open(os.path.join(evaluation_uri, "eval_config.json")) as f:
+        data = json.load(f)
+    return json_format.ParseDict(data.get("evalConfig", {}), tfma.EvalConfig(), ignore_unknown_fields=True)
+
+
+def threshold_checks(evaluation_uri: str, metrics=None) -> Tuple[List[Check], bool]:
+    """Every threshold of the evaluation on the overall slice, plus every slice that failed one.
+
+    Returns (checks, whether a baseline model was compared). TFMA holds a threshold without
+    a slicing spec against every slice; its validation result lists the failures.
+    """
+    import tensorflow_model_analysis as tfma
+    metrics = metrics if metrics is not None else sliced_metrics(evaluation_uri)
+    overall = metrics.get("overall", {})
+    has_baseline = bool(overall.get("diff"))
+    validation = tfma.load_validation_result(evaluation_uri)
+    failed = {}  # (slice, metric, kind) -> failure
+    for per_slice in validation.metric_validations_per_slice:
+        where = slice_name(per_slice.slice_key)
+        for failure in per_slice.failures:
+            kind = "change" if failure.metric_key.is_diff else "value"
+            failed[(where, failure.metric_key.name, kind)] = failure
+    checks = []
+    for spec in load_eval_config(evaluation_uri).metrics_specs:
+        for metric_config in spec.metrics:
+            if not metric_config.HasField("threshold"):
+                continue
+            name, threshold = _metric_name(metric_config), metric_config.threshold
+            for kind, field in (("value", "value_threshold"), ("change", "change_threshold")):
+                if not threshold.HasField(field):
+                    continue
+                bound = _bounds(getattr(threshold, field))
+                if kind == "change" and not has_baseline:
+                    checks.append(Check(name, kind, bound, None, "overall", None,
+                                        "no blessed model yet to compare with"))
+                    continue
+                value = overall.get("diff" if kind == "change" else "model", {}).get(name)
+                checks.append(Check(name, kind, bound, value, "overall",
+                                    ("overall", name, kind) not in failed))
+    for (where, name, kind), failure in sorted(failed.items()):
+        if where == "overall":
+            continue
+        value = failure.metric_value.double_value.value if failure.HasField("metric_value") else None
+        bound = _bounds(getattr(failure.metric_threshold,
+                                "change_threshold" if kind == "change" else "value_threshold"))
+        checks.append(Check(name, kind, bound, value, where, False, failure.message))
+    return checks, has_baseline
 
 
 def summarize(config: PipelineConfig) -> RunSummary:
@@ -102,14 +227,17 @@ def summarize(config: PipelineConfig) -> RunSummary:
 
 def summarize_run(store, executions: Dict[str, metadata_store_pb2.Execution]) -> RunSummary:
     states = {node: _STATE_NAMES.get(e.last_known_state, "?") for node, e in executions.items()}
-    metrics, blessed, evaluation_uri = {}, None, None
+    metrics, blessed, evaluation_uri, checks, has_baseline = {}, None, None, [], False
     if pipeline_lib.EVALUATOR in executions:
         outputs = output_artifacts(store, executions[pipeline_lib.EVALUATOR].id)
         evaluation = _artifact_of_type(store, outputs, "ModelEvaluation")
         blessing = _artifact_of_type(store, outputs, "ModelBlessing")
         if evaluation is not None and os.path.isdir(evaluation.uri):
             evaluation_uri = evaluation.uri
-            metrics = overall_metrics(evaluation.uri)
+            sliced = sliced_metrics(evaluation.uri)
+            metrics = sliced.get("overall", {}).get("model", {})
+            if os.path.isfile(os.path.join(evaluation.uri, "eval_config.json")):
+                checks, has_baseline = threshold_checks(evaluation.uri, sliced)
         if blessing is not None and "blessed" in blessing.custom_properties:
             blessed = bool(blessing.custom_properties["blessed"].int_value)
     pushed, pushed_path = False, None
@@ -120,7 +248,7 @@ def summarize_run(store, executions: Dict[str, metadata_store_pb2.Execution]) ->
             pushed = bool(pushed_model.custom_properties["pushed"].int_value)
             if pushed:
                 pushed_path = pushed_model.custom_properties["pushed_destination"].string_value
-    return RunSummary(states, metrics, blessed, pushed, pushed_path, evaluation_uri)
+    return RunSummary(states, metrics, blessed, pushed, pushed_path, evaluation_uri, checks, has_baseline)
 
 
 def history(config: PipelineConfig, limit: int = 20) -> List[str]:
@@ -156,12 +284,30 @@ def format_summary(summary: RunSummary, seconds: float) -> str:
                           if k in ("auc", "accuracy", "loss", "example_count"))
         lines.append(f"eval metrics (overall): {shown}")
     if summary.blessed is not None:
-        lines.append("blessed: yes" if summary.blessed else
-                     "blessed: no (below a threshold; see the Evaluator's validation output)")
+        lines.append(blessing_line(summary))
     if summary.pushed and summary.states.get(pipeline_lib.PUSHER) == "cached":
         lines.append(f"pushed: nothing new; the same model is already at {summary.pushed_path} (cached)")
     elif summary.pushed:
         lines.append(f"pushed: {summary.pushed_path}")
     else:
         lines.append("pushed: nothing (the model was not blessed)")
+    if summary.report_path:
+        lines.append(f"report: {summary.report_path}")
     return "\n".join(lines)
+
+
+def blessing_line(summary: RunSummary, most: int = 3) -> str:
+    """'blessed: yes (...)' or 'blessed: no: <each failed threshold, value vs bound>'."""
+    failed = [c for c in summary.checks if c.passed is False]
+    if summary.blessed and not failed:
+        passed = [c.describe() for c in summary.checks if c.passed]
+        reasons = passed + ([] if summary.has_baseline or not summary.checks else
+                            ["no blessed model yet, so no comparison with a baseline"])
+        return "blessed: yes" + (f" ({'; '.join(reasons)})" if reasons else "")
+    if summary.blessed:
+        return "blessed: yes"
+    if not failed:
+        return "blessed: no (see the Evaluator's validation result)"
+    shown = "; ".join(c.describe() for c in failed[:most])
+    more = f"; and {len(failed) - most} more (see the report)" if len(failed) > most else ""
+    return f"blessed: no: {shown}{more}"

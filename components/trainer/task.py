@@ -6,7 +6,9 @@ in-process under the local runner and inside the image on Kubeflow.
 from __future__ import annotations
 
 import json
+import logging as std_logging
 import os
+import time
 from typing import Any, Dict, Mapping, Tuple
 
 import tensorflow as tf
@@ -20,6 +22,10 @@ from components.trainer import inputs, model as model_lib
 LABEL_KEY = "label"
 HPARAMS_KEY = "hparams"
 SEED_KEY = "seed"
+
+# Training progress records go to this plain Python logger: the local CLI forwards them to the
+# terminal (pipeline.logs.Progress); elsewhere (Kubeflow) they are ordinary log lines.
+PROGRESS_LOGGER = "keras_tfx.training"
 
 EXPORTER_NAME = "serving"
 ALL_CLASSES = "all_classes"  # serving output naming the class of each probability column
@@ -55,6 +61,55 @@ def serving_input_receiver_fn(features: features_lib.FeatureSet):
     return receiver_fn
 
 
+class TrainingProgressHook(tf.compat.v1.train.SessionRunHook):
+    """Logs step, loss and examples/s every tenth of the training (and at least every `seconds`).
+
+    The loss is fetched only on the steps that are logged, so training is not slowed down.
+    """
+
+    def __init__(self, train_steps: int, batch_size: int, seconds: float = 20.0):
+        self._train_steps = max(1, int(train_steps))
+        self._every = max(1, self._train_steps // 10)
+        self._batch_size = batch_size
+        self._seconds = seconds
+        self._logger = std_logging.getLogger(PROGRESS_LOGGER)
+
+    def begin(self):
+        self._global_step = tf.compat.v1.train.get_global_step()
+        losses = tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.LOSSES)
+        self._loss = losses[-1] if losses else None  # the Estimator adds its training loss last
+
+    def after_create_session(self, session, coord):
+        self._step = int(session.run(self._global_step))
+        self._next = (self._step // self._every + 1) * self._every
+        self._last_step, self._last_time = self._step, time.time()
+
+    def before_run(self, run_context):
+        self._step += 1
+        now = time.time()
+        if self._step >= self._next or now - self._last_time >= self._seconds:
+            # Speed over the steps before this one: checkpoints saved after the last step
+            # do not count as training time.
+            self._speed = ((self._step - 1 - self._last_step) * self._batch_size
+                           / max(now - self._last_time, 1e-9))
+            self._last_time = now
+            fetches = {"step": self._global_step}
+            if self._loss is not None:
+                fetches["loss"] = self._loss
+            return tf.compat.v1.train.SessionRunArgs(fetches)
+        return None
+
+    def after_run(self, run_context, run_values):
+        if not run_values.results:
+            return
+        step = int(run_values.results["step"]) + 1  # the global step as it was before this step ran
+        loss = run_values.results.get("loss")
+        self._logger.info("step %d/%d  loss %s  %.0f examples/s", step, self._train_steps,
+                          "-" if loss is None else f"{float(loss):.4f}", self._speed)
+        self._step, self._last_step = step, step - 1
+        self._next = (step // self._every + 1) * self._every
+
+
 def specs(fn_args: FnArgs, features: features_lib.FeatureSet, hparams: model_lib.HParams,
           seed: int) -> Tuple[tf.estimator.TrainSpec, tf.estimator.EvalSpec]:
     train_input_fn = inputs.make_input_fn(fn_args.train_files, features, hparams.batch_size,
@@ -62,7 +117,9 @@ def specs(fn_args: FnArgs, features: features_lib.FeatureSet, hparams: model_lib
     eval_input_fn = inputs.make_input_fn(fn_args.eval_files, features, hparams.batch_size,
                                          training=False)
     exporter = tf.estimator.FinalExporter(EXPORTER_NAME, serving_input_receiver_fn(features))
-    train_spec = tf.estimator.TrainSpec(train_input_fn, max_steps=fn_args.train_steps)
+    train_spec = tf.estimator.TrainSpec(
+        train_input_fn, max_steps=fn_args.train_steps,
+        hooks=[TrainingProgressHook(fn_args.train_steps, hparams.batch_size)])
     eval_spec = tf.estimator.EvalSpec(
         eval_input_fn, steps=fn_args.eval_steps or None, exporters=[exporter],
         name="eval", start_delay_secs=0, throttle_secs=0)

@@ -2,20 +2,26 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import re
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
 from ml_metadata.proto import metadata_store_pb2
 
 from components.trainer.features import features_from_schema, load_schema
 from pipeline import config as config_lib
-from pipeline import local_runner, results, serving
+from pipeline import local_runner, logs, plots, results, serving
+from pipeline.__main__ import cli
 from pipeline import pipeline as pipeline_lib
+from tests import browser
 from tests.conftest import read_taxi_rows, write_csv
+from tests.pipeline import test_report
 
 pytestmark = pytest.mark.e2e
 
@@ -47,8 +53,20 @@ def base_config(small_taxi_dir, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def first_run(base_config):
-    config = local_runner.run(base_config)
+def first_run_terminal(base_config):
+    """The first run, through the CLI as a user starts it: (config, what the terminal showed)."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "pipeline", "run", "--data-root", base_config.data_root,
+         "--output-dir", base_config.output_dir, "--train-steps", str(base_config.train_steps),
+         "--seed", str(base_config.seed)],
+        capture_output=True, text=True, timeout=900)
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    return config_lib.absolute(base_config), completed.stdout + completed.stderr
+
+
+@pytest.fixture(scope="module")
+def first_run(first_run_terminal):
+    config, _ = first_run_terminal
     return config, results.summarize(config)
 
 
@@ -62,6 +80,79 @@ def test_first_run_executes_every_component_and_pushes(first_run):
     version = serving.latest_version(config.serving_dir)
     assert version is not None and summary.pushed_path.rstrip("/") == version
     assert os.path.isfile(os.path.join(version, "saved_model.pb"))
+
+
+def test_terminal_shows_progress_training_and_a_summary_that_says_why(first_run, first_run_terminal):
+    config, summary = first_run
+    _, terminal = first_run_terminal
+    lines = terminal.splitlines()
+    progress = [line.split() for line in lines if line.startswith("[")]
+    assert [(p[0], p[1], p[2]) for p in progress] == [
+        (f"[{i}/8]", node, "ran") for i, node in enumerate(
+            [pipeline_lib.EXAMPLE_GEN, pipeline_lib.SCHEMA_GEN, pipeline_lib.RESOLVER,
+             pipeline_lib.STATISTICS_GEN, pipeline_lib.EXAMPLE_VALIDATOR, pipeline_lib.TRAINER,
+             pipeline_lib.EVALUATOR, pipeline_lib.PUSHER], 1)], terminal
+    # While training: step, loss and examples/s every tenth of the 150 steps, before the Trainer's line.
+    training = [line.split() for line in lines if line.strip().startswith("Trainer: step")]
+    assert [t[2] for t in training] == [f"{s}/150" for s in range(15, 151, 15)], terminal
+    assert all(t[3] == "loss" and float(t[4]) > 0 and t[6] == "examples/s" and float(t[5]) > 0
+               for t in training), terminal
+    assert lines.index(next(line for line in lines if line.startswith("[6/8] Trainer"))) > \
+        lines.index(next(line for line in lines if "step 150/150" in line))
+    # The first run has no baseline: one plain line, right after the resolver's.
+    resolver = next(i for i, line in enumerate(lines) if pipeline_lib.RESOLVER in line and line.startswith("["))
+    assert lines[resolver + 1].strip() == logs.NO_BASELINE
+    assert "Traceback" not in terminal and "INFO:" not in terminal and "WARNING:" not in terminal
+    # The summary: metrics, why it was blessed, the pushed version, the report.
+    accuracy = summary.metrics["accuracy"]
+    assert f"accuracy {accuracy:.4f}" in terminal
+    assert (f"blessed: yes (accuracy {accuracy:.4f}, needed >= {config.min_accuracy:g}; "
+            "no blessed model yet, so no comparison with a baseline)") in lines
+    assert f"pushed: {summary.pushed_path}" in lines
+    report_line = [line for line in lines if line.startswith("report: ")]
+    assert len(report_line) == 1 and os.path.isfile(report_line[0][len("report: "):])
+
+
+def _report_of_first_run(first_run_terminal) -> str:
+    _, terminal = first_run_terminal
+    return next(line for line in terminal.splitlines() if line.startswith("report: "))[len("report: "):]
+
+
+def test_run_report_holds_the_runs_numbers(first_run, first_run_terminal, small_taxi_dir):
+    config, summary = first_run
+    path = _report_of_first_run(first_run_terminal)
+    assert os.path.dirname(path) == os.path.join(config.output_dir, "reports")
+    page = open(path, encoding="utf-8").read()
+    facts = json.loads(re.search(r"id='report-data'>(.*?)</script>", page, re.S).group(1))
+    # Data: every CSV row is in the train or the eval split.
+    _, rows = read_taxi_rows(every=6)
+    assert sum(facts["rows"].values()) == len(rows) and set(facts["rows"]) == {"train", "eval"}
+    for feature in ("pickup_census_tract", "company", "fare"):  # mostly, partly and never empty
+        empty = sum(1 for row in rows if row[feature] == "")
+        assert sum(facts["missing"][s][feature] * facts["rows"][s] for s in facts["rows"]) == \
+            pytest.approx(empty, abs=1e-6), feature
+    assert facts["anomalies"] == []
+    # Evaluation and decision: TFMA's numbers, as ML Metadata points to them.
+    assert facts["metrics"] == pytest.approx(summary.metrics)
+    assert f"data-metric='auc'>{summary.metrics['auc']:.4f}<" in page
+    value_check = facts["checks"][0]
+    assert (value_check["metric"], value_check["kind"], value_check["passed"]) == ("accuracy", "value", True)
+    assert value_check["value"] == pytest.approx(summary.metrics["accuracy"])
+    assert value_check["bound"] == f">= {config.min_accuracy:g}"
+    assert len(facts["checks"]) == 1  # no baseline yet: TFX drops the change threshold
+    assert "No blessed model yet" in page
+    assert facts["pushed_version"] == os.path.basename(summary.pushed_path.rstrip("/"))
+    # Training: the loss curve from the Estimator's summaries reaches the last step.
+    assert "Training loss" in page and "at step 150" in page
+    for kind in ("loss", "roc", "pr", "calibration", "histogram"):
+        assert f'class="plot plot-{kind}"' in page
+
+
+def test_chromium_draws_the_run_reports_plots(first_run_terminal, tmp_path):
+    path = _report_of_first_run(first_run_terminal)
+    shot = browser.screenshot(path, str(tmp_path / "report.png"), str(tmp_path))
+    counts = browser.color_pixels(shot, {kind: plots.COLORS[kind] for kind in test_report.PLOTTED})
+    assert test_report.drawn(counts), counts
 
 
 def test_pushed_model_predicts_on_raw_examples(first_run):
@@ -92,6 +183,22 @@ def test_impossible_threshold_pushes_nothing_and_keeps_earlier_versions(first_ru
     assert summary.states[pipeline_lib.TRAINER] == "ran"
     assert summary.blessed is False and not summary.pushed
     assert tree_digest(config.serving_dir) == before
+    # Why: the accuracy held against 1.0, overall (and on each slice), with its value.
+    overall = summary.checks[0]
+    assert (overall.metric, overall.kind, overall.slice, overall.bound, overall.passed) == (
+        "accuracy", "value", "overall", ">= 1", False)
+    assert overall.value == pytest.approx(summary.metrics["accuracy"])
+    assert results.blessing_line(summary).startswith(
+        f"blessed: no: accuracy {summary.metrics['accuracy']:.4f}, needed >= 1; ")
+    # `report` writes this run's report: the failed thresholds, nothing pushed.
+    written = CliRunner().invoke(cli, ["report", "--output-dir", config.output_dir, "--run", "1"])
+    assert written.exit_code == 0, written.output
+    page = open(written.output.strip(), encoding="utf-8").read()
+    facts = json.loads(re.search(r"id='report-data'>(.*?)</script>", page, re.S).group(1))
+    assert facts["blessed"] is False and facts["pushed_version"] is None and "nothing pushed" in page
+    assert [(c["slice"], c["passed"]) for c in facts["checks"]][0] == ("overall", False)
+    assert len(facts["checks"]) == len(summary.checks) > 2  # overall, vs the baseline, failing slices
+    assert page.count('<span class="fail">fail</span>') == sum(c.passed is False for c in summary.checks)
 
 
 def test_anomalous_data_stops_before_training_with_a_readable_report(first_run, tmp_path):

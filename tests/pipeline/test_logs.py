@@ -32,3 +32,36 @@ def test_captured_sends_native_output_to_the_log_file(tmp_path):
         os.write(1, b"stdout noise\n")
     text = open(path).read()
     assert "native noise" in text and "stdout noise" in text
+
+
+def test_progress_shows_training_lines_and_the_no_baseline_note():
+    stream = io.StringIO()
+    progress = logs.Progress(stream, total=2)
+    training = logging.LogRecord(logs.TRAINING_LOGGER, logging.INFO, __file__, 1,
+                                 "step %d/%d  loss %s  %.0f examples/s", (20, 100, "0.5000", 1234.0), None)
+    for record in [_record("Component %s is running.", "Trainer"), training,
+                   _record("Component %s is finished.", "Trainer"),
+                   _record("Component %s is running.", logs.RESOLVER),
+                   _record("[%s] Resolved inputs: %s", logs.RESOLVER, ({"model": [], "model_blessing": []},)),
+                   _record("Component %s is finished.", logs.RESOLVER)]:
+        progress.emit(record)
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "      Trainer: step 20/100  loss 0.5000  1234 examples/s"
+    assert lines[1].split()[:3] == ["[1/2]", "Trainer", "ran"]
+    assert lines[2].split()[1] == logs.RESOLVER
+    assert lines[3].strip() == logs.NO_BASELINE
+
+
+def test_no_note_when_the_resolver_finds_a_baseline():
+    stream = io.StringIO()
+    progress = logs.Progress(stream, total=1)
+    for record in [_record("Component %s is running.", logs.RESOLVER),
+                   _record("[%s] Resolved inputs: %s", logs.RESOLVER, ({"model": ["m"], "model_blessing": ["b"]},)),
+                   _record("Component %s is finished.", logs.RESOLVER)]:
+        progress.emit(record)
+    assert logs.NO_BASELINE not in stream.getvalue()
+
+
+def test_the_trainer_logs_progress_under_the_name_the_cli_listens_to():
+    from components.trainer import task
+    assert task.PROGRESS_LOGGER == logs.TRAINING_LOGGER

@@ -51,3 +51,29 @@ def test_predict_needs_the_models_features(tmp_path, model_dir):
     with pytest.raises(ConfigError, match="lacks the model's features"):
         predict.predict_csv(str(tmp_path / "x.csv"), str(tmp_path / "o.csv"), model_dir)
     assert not os.path.exists(tmp_path / "o.csv")
+
+
+def test_predict_through_beam_scores_like_the_streaming_path(tmp_path, model_dir):
+    columns, rows = read_taxi_rows(every=200)
+    source = write_csv(str(tmp_path / "in" / "trips.csv"), columns, rows)
+    with open(source, "a") as f:
+        f.write(",abc,5,19,6,1400269500,,,,,0.0,,,Cash,Flash Cab,0,,0\n")         # fare not a number
+    streamed, beamed = str(tmp_path / "streamed.csv"), str(tmp_path / "beamed.csv")
+    predict.predict_csv(source, streamed, model_dir)
+    scored, rejected, rejects = predict.predict_beam(source, beamed, model_dir,
+                                                     ["--runner=DirectRunner", "--direct_num_workers=1"])
+    assert (scored, rejected) == (len(rows), 1)
+
+    def by_row(path):
+        with open(path) as f:
+            reader = csv.DictReader(f)
+            return {tuple(r[c] for c in columns): r for r in reader}
+    expected, got = by_row(streamed), by_row(beamed)
+    assert got.keys() == expected.keys()
+    for key, row in got.items():
+        assert row["predicted_class"] == expected[key]["predicted_class"]
+        assert abs(float(row["probability_1"]) - float(expected[key]["probability_1"])) < 1e-5
+    with open(rejects) as f:
+        reasons = list(csv.DictReader(f))
+    assert len(reasons) == 1 and "abc" in reasons[0]["row"]
+    assert "could not convert string to float: 'abc'" in reasons[0]["reason"]

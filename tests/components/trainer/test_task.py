@@ -24,9 +24,16 @@ def _fn_args(tmp_path, records, schema_path, label, steps=30, hparams=None):
         custom_config={task.LABEL_KEY: label, task.HPARAMS_KEY: hparams or {}, task.SEED_KEY: 7})
 
 
-def test_run_fn_trains_an_estimator_and_exports_a_serving_model(tmp_path, taxi_records, taxi_features):
+def test_run_fn_trains_an_estimator_and_exports_a_serving_model(tmp_path, taxi_records, taxi_features,
+                                                               caplog):
     fn_args = _fn_args(tmp_path, taxi_records, config_lib.DEFAULT_SCHEMA, "big_tipper")
-    task.run_fn(fn_args)
+    with caplog.at_level("INFO", logger=task.PROGRESS_LOGGER):
+        task.run_fn(fn_args)
+
+    # Progress every tenth of the 30 steps: step, loss and speed.
+    progress = [r.getMessage() for r in caplog.records if r.name == task.PROGRESS_LOGGER]
+    assert [line.split()[1] for line in progress] == [f"{s}/30" for s in range(3, 31, 3)]
+    assert all(float(line.split()[3]) > 0 and float(line.split()[4]) > 0 for line in progress), progress
 
     model_run = fn_args.model_run_dir
     assert tf.io.gfile.exists(os.path.join(model_run, "keras"))  # model_to_estimator's checkpoint

@@ -1,0 +1,144 @@
+"""The run report: plotting helpers, the HTML, and a real browser drawing every plot.
+
+The report built from a real run's artifacts is checked in tests/e2e/test_local_pipeline.py.
+"""
+from __future__ import annotations
+
+import json
+import re
+import types
+
+from pipeline import plots, report, results
+from tests import browser
+
+PLOTTED = ("loss", "eval", "roc", "pr", "calibration", "histogram")
+# Pixels of a plot's own color that show it was drawn: a legend swatch alone has at most 24;
+# the eval chart may hold a single dot (about 78).
+DRAWN = {"eval": 60}
+
+
+def drawn(counts: dict) -> bool:
+    return all(counts[kind] > DRAWN.get(kind, 150) for kind in counts)
+
+
+def _summary(**changes) -> results.RunSummary:
+    fields = dict(
+        states={"CsvExampleGen": "ran", "Trainer": "ran", "Evaluator": "ran", "Pusher": "ran"},
+        metrics={"accuracy": 0.55, "auc": 0.71, "loss": 0.6, "example_count": 400.0},
+        blessed=False, pushed=False, pushed_path=None, evaluation_uri="/nowhere",
+        checks=[results.Check("accuracy", "value", ">= 0.6", 0.55, "overall", False),
+                results.Check("accuracy", "change", ">= 0", None, "overall", None,
+                              "no blessed model yet to compare with"),
+                results.Check("accuracy", "value", ">= 0.6", 0.4, "hour=3", False, "too low")],
+        has_baseline=False)
+    fields.update(changes)
+    return results.RunSummary(**fields)
+
+
+def _data(summary=None, with_curves=True) -> report.ReportData:
+    roc = [(x / 20, min(1.0, (x / 20) ** 0.4)) for x in range(21)]
+    pr = [(r / 20, 1 - 0.4 * (r / 20) ** 2) for r in range(21)]
+    calibration = [((i + 0.5) / 10, min(1.0, (i + 0.5) / 10 + 0.03), 40.0) for i in range(10)]
+    return report.ReportData(
+        run_name="run-20260101-000000-1", when="2026-01-01 00:00:00",
+        summary=summary or _summary(),
+        splits={"train": report.SplitStats(800, {
+                    "fare": report.FeatureStats("fare", "numeric", 0.125, [(str(i), 10 + i) for i in range(10)]),
+                    "company": report.FeatureStats("company", "categorical", 0.0, [("A", 50), ("B<&>", 20)])}),
+                "eval": report.SplitStats(400, {
+                    "fare": report.FeatureStats("fare", "numeric", 0.25, [(str(i), 5 + i) for i in range(10)])})},
+        anomalies=["[eval] company: column dropped"],
+        training={"training loss": [(s, 1 / (1 + s / 50)) for s in range(0, 301, 20)],
+                  "eval accuracy": [(300, 0.55)], "eval loss": [(300, 0.6)]},
+        sliced={"overall": {"model": {"accuracy": 0.55, "auc": 0.71, "example_count": 400.0}},
+                "hour=3": {"model": {"accuracy": 0.4, "example_count": 20.0}},
+                "hour=12": {"model": {"accuracy": 0.6, "example_count": 30.0}}},
+        curves={"model": report.Curves(roc, pr, calibration)} if with_curves else {})
+
+
+def _facts(page: str) -> dict:
+    found = re.search(r"<script type='application/json' id='report-data'>(.*?)</script>", page, re.S)
+    return json.loads(found.group(1))
+
+
+def test_ticks_are_round_numbers_covering_the_range():
+    assert plots._ticks(0, 1) == [0, 0.2, 0.4, 0.6, 0.8, 1.0]
+    assert plots._ticks(0, 2000) == [0, 500, 1000, 1500, 2000]
+
+
+def test_line_chart_draws_each_series_in_its_color():
+    svg = plots.line_chart([{"name": "a", "points": [(0, 0), (1, 1)], "color": "#123456"},
+                            {"name": "b", "points": [(0.5, 0.2)], "color": "#654321"}],
+                           title="T", x_label="x", y_label="y", kind="roc", x_range=(0, 1), y_range=(0, 1))
+    assert svg.startswith("<svg") and svg.endswith("</svg>") and 'class="plot plot-roc"' in svg
+    line = re.search(r'<polyline points="([^"]+)" fill="none" stroke="#123456"', svg)
+    (x0, y0), (x1, y1) = [tuple(map(float, p.split(","))) for p in line.group(1).split()]
+    assert x0 < x1 and y0 > y1  # up and to the right: y grows downwards in SVG
+    assert '<circle' in svg and 'fill="#654321"' in svg  # a one-point series is a dot
+
+
+def test_empty_inputs_give_a_labelled_placeholder_not_an_error():
+    assert "no data" in plots.line_chart([{"name": "a", "points": [], "color": "#000000"}],
+                                         title="T", x_label="x", y_label="y", kind="roc")
+    assert "no values" in plots.bar_chart([], title="f")
+
+
+def test_calibration_bins_merge_tfma_buckets_by_mean_prediction():
+    def bucket(n, labels, predictions):
+        value = types.SimpleNamespace
+        return value(num_weighted_examples=value(value=n), total_weighted_label=value(value=labels),
+                     total_weighted_refined_prediction=value(value=predictions))
+    bins = report.calibration_bins([bucket(10, 1, 1.2), bucket(10, 2, 1.8), bucket(0, 0, 0),
+                                    bucket(4, 4, 3.8)])
+    assert [tuple(round(v, 6) for v in b) for b in bins] == [(0.15, 0.15, 20.0), (0.95, 1.0, 4.0)]
+
+
+def test_blessing_line_names_each_failed_threshold_with_value_and_bound():
+    line = results.blessing_line(_summary())
+    assert line == ("blessed: no: accuracy 0.5500, needed >= 0.6; "
+                    "accuracy on slice hour=3 0.4000, needed >= 0.6")
+    ok = _summary(blessed=True, checks=[results.Check("accuracy", "value", ">= 0.6", 0.9, "overall", True)])
+    assert results.blessing_line(ok) == ("blessed: yes (accuracy 0.9000, needed >= 0.6; "
+                                         "no blessed model yet, so no comparison with a baseline)")
+
+
+def test_html_holds_every_section_and_no_external_resource():
+    page = report.render(_data())
+    for anchor in ("decision", "evaluation", "training", "data"):
+        assert f"id='{anchor}'" in page or f'id="{anchor}"' in page
+    assert not re.search(r"<(img|link|iframe)\b|\bsrc=|href=['\"]https?:", page)
+    assert re.findall(r"<script[^>]*>", page) == ["<script type='application/json' id='report-data'>"]
+    assert "B&lt;&amp;&gt;" in page and "B<&>" not in page  # values are escaped
+    facts = _facts(page)
+    assert facts["rows"] == {"train": 800, "eval": 400} and facts["blessed"] is False
+    assert [c["passed"] for c in facts["checks"]] == [False, None, False]
+    assert "data-metric='accuracy'>0.5500<" in page
+    assert "12.5%" in page and "25.0%" in page           # missing shares
+    assert "[eval] company: column dropped" in page
+    assert page.count('class="plot plot-histogram"') == 3
+    for kind in ("roc", "pr", "calibration", "loss", "eval"):
+        assert f'class="plot plot-{kind}"' in page
+
+
+def test_chromium_draws_every_plot(tmp_path):
+    page = tmp_path / "report.html"
+    page.write_text(report.render(_data()))
+    counts = browser.color_pixels(browser.screenshot(str(page), str(tmp_path / "shot.png"), str(tmp_path)),
+                                  {kind: plots.COLORS[kind] for kind in PLOTTED})
+    assert drawn(counts), counts
+
+    # The same check sees it when curves are missing (so it can fail).
+    bare = tmp_path / "bare.html"
+    bare.write_text(report.render(_data(with_curves=False)))
+    counts = browser.color_pixels(browser.screenshot(str(bare), str(tmp_path / "bare.png"), str(tmp_path)),
+                                  {kind: plots.COLORS[kind] for kind in ("roc", "pr", "calibration")})
+    assert all(count <= 24 for count in counts.values()), counts
+
+
+def test_a_run_that_stopped_early_says_so_instead_of_claiming_clean_data():
+    data = _data(summary=_summary(states={"CsvExampleGen": "ran", "ExampleValidator": "failed"},
+                                  metrics={}, blessed=None, checks=[], evaluation_uri=None), with_curves=False)
+    data.anomalies, data.sliced, data.training = None, {}, {}
+    page = report.render(data)
+    assert "no decision: ExampleValidator failed" in page
+    assert "No anomalies" not in page and "ExampleValidator did not finish" in page
