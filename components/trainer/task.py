@@ -214,8 +214,14 @@ def run_fn(fn_args: FnArgs) -> None:
     estimator = tf.keras.estimator.model_to_estimator(
         keras_model=keras_model, config=run_config(fn_args.model_run_dir, seed, fn_args.train_steps))
     train_spec, eval_spec = specs(fn_args, features, hparams, seed)
-    metrics, _ = tf.estimator.train_and_evaluate(estimator, train_spec, eval_spec)
-    logging.info("Final evaluation: %s", metrics)
+    result = tf.estimator.train_and_evaluate(estimator, train_spec, eval_spec)
+    if not estimator.config.is_chief:
+        return  # a worker of a TF cluster (TF_CONFIG): the chief exports; a ps never returns
+    if result is None:  # the chief of a TF cluster only trains: it exports its last checkpoint
+        estimator.export_saved_model(os.path.join(fn_args.model_run_dir, "export", EXPORTER_NAME),
+                                     serving_input_receiver_fn(features))
+    else:
+        logging.info("Final evaluation: %s", result[0])
 
     if tf.io.gfile.exists(fn_args.serving_model_dir):
         tf.io.gfile.rmtree(fn_args.serving_model_dir)
