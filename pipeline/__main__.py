@@ -137,6 +137,12 @@ def run(data_root, schema_path, label, output_dir, train_steps, eval_steps, min_
                         config = local_runner.run(config)
                 except Exception as exc:  # pylint: disable=broad-except
                     progress.fail()
+                    if progress.index:  # components ran: the report shows what they left
+                        with logs.captured(log_path, enabled=not verbose):
+                            report_path = _write_report(config_lib.absolute(config), since=started,
+                                                        anomalies_found=_anomalies_in(exc))
+                        if report_path:
+                            click.echo(f"report: {report_path}")
                     message = explain(exc)
                     if message is None:
                         _fail(f"the pipeline failed: {type(exc).__name__}: {exc}\n"
@@ -152,12 +158,25 @@ def run(data_root, schema_path, label, output_dir, train_steps, eval_steps, min_
     click.echo(results.format_summary(summary, time.time() - started))
 
 
-def _write_report(config, run_index: int = 0) -> Optional[str]:
+def _anomalies_in(exc: BaseException) -> Optional[list]:
+    """'[split] feature ...' lines of the ExampleValidator error that stopped the run, if any."""
+    from components.strict_example_validator.executor import DataAnomaliesError
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, DataAnomaliesError):
+            return [line.strip() for line in exc.report.splitlines() if line.startswith("  [")]
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _write_report(config, run_index: int = 0, since: Optional[float] = None,
+                  anomalies_found: Optional[list] = None) -> Optional[str]:
     """Writes the run's HTML report; a report that cannot be written does not fail the run."""
     import logging
     from pipeline import report
     try:
-        return report.write(config, run_index)
+        return report.write(config, run_index, since=since, anomalies_found=anomalies_found)
     except Exception:  # pylint: disable=broad-except
         logging.exception("the run report could not be written")
         return None

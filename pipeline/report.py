@@ -184,14 +184,17 @@ def calibration_bins(buckets, bins: int = 10) -> List[Tuple[float, float, float]
     return [(predicted / count, labels / count, count) for count, labels, predicted in totals if count > 0]
 
 
-def collect(config: PipelineConfig, run_index: int = 0) -> ReportData:
-    """Everything the report shows, for the run at `run_index` (0: the newest)."""
+def collect(config: PipelineConfig, run_index: int = 0, since: Optional[float] = None) -> ReportData:
+    """Everything the report shows, for the run at `run_index` (0: the newest); with `since`
+    (epoch seconds), only a run started since then."""
     store = results.open_store(config.metadata_path)
     runs = results.run_executions(store, config.pipeline_name)
     if run_index >= len(runs):
         raise LookupError(f"no run number {run_index + 1} in {config.metadata_path} "
                           f"({len(runs)} runs recorded)")
     run, executions = runs[run_index]
+    if since is not None and run.create_time_since_epoch / 1000 < since - 1:
+        raise LookupError(f"no run recorded in {config.metadata_path} since {time.ctime(since)}")
     summary = results.summarize_run(store, executions)
     created = run.create_time_since_epoch / 1000
     evaluation_uri = summary.evaluation_uri
@@ -423,10 +426,17 @@ def render(data: ReportData) -> str:
         + "</body></html>")
 
 
-def write(config: PipelineConfig, run_index: int = 0) -> str:
+def write(config: PipelineConfig, run_index: int = 0, since: Optional[float] = None,
+          anomalies_found: Optional[List[str]] = None) -> str:
     """Writes `<output-dir>/reports/<run>.html` (and a copy at `<output-dir>/report.html` for
-    the newest run); returns the run's report path."""
-    data = collect(config, run_index)
+    the newest run); returns the run's report path.
+
+    `anomalies_found`: the anomalies of a run that ExampleValidator stopped (TFX keeps no
+    output of a failed component, so they come from its error).
+    """
+    data = collect(config, run_index, since)
+    if data.anomalies is None and anomalies_found is not None:
+        data.anomalies = anomalies_found
     folder = os.path.join(config.output_dir, REPORTS_DIR)
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, f"{data.run_name}.html")

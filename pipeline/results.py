@@ -288,7 +288,8 @@ def format_summary(summary: RunSummary, seconds: float) -> str:
     if summary.pushed and summary.states.get(pipeline_lib.PUSHER) == "cached":
         lines.append(f"pushed: nothing new; the same model is already at {summary.pushed_path} (cached)")
     elif summary.pushed:
-        lines.append(f"pushed: {summary.pushed_path}")
+        version = os.path.basename(summary.pushed_path.rstrip("/"))
+        lines.append(f"pushed: version {version} to {summary.pushed_path}")
     else:
         lines.append("pushed: nothing (the model was not blessed)")
     if summary.report_path:

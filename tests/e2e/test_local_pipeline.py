@@ -108,7 +108,7 @@ def test_terminal_shows_progress_training_and_a_summary_that_says_why(first_run,
     assert f"accuracy {accuracy:.4f}" in terminal
     assert (f"blessed: yes (accuracy {accuracy:.4f}, needed >= {config.min_accuracy:g}; "
             "no blessed model yet, so no comparison with a baseline)") in lines
-    assert f"pushed: {summary.pushed_path}" in lines
+    assert f"pushed: version {os.path.basename(summary.pushed_path.rstrip('/'))} to {summary.pushed_path}" in lines
     report_line = [line for line in lines if line.startswith("report: ")]
     assert len(report_line) == 1 and os.path.isfile(report_line[0][len("report: "):])
 
@@ -229,6 +229,15 @@ def test_anomalous_data_stops_before_training_with_a_readable_report(first_run, 
     assert not any("Trainer" in line for line in progress)
     assert trainer_executions(config) == trainers_before
     assert tree_digest(config.serving_dir) == before
+    # The failed run's report shows the anomalies and that nothing was decided.
+    report_line = [line for line in completed.stdout.splitlines() if line.startswith("report: ")]
+    assert len(report_line) == 1, completed.stdout
+    page = open(report_line[0][len("report: "):], encoding="utf-8").read()
+    facts = json.loads(re.search(r"id='report-data'>(.*?)</script>", page, re.S).group(1))
+    assert facts["states"][pipeline_lib.EXAMPLE_VALIDATOR] == "failed" and facts["blessed"] is None
+    assert any("payment_type" in a and "Bitcoin" in a for a in facts["anomalies"]), facts["anomalies"]
+    assert any("trip_start_month" in a for a in facts["anomalies"]), facts["anomalies"]
+    assert "no decision: ExampleValidator failed" in page
 
 
 def test_a_fresh_run_with_the_same_seed_and_data_gives_the_same_metrics_and_predictions(
