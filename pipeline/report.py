@@ -44,6 +44,8 @@ class Curves:
     roc: List[Tuple[float, float]]              # (false positive rate, true positive rate)
     pr: List[Tuple[float, float]]               # (recall, precision)
     calibration: List[Tuple[float, float, float]]  # (mean prediction, observed positive rate, examples)
+    confusion: Dict[Tuple[int, int], float] = dataclasses.field(default_factory=dict)  # multi-class:
+    # (actual class id, predicted class id) -> examples, at TFMA's default (argmax) threshold
 
 
 @dataclasses.dataclass
@@ -56,6 +58,7 @@ class ReportData:
     training: Dict[str, List[Tuple[int, float]]]   # series name -> [(step, value)]
     sliced: Dict[str, Dict[str, Dict[str, float]]]
     curves: Dict[str, Curves]                      # "model" / "baseline" -> overall curves
+    classes: List[str] = dataclasses.field(default_factory=list)  # the label's classes, by class id
 
 
 # ---------------------------------------------------------------- reading the artifacts
@@ -166,6 +169,11 @@ def overall_curves(evaluation_uri: Optional[str]) -> Dict[str, Curves]:
                                    if m.true_positives + m.false_positives > 0})
             if value.HasField("calibration_histogram_buckets"):
                 entry.calibration = calibration_bins(value.calibration_histogram_buckets.buckets)
+            if value.HasField("multi_class_confusion_matrix_at_thresholds"):
+                matrices = value.multi_class_confusion_matrix_at_thresholds.matrices
+                if matrices:
+                    entry.confusion = {(e.actual_class_id, e.predicted_class_id): e.num_weighted_examples
+                                       for e in matrices[0].entries}
     return curves
 
 
@@ -198,6 +206,7 @@ def collect(config: PipelineConfig, run_index: int = 0, since: Optional[float] =
     summary = results.summarize_run(store, executions)
     created = run.create_time_since_epoch / 1000
     evaluation_uri = summary.evaluation_uri
+    model_uri = _uri(store, executions, pipeline_lib.TRAINER, "Model")
     statistics_uri = _uri(store, executions, pipeline_lib.STATISTICS_GEN, "ExampleStatistics")
     return ReportData(
         run_name=time.strftime("run-%Y%m%d-%H%M%S", time.localtime(created)) + f"-{run.id}",
@@ -208,7 +217,19 @@ def collect(config: PipelineConfig, run_index: int = 0, since: Optional[float] =
         training=training_curves(_uri(store, executions, pipeline_lib.TRAINER, "ModelRun")),
         sliced=results.sliced_metrics(evaluation_uri) if evaluation_uri else {},
         curves=overall_curves(evaluation_uri),
+        classes=_classes(model_uri),
     )
+
+
+def _classes(model_uri: Optional[str]) -> List[str]:
+    """The label's classes, from the schema the model carries (assets.extra/)."""
+    if not model_uri:
+        return []
+    from pipeline import predict
+    try:
+        return [str(c) for c in predict.load_model_card(os.path.join(model_uri, "Format-Serving")).label.classes]
+    except Exception:  # pylint: disable=broad-except  # an older model without its schema
+        return []
 
 
 # ---------------------------------------------------------------- HTML
@@ -362,7 +383,7 @@ def _evaluation_section(data: ReportData) -> str:
                         "color": plots.COLORS["baseline"], "dashed": True})
         return out
 
-    if model_curves:
+    if model_curves and model_curves.roc:
         auc = model.get("auc")
         charts.append(plots.line_chart(series("roc", "roc"), title="ROC" + (f" (AUC {auc:.3f})" if auc else ""),
                                        x_label="false positive rate", y_label="true positive rate",
@@ -373,9 +394,10 @@ def _evaluation_section(data: ReportData) -> str:
             [dict(s, markers=True) for s in series("calibration", "calibration", lambda c: [(p, o) for p, o, _ in c])],
             title="Calibration", x_label="mean predicted probability", y_label="observed positive rate",
             kind="calibration", x_range=(0, 1), y_range=(0, 1), diagonal=True))
+    elif model_curves and model_curves.confusion:
+        charts.append(_confusion_table(model_curves.confusion, data.classes))
     else:
-        charts.append("<p class='muted'>ROC, precision-recall and calibration curves are drawn for binary "
-                      "labels only.</p>")
+        charts.append("<p class='muted'>No plots were computed for this evaluation.</p>")
     slices = [s for s in data.sliced if s != "overall"]
     slice_cols = [m for m in SHOWN_METRICS if any(m in data.sliced[s].get("model", {}) for s in slices)]
 
@@ -398,6 +420,21 @@ def _evaluation_section(data: ReportData) -> str:
             f"<table>{head}{rows}</table><div class='plots'>{''.join(charts)}</div>{slice_table}")
 
 
+def _confusion_table(confusion: Dict[Tuple[int, int], float], classes: List[str]) -> str:
+    """Multi-class confusion matrix: rows the actual class, columns the predicted one."""
+    ids = sorted({i for pair in confusion for i in pair if i >= 0})
+
+    def name(i):
+        return classes[i] if 0 <= i < len(classes) else str(i)
+    head = "".join(f"<th>predicted {_e(name(i))}</th>" for i in ids)
+    body = "".join(
+        f"<tr><th>actual {_e(name(a))}</th>"
+        + "".join(f"<td class='num'>{confusion.get((a, p), 0):,.0f}</td>" for p in ids) + "</tr>" for a in ids)
+    return (f"<div><h3>Confusion matrix (overall)</h3><table class='confusion'><tr><th></th>{head}</tr>"
+            f"{body}</table><p class='muted'>ROC, precision-recall and calibration curves are drawn "
+            "for binary labels only.</p></div>")
+
+
 def render(data: ReportData) -> str:
     """The whole report as one HTML document (no external resources)."""
     summary = data.summary
@@ -411,6 +448,9 @@ def render(data: ReportData) -> str:
         "checks": [dataclasses.asdict(c) for c in summary.checks],
         "pushed_version": _pushed_version(summary), "pushed_path": summary.pushed_path if summary.pushed else None,
         "anomalies": data.anomalies,
+        "classes": data.classes,
+        "confusion": [[a, p, n] for (a, p), n in sorted(data.curves["model"].confusion.items())]
+        if "model" in data.curves else [],
     }
     facts = json.dumps(machine).replace("</", "<\\/")
     return (

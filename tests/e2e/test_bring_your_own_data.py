@@ -1,7 +1,9 @@
 """A user's own CSV folder, no code edits: infer-schema, then run with --label."""
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 
@@ -9,7 +11,7 @@ import pytest
 
 from components.trainer.features import features_from_schema, load_schema
 from pipeline import config as config_lib
-from pipeline import local_runner, results, serving
+from pipeline import local_runner, report, results, serving
 from tests.conftest import read_taxi_rows, write_csv
 
 pytestmark = pytest.mark.e2e
@@ -52,6 +54,13 @@ def test_infer_schema_then_run_on_a_string_multiclass_label(tmp_path):
     version = serving.latest_version(config.serving_dir)
     probabilities = serving.predict(version, [serving.to_example(r, features) for r in rows[:20]])
     assert probabilities.shape == (20, 3)
+
+    # The run report of a multi-class model: its classes and confusion matrix, no binary curves.
+    page = open(report.write(config), encoding="utf-8").read()
+    facts = json.loads(re.search(r"id='report-data'>(.*?)</script>", page, re.S).group(1))
+    assert facts["classes"] == [str(c) for c in features.label.classes]
+    assert sum(n for _, _, n in facts["confusion"]) == summary.metrics["example_count"]
+    assert "predicted Credit Card" in page and 'class="plot plot-roc"' not in page
 
 
 def test_infer_schema_reports_a_missing_label_column(tmp_path):
