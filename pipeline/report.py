@@ -274,7 +274,7 @@ def _decision_section(data: ReportData) -> str:
     summary = data.summary
     failed = [node for node, state in summary.states.items() if state == "failed"]
     if summary.blessed is not None:
-        verdict = results.blessing_line(summary)
+        verdict = results.blessing_line(summary, more="listed below")
     elif failed:
         verdict = f"no decision: {', '.join(failed)} failed, so the run stopped before the Evaluator decided"
     else:
@@ -401,18 +401,11 @@ def _evaluation_section(data: ReportData) -> str:
     slices = [s for s in data.sliced if s != "overall"]
     slice_cols = [m for m in SHOWN_METRICS if any(m in data.sliced[s].get("model", {}) for s in slices)]
 
-    def slice_order(name):
-        feature, _, value = name.partition("=")
-        try:
-            return feature, float(value), ""
-        except ValueError:
-            return feature, float("inf"), value
-
     failed = {c.slice for c in data.summary.checks if c.passed is False}
     slice_rows = "".join(
         f"<tr><td>{_e(s)}{' <span class=fail>(failed a threshold)</span>' if s in failed else ''}</td>"
         + "".join(f"<td class='num'>{_num(data.sliced[s].get('model', {}).get(m))}</td>" for m in slice_cols)
-        + "</tr>" for s in sorted(slices, key=slice_order))
+        + "</tr>" for s in sorted(slices, key=results.slice_order))
     slice_table = (f"<h3>Per slice</h3><div class='scroll'><table><tr><th>slice</th>"
                    + "".join(f"<th>{_e(m)}</th>" for m in slice_cols) + f"</tr>{slice_rows}</table></div>"
                    if slices else "")

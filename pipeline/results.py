@@ -114,6 +114,15 @@ def slice_name(slice_key) -> str:
     return ", ".join(parts) or "overall"
 
 
+def slice_order(name: str):
+    """Sort key for slice names: by feature, then numerically when the value is a number."""
+    feature, _, value = name.partition("=")
+    try:
+        return feature, float(value), ""
+    except ValueError:
+        return feature, float("inf"), value
+
+
 def sliced_metrics(evaluation_uri: str) -> Dict[str, Dict[str, Dict[str, float]]]:
     """{slice name: {"model" | "baseline" | "diff": {metric: value}}} from TFMA's metrics."""
     import tensorflow_model_analysis as tfma  # slow import
@@ -210,7 +219,8 @@ def threshold_checks(evaluation_uri: str, metrics=None) -> Tuple[List[Check], bo
                 value = overall.get("diff" if kind == "change" else "model", {}).get(name)
                 checks.append(Check(name, kind, bound, value, "overall",
                                     ("overall", name, kind) not in failed))
-    for (where, name, kind), failure in sorted(failed.items()):
+    for (where, name, kind), failure in sorted(failed.items(), key=lambda item: (slice_order(item[0][0]),
+                                                                                item[0][1:])):
         if where == "overall":
             continue
         value = failure.metric_value.double_value.value if failure.HasField("metric_value") else None
@@ -297,7 +307,7 @@ def format_summary(summary: RunSummary, seconds: float) -> str:
     return "\n".join(lines)
 
 
-def blessing_line(summary: RunSummary, most: int = 3) -> str:
+def blessing_line(summary: RunSummary, most: int = 3, more: str = "see the report") -> str:
     """'blessed: yes (...)' or 'blessed: no: <each failed threshold, value vs bound>'."""
     failed = [c for c in summary.checks if c.passed is False]
     if summary.blessed and not failed:
@@ -310,5 +320,5 @@ def blessing_line(summary: RunSummary, most: int = 3) -> str:
     if not failed:
         return "blessed: no (see the Evaluator's validation result)"
     shown = "; ".join(c.describe() for c in failed[:most])
-    more = f"; and {len(failed) - most} more (see the report)" if len(failed) > most else ""
-    return f"blessed: no: {shown}{more}"
+    rest = f"; and {len(failed) - most} more ({more})" if len(failed) > most else ""
+    return f"blessed: no: {shown}{rest}"
