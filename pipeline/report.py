@@ -293,8 +293,8 @@ def _decision_section(data: ReportData) -> str:
              f"<th>result</th><th>note</th></tr>{rows}</table>" if rows else
              "<p class='muted'>The Evaluator did not run in this run.</p>")
     return (f'<h2 id="decision">The decision</h2><div class="verdict">{_e(verdict)}<br>{push_line}</div>'
-            f"{table}<p class='muted'>A threshold is held against the overall eval split and against "
-            "every slice; a slice that failed is listed by name.</p>")
+            f"{table}<p class='muted'>Thresholds hold on the whole eval split; a threshold set "
+            "on every slice lists each failing slice by name.</p>")
 
 
 def _data_section(data: ReportData) -> str:

@@ -188,8 +188,9 @@ def load_eval_config(evaluation_uri: str):
 def threshold_checks(evaluation_uri: str, metrics=None) -> Tuple[List[Check], bool]:
     """Every threshold of the evaluation on the overall slice, plus every slice that failed one.
 
-    Returns (checks, whether a baseline model was compared). TFMA holds a threshold without
-    a slicing spec against every slice; its validation result lists the failures.
+    Returns (checks, whether a baseline model was compared). Our thresholds hold on the
+    overall slice (per_slice_thresholds); a config whose plain `threshold` holds on every slice
+    also works: TFMA's validation result lists the failing slices.
     """
     import tensorflow_model_analysis as tfma
     metrics = metrics if metrics is not None else sliced_metrics(evaluation_uri)
@@ -205,11 +206,12 @@ def threshold_checks(evaluation_uri: str, metrics=None) -> Tuple[List[Check], bo
     checks = []
     for spec in load_eval_config(evaluation_uri).metrics_specs:
         for metric_config in spec.metrics:
-            if not metric_config.HasField("threshold"):
-                continue
-            name, threshold = _metric_name(metric_config), metric_config.threshold
+            name = _metric_name(metric_config)
+            thresholds = [metric_config.threshold] if metric_config.HasField("threshold") else []
+            thresholds += [t.threshold for t in metric_config.per_slice_thresholds]
             for kind, field in (("value", "value_threshold"), ("change", "change_threshold")):
-                if not threshold.HasField(field):
+                threshold = next((t for t in thresholds if t.HasField(field)), None)
+                if threshold is None:
                     continue
                 bound = _bounds(getattr(threshold, field))
                 if kind == "change" and not has_baseline:

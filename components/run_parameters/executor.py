@@ -44,9 +44,14 @@ def with_min_accuracy(exec_properties: Dict[str, Any]) -> Dict[str, Any]:
     found = False
     for spec in config.metrics_specs:
         for metric in spec.metrics:
-            if json.loads(metric.config or "{}").get("name") == metric_name and metric.HasField("threshold"):
-                metric.threshold.value_threshold.lower_bound.value = minimum
-                found = True
+            if json.loads(metric.config or "{}").get("name") != metric_name:
+                continue
+            thresholds = [metric.threshold] if metric.HasField("threshold") else []
+            thresholds += [t.threshold for t in metric.per_slice_thresholds]
+            for threshold in thresholds:
+                if threshold.HasField("value_threshold"):
+                    threshold.value_threshold.lower_bound.value = minimum
+                    found = True
     if not found:
         raise ValueError(f"the eval_config has no thresholded metric named {metric_name!r}")
     updated = dict(exec_properties)

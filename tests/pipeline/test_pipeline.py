@@ -51,7 +51,9 @@ def test_eval_config_binary_thresholds_and_slices():
     assert [list(s.feature_keys) for s in config.slicing_specs] == [[], ["hour"]]
     metrics = {m.class_name: m for m in config.metrics_specs[0].metrics}
     assert {"AUC", "BinaryAccuracy", "BinaryCrossentropy"} <= set(metrics)
-    threshold = metrics["BinaryAccuracy"].threshold
+    (gate,) = metrics["BinaryAccuracy"].per_slice_thresholds
+    assert list(gate.slicing_specs) == [tfma.SlicingSpec()]  # the whole eval split, not each hour
+    threshold = gate.threshold
     assert threshold.value_threshold.lower_bound.value == 0.7
     assert abs(threshold.change_threshold.absolute.value + 0.02) < 1e-6
     assert threshold.change_threshold.direction == tfma.MetricDirection.HIGHER_IS_BETTER
