@@ -130,7 +130,7 @@ def run(data_root, schema_path, label, output_dir, train_steps, eval_steps, min_
             log_path = logs.new_log_path(config.output_dir)
             click.echo(f"running pipeline {config.pipeline_name!r} on {config.data_root}"
                        + ("" if verbose else f" (log: {log_path})"))
-            with logs.progress(total=len(config_lib.COMPONENT_IDS)) as progress:
+            with logs.progress(total=len(config_lib.COMPONENT_IDS), show_training=not verbose) as progress:
                 try:
                     with logs.captured(log_path, enabled=not verbose):
                         from pipeline import local_runner  # TFX, Beam and TF import noisily

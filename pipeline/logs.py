@@ -122,8 +122,12 @@ class Progress(logging.Handler):
 
 
 @contextlib.contextmanager
-def progress(total: int):
-    """Installs a Progress handler writing to the terminal as it was before any capture."""
+def progress(total: int, show_training: bool = True):
+    """Installs a Progress handler writing to the terminal as it was before any capture.
+
+    `show_training=False` leaves the Trainer's lines to the log handlers (with --verbose they
+    reach the terminal that way already; echoing them too would print each twice).
+    """
     stream = os.fdopen(os.dup(1), "w")
     handler = Progress(stream, total)
     absl_logger = logging.getLogger("absl")
@@ -131,7 +135,8 @@ def progress(total: int):
     training_level = training_logger.level
     training_logger.setLevel(logging.INFO)
     absl_logger.addHandler(handler)
-    training_logger.addHandler(handler)
+    if show_training:
+        training_logger.addHandler(handler)
     try:
         yield handler
     finally:

@@ -65,3 +65,12 @@ def test_no_note_when_the_resolver_finds_a_baseline():
 def test_the_trainer_logs_progress_under_the_name_the_cli_listens_to():
     from components.trainer import task
     assert task.PROGRESS_LOGGER == logs.TRAINING_LOGGER
+
+
+def test_with_verbose_training_lines_are_left_to_the_log_handlers_not_printed_twice():
+    training = logging.getLogger(logs.TRAINING_LOGGER)
+    with logs.progress(total=1) as handler:
+        assert handler in training.handlers
+    with logs.progress(total=1, show_training=False) as handler:
+        assert handler not in training.handlers and handler in logging.getLogger("absl").handlers
+    assert handler not in logging.getLogger("absl").handlers  # removed on the way out
