@@ -6,11 +6,10 @@ how to fix it. It reads one row at a time, so a file larger than memory is fine.
 """
 from __future__ import annotations
 
-import collections
 import csv
 import math
 import os
-from typing import Collection, Counter, Iterator, List, Optional, Sequence, Tuple
+from typing import Collection, Iterator, List, Optional, Sequence, Set, Tuple
 
 from tensorflow_metadata.proto.v0 import schema_pb2
 
@@ -44,14 +43,9 @@ def _lines(path: str) -> Iterator[str]:
 
 
 def check_file(path: str, schema: schema_pb2.Schema, label: str,
-               classes: Optional[Collection] = None) -> int:
-    """Raises DataError listing what is wrong in `path`; returns the number of data rows."""
-    return _scan(path, schema, label, classes)[0]
-
-
-def _scan(path: str, schema: schema_pb2.Schema, label: str,
-          classes: Optional[Collection] = None) -> Tuple[int, Counter]:
-    """Checks one file; returns its number of data rows and the non-empty cells per column."""
+               classes: Optional[Collection] = None) -> Tuple[int, Set[str]]:
+    """Raises DataError listing what is wrong in `path`; returns its number of data rows and
+    the columns that hold a value in at least one row."""
     if os.path.getsize(path) == 0:
         raise DataError(f"{path} is empty; remove it, or give it a header row and data rows")
     types = {f.name: f.type for f in schema.feature}
@@ -68,7 +62,7 @@ def _scan(path: str, schema: schema_pb2.Schema, label: str,
                if types[name] in (schema_pb2.INT, schema_pb2.FLOAT)]
     label_index = header.index(label)
     known = None if classes is None else {str(c) for c in classes}
-    filled: Counter = collections.Counter()
+    empty = set(header)  # columns without a value so far; no work once every column has one
     rows = 0
     for rows, row in enumerate(rows_of, start=1):
         line = reader.line_num
@@ -92,7 +86,8 @@ def _scan(path: str, schema: schema_pb2.Schema, label: str,
                 problems.append(f"{path}, line {line}: the label {label!r} is {value[:40]!r}, not one of "
                                 f"the schema's classes {sorted(known)}; fix the row, or add the class "
                                 "to the label's domain in the schema")
-            filled.update(name for name, cell in zip(header, row) if cell != "")
+            if empty:
+                empty.difference_update(name for name, cell in zip(header, row) if cell != "")
         if len(problems) >= MAX_REPORTED:
             problems.append("(stopped after the first few problems)")
             break
@@ -101,7 +96,7 @@ def _scan(path: str, schema: schema_pb2.Schema, label: str,
     if problems:
         raise DataError("the data does not fit the schema, so nothing ran:\n  " + "\n  ".join(problems)
                         + "\nFix the rows above, or move the file out of the data root.")
-    return rows, filled
+    return rows, set(header) - empty
 
 
 def _rows(reader, path: str) -> Iterator[List[str]]:
@@ -156,12 +151,12 @@ def check_data(data_root: str, schema: schema_pb2.Schema, label: str,
     the features the model reads (one with no value in any row is refused).
     """
     files = files_to_ingest(data_root)
-    total, filled = 0, collections.Counter()
+    total, filled = 0, set()
     for path in files:
-        rows, counts = _scan(path, schema, label, classes)
+        rows, columns = check_file(path, schema, label, classes)
         total += rows
-        filled.update(counts)
-    empty = [name for name in (used or ()) if not filled[name]]
+        filled |= columns
+    empty = [name for name in (used or ()) if name not in filled]
     if empty:
         where = files[0] if len(files) == 1 else f"{len(files)} files under {data_root}"
         raise DataError(
