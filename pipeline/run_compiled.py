@@ -31,6 +31,7 @@ import time
 import uuid
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
+from components.names import is_plain_name
 from pipeline.config import PROJECT_ROOT, ConfigError
 
 RUNS_DIR = "run-compiled"
@@ -190,12 +191,9 @@ def check_supported(job: Dict[str, object]) -> None:
                             f"not {sorted(executor or {})}")
 
 
-_SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
-
-
 def _check_path_segment(name: str, what: str) -> None:
     """Task and output names become folder and file names under the pipeline root."""
-    if not isinstance(name, str) or not _SEGMENT.fullmatch(name) or ".." in name:
+    if not is_plain_name(name):
         raise SpecError(f"{what} {name!r} cannot be a folder name (letters, digits, '_', '-', '.'); "
                         "was the spec edited by hand? Compile it again.")
 

@@ -11,15 +11,14 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
-import re
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import tensorflow as tf
 from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx.utils import io_utils
 
-# Feature names become Keras input names, signature keys and file names: no path syntax.
-_NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+from components.names import is_plain_name
+
 # Features in these lifecycle stages stay in the schema (so validation knows the
 # column) but never reach the model.
 _SKIPPED_STAGES = (
@@ -145,7 +144,7 @@ def features_from_schema(schema: schema_pb2.Schema, label: str) -> FeatureSet:
     """The model's features and label, in schema order, from a Schema proto."""
     by_name = {f.name: f for f in schema.feature}
     for name in by_name:
-        if not _NAME_PATTERN.fullmatch(name) or ".." in name:
+        if not is_plain_name(name):  # names become input names, signature keys and file names
             raise SchemaError(
                 f"feature name {name!r}: use letters, digits, '_', '-' and '.' only, starting with a "
                 "letter, digit or '_' (the model's inputs, signature keys and files are named after "
