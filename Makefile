@@ -14,13 +14,16 @@ TEST_ARGS  ?=
 
 venv: $(STAMP)
 
-# The stamp depends on the lock and setup.py, so a changed lock reinstalls.
-$(STAMP): requirements.lock setup.py
+# The stamp depends on the lock, setup.py and this file, so a changed lock reinstalls.
+# --compile-bytecode writes every package's .pyc at install time: where PYTHONDONTWRITEBYTECODE
+# is set (as on this project's machines) Python never caches them itself, and each process then
+# compiled TensorFlow, TFX and TFMA from source again (importing TensorFlow: 12 s instead of 3 s).
+$(STAMP): requirements.lock setup.py Makefile
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version.split()[0]' \
 	  || { echo "error: '$(PYTHON)' is not Python 3.11; run: make PYTHON=/path/to/python3.11 ..."; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	$(PY) -m uv pip install --quiet --python $(PY) --no-deps -r requirements.lock
+	$(PY) -m uv pip install --quiet --python $(PY) --no-deps --compile-bytecode -r requirements.lock
 	$(PY) -m uv pip install --quiet --python $(PY) --no-deps --no-build-isolation -e .
 	$(PY) -c "from google.protobuf.internal import api_implementation as a; t = a.Type(); assert t == 'upb', 'protobuf runs as ' + t + ', expected upb (see STACK notes in README)'"
 	touch $(STAMP)
