@@ -9,11 +9,14 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 COPY requirements.lock ./
+# --compile-bytecode: with PYTHONDONTWRITEBYTECODE set, Python never caches bytecode, so
+# without it every step (a fresh container) would compile TensorFlow, TFX and TFMA from source
+# before doing anything (importing TensorFlow: 12 s instead of 3 s on a 2-core machine).
 RUN pip install --quiet uv==0.13.9 \
- && uv pip install --system --no-deps -r requirements.lock
+ && uv pip install --system --no-deps --compile-bytecode -r requirements.lock
 
 # The project: code, schemas and the bundled data (the data_root default in compiled specs).
 COPY . .
-RUN uv pip install --system --no-deps . \
+RUN uv pip install --system --no-deps --compile-bytecode . \
  && python -c "from google.protobuf.internal import api_implementation as a; assert a.Type() == 'upb'" \
  && python -c "import components.trainer.task, components.run_parameters.executor, components.strict_example_validator.executor, tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor, tfx.orchestration.kubeflow.container_entrypoint"
