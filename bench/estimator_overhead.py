@@ -41,12 +41,12 @@ def write_records(path: str, features) -> int:
 
 def time_estimator(features, prep, hparams, pattern, steps, workdir) -> float:
     model = model_lib.build_keras_model(features, prep, hparams, seed=1)
-    estimator = tf.keras.estimator.model_to_estimator(
-        keras_model=model, config=task.run_config(workdir, seed=1, train_steps=steps))
+    estimator = task.estimator_from_keras(model, task.run_config(workdir, seed=1, train_steps=steps))
+    hooks = task.train_hooks(estimator.config, steps, hparams.batch_size)  # run_fn's hooks
     input_fn = inputs.make_input_fn([pattern], features, hparams.batch_size, training=True, seed=1)
     estimator.train(input_fn, steps=50)  # graph building, first checkpoint, warm-up
     start = time.perf_counter()
-    estimator.train(input_fn, steps=steps)
+    estimator.train(input_fn, steps=steps, hooks=hooks)
     return steps * hparams.batch_size / (time.perf_counter() - start)
 
 

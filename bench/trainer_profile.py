@@ -6,14 +6,21 @@ times:
 
 - `pipeline`: the input_fn run_fn uses;
 - `constant`: one parsed batch repeated (no input cost at all: the ceiling of the model step);
-- `pipeline+xla`: run_fn's input_fn, with XLA auto-clustering (JIT) in the session config.
+- `pipeline+xla`: run_fn's input_fn, with XLA auto-clustering (JIT) in the session config;
+- `floor`: a one-weight Keras model (one input, Dense(1)) on a constant batch, through the same
+  model_to_estimator and RunConfig: what an Estimator training step costs whatever the model;
+- `fused`: an experiment, not the project's model: the same features with all numeric columns
+  normalized in one op and all categorical ids in one shared embedding table (8 wide), i.e.
+  fewer, larger ops per step. It measures what restructuring the model would buy.
 
     .venv/bin/python bench/trainer_profile.py [--steps 2000] [--repeats 2]
+        [--variants pipeline constant pipeline+xla floor fused]
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import sys
@@ -28,38 +35,104 @@ import tensorflow as tf  # noqa: E402
 
 import _common  # noqa: E402
 from components.trainer import inputs, model as model_lib, task  # noqa: E402
-from components.trainer.features import features_from_schema, load_schema  # noqa: E402
+from components.trainer.features import (  # noqa: E402
+    MISSING_NUMERIC_INT, Kind, features_from_schema, load_schema)
 from components.trainer.hparams import HParams  # noqa: E402
 from pipeline import config as config_lib  # noqa: E402
 from estimator_overhead import write_records  # noqa: E402
 
 
-def variants(pattern, features, hparams):
+VARIANTS = ("pipeline", "constant", "pipeline+xla", "floor", "fused")
+
+
+def xla_config():
+    """XLA auto-clustering (JIT) of the graph."""
+    xla = tf.compat.v1.ConfigProto()
+    xla.graph_options.optimizer_options.global_jit_level = tf.compat.v1.OptimizerOptions.ON_1
+    return xla
+
+
+def one_weight_model():
+    """The smallest Keras model model_to_estimator takes: one input, one Dense unit."""
+    tf.keras.utils.set_random_seed(1)
+    x = tf.keras.Input(shape=(1,), name="x")
+    model = tf.keras.Model(x, tf.keras.layers.Dense(1, activation="sigmoid")(x))
+    model.compile(optimizer=tf.keras.optimizers.Adam(), loss="binary_crossentropy")
+    return model
+
+
+def fused_model(features, prep, hparams):
+    """Experiment: the project's features and layers with fewer, larger ops per step.
+
+    Numeric columns are concatenated and normalized (missing -> mean, plus a flag) in one op;
+    categorical ids are offset into one shared embedding table of width 8 instead of one
+    table per feature. Same dense layers, dropout, L2, loss and optimizer as the real model.
+    """
+    tf.keras.utils.set_random_seed(1)
+    ins = {f.name: tf.keras.Input(shape=(1,), dtype=f.dtype, name=f.name) for f in features.features}
+    numeric = [f for f in features.features if f.kind is Kind.NUMERIC]
+    columns = []
+    for f in numeric:
+        x = ins[f.name]
+        if x.dtype.is_integer:
+            missing, x = tf.equal(x, MISSING_NUMERIC_INT), tf.cast(x, tf.float32)
+            x = tf.where(missing, tf.fill(tf.shape(x), math.nan), x)
+        columns.append(x)
+    values = tf.keras.layers.Concatenate()(columns)
+    mean = tf.constant([[prep.moments[f.name][0] for f in numeric]], tf.float32)
+    std = tf.constant([[math.sqrt(prep.moments[f.name][1]) or 1.0 for f in numeric]], tf.float32)
+    missing = tf.math.logical_not(tf.math.is_finite(values))
+    encoded = [tf.where(missing, tf.zeros_like(values), (values - mean) / std), tf.cast(missing, tf.float32)]
+    ids, offset = [], 0
+    for f in features.features:
+        if f.kind is Kind.NUMERIC:
+            continue
+        vocabulary = list(f.vocabulary or prep.vocabularies.get(f.name, ()))
+        if f.kind is Kind.CATEGORICAL_STRING:
+            lookup = tf.keras.layers.StringLookup(vocabulary=[v for v in vocabulary if v != ""] or ["<empty>"])
+        else:
+            lookup = tf.keras.layers.IntegerLookup(
+                vocabulary=[int(v) for v in vocabulary if int(v) != -1] or [0], oov_token=-1, mask_token=None)
+        ids.append(lookup(ins[f.name]) + offset)
+        offset += lookup.vocabulary_size()
+    l2 = tf.keras.regularizers.L2(hparams.l2)
+    embedded = tf.keras.layers.Embedding(offset, 8, embeddings_regularizer=l2)(tf.keras.layers.Concatenate()(ids))
+    x = tf.keras.layers.Concatenate()(encoded + [tf.keras.layers.Flatten()(embedded)])
+    for i, units in enumerate(hparams.hidden_units):
+        x = tf.keras.layers.Dense(units, activation="relu", kernel_regularizer=l2)(x)
+        x = tf.keras.layers.Dropout(hparams.dropout, seed=1 + i)(x)
+    model = tf.keras.Model(ins, tf.keras.layers.Dense(1, activation="sigmoid", name="probabilities")(x))
+    model.compile(optimizer=tf.keras.optimizers.Adam(hparams.learning_rate),
+                  loss=tf.keras.losses.BinaryCrossentropy())
+    return model
+
+
+def variant(name, pattern, features, prep, hparams):
+    """(Keras model, input_fn, session config) of a variant."""
     def pipeline():
         return inputs.make_dataset([pattern], features, hparams.batch_size, training=True, seed=1)
 
-    def constant():
-        return pipeline().take(1).cache().repeat()
+    if name == "floor":
+        def one_batch():
+            batch = ({"x": tf.ones([hparams.batch_size, 1])}, tf.ones([hparams.batch_size, 1]))
+            return tf.data.Dataset.from_tensors(batch).repeat()
+        return one_weight_model(), one_batch, None
+    model = (fused_model(features, prep, hparams) if name == "fused"
+             else model_lib.build_keras_model(features, prep, hparams, seed=1))
+    if name == "constant":
+        return model, lambda: pipeline().take(1).cache().repeat(), None
+    return model, pipeline, xla_config() if name == "pipeline+xla" else None
 
-    return {"pipeline": pipeline, "constant": constant}
 
-
-def session_configs():
-    """Session settings to compare: TF's default, and XLA auto-clustering (JIT) of the graph."""
-    xla = tf.compat.v1.ConfigProto()
-    xla.graph_options.optimizer_options.global_jit_level = tf.compat.v1.OptimizerOptions.ON_1
-    return {"default": None, "xla": xla}
-
-
-def steps_per_s(features, prep, hparams, input_fn, steps, workdir, session_config=None) -> float:
-    model = model_lib.build_keras_model(features, prep, hparams, seed=1)
+def steps_per_s(model, input_fn, steps, workdir, session_config=None) -> float:
     config = task.run_config(workdir, seed=1, train_steps=steps)
     if session_config is not None:
         config = config.replace(session_config=session_config)
-    estimator = tf.keras.estimator.model_to_estimator(keras_model=model, config=config)
+    estimator = task.estimator_from_keras(model, config)
     estimator.train(input_fn, steps=50)
+    hooks = task.train_hooks(estimator.config, steps, 128)  # run_fn's hooks
     start = time.perf_counter()
-    estimator.train(input_fn, steps=steps)
+    estimator.train(input_fn, steps=steps, hooks=hooks)
     return steps / (time.perf_counter() - start)
 
 
@@ -67,6 +140,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS[:3]))
     args = parser.parse_args()
     features = features_from_schema(load_schema(config_lib.DEFAULT_SCHEMA), config_lib.DEFAULT_LABEL)
     hparams = HParams()
@@ -77,14 +151,10 @@ def main() -> None:
         prep = inputs.learn_preprocessing([pattern], features)
         measured = {}
         for i in range(args.repeats):
-            for name, input_fn in variants(pattern, features, hparams).items():
-                for session_name, session_config in session_configs().items():
-                    if name != "pipeline" and session_name != "default":
-                        continue
-                    key = name if session_name == "default" else f"{name}+{session_name}"
-                    measured.setdefault(key, []).append(round(steps_per_s(
-                        features, prep, hparams, input_fn, args.steps, os.path.join(tmp, f"{key}{i}"),
-                        session_config), 1))
+            for name in args.variants:
+                model, input_fn, session_config = variant(name, pattern, features, prep, hparams)
+                measured.setdefault(name, []).append(round(steps_per_s(
+                    model, input_fn, args.steps, os.path.join(tmp, f"{name}{i}"), session_config), 1))
     results["steps_per_s"] = measured
     results["median_steps_per_s"] = {k: statistics.median(v) for k, v in measured.items()}
     results["load_at_end"] = _common.load_average()

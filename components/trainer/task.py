@@ -110,8 +110,46 @@ class TrainingProgressHook(tf.compat.v1.train.SessionRunHook):
         self._next = (step // self._every + 1) * self._every
 
 
+class CheckpointEveryStepsHook(tf.compat.v1.train.CheckpointSaverHook):
+    """TF's CheckpointSaverHook without its second `session.run` after every training step.
+
+    The stock hook allows for a `session.run` that loops over up to 1,000,000 steps (TPU),
+    so after every step it runs the session again to read the global step and decide whether
+    to save. On CPU and GPU the Estimator runs one step per `session.run`; told so, the hook
+    decides from the global step it already fetched with the step. Same checkpoints, same
+    saver (the Estimator's, from the SAVERS collection: see `estimator_from_keras`); training
+    ran 10-20% more steps/s in `bench/trainer_profile.py`'s setting (BENCHMARKS.md).
+    """
+
+    def __init__(self, config: tf.estimator.RunConfig):
+        super().__init__(config.model_dir, save_steps=config.save_checkpoints_steps,
+                         save_graph_def=config.checkpoint_save_graph_def)
+        self._set_steps_per_run(1)
+
+
+def estimator_from_keras(keras_model: tf.keras.Model, config: tf.estimator.RunConfig
+                         ) -> tf.estimator.Estimator:
+    """`model_to_estimator` with the Estimator's own name-based checkpoints.
+
+    `checkpoint_format="saver"` (TF's own default before 2.0) leaves the Saver to the Estimator,
+    which puts it where `CheckpointEveryStepsHook` finds it; the object-based format would hide
+    it inside the Keras model_fn's scaffold. The exported SavedModel is the same either way.
+    """
+    return tf.keras.estimator.model_to_estimator(
+        keras_model=keras_model, config=config, checkpoint_format="saver")
+
+
+def train_hooks(config: tf.estimator.RunConfig, train_steps: int, batch_size: int) -> list:
+    """Progress lines everywhere; checkpoints on the chief only, as the Estimator would."""
+    hooks = [TrainingProgressHook(train_steps, batch_size)]
+    if config.is_chief and (config.save_checkpoints_steps or 0) > 0:
+        hooks.append(CheckpointEveryStepsHook(config))
+    return hooks
+
+
 def specs(fn_args: FnArgs, features: features_lib.FeatureSet, hparams: model_lib.HParams,
-          seed: int) -> Tuple[tf.estimator.TrainSpec, tf.estimator.EvalSpec]:
+          seed: int, config: tf.estimator.RunConfig
+          ) -> Tuple[tf.estimator.TrainSpec, tf.estimator.EvalSpec]:
     train_input_fn = inputs.make_input_fn(fn_args.train_files, features, hparams.batch_size,
                                           training=True, seed=seed)
     eval_input_fn = inputs.make_input_fn(fn_args.eval_files, features, hparams.batch_size,
@@ -119,7 +157,7 @@ def specs(fn_args: FnArgs, features: features_lib.FeatureSet, hparams: model_lib
     exporter = tf.estimator.FinalExporter(EXPORTER_NAME, serving_input_receiver_fn(features))
     train_spec = tf.estimator.TrainSpec(
         train_input_fn, max_steps=fn_args.train_steps,
-        hooks=[TrainingProgressHook(fn_args.train_steps, hparams.batch_size)])
+        hooks=train_hooks(config, fn_args.train_steps, hparams.batch_size))
     eval_spec = tf.estimator.EvalSpec(
         eval_input_fn, steps=fn_args.eval_steps or None, exporters=[exporter],
         name="eval", start_delay_secs=0, throttle_secs=0)
@@ -211,9 +249,9 @@ def run_fn(fn_args: FnArgs) -> None:
         with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, WARM_START_REPORT), "w") as f:
             f.write(json.dumps(report, indent=1))
 
-    estimator = tf.keras.estimator.model_to_estimator(
-        keras_model=keras_model, config=run_config(fn_args.model_run_dir, seed, fn_args.train_steps))
-    train_spec, eval_spec = specs(fn_args, features, hparams, seed)
+    estimator = estimator_from_keras(
+        keras_model, run_config(fn_args.model_run_dir, seed, fn_args.train_steps))
+    train_spec, eval_spec = specs(fn_args, features, hparams, seed, estimator.config)
     result = tf.estimator.train_and_evaluate(estimator, train_spec, eval_spec)
     if not estimator.config.is_chief:
         return  # a worker of a TF cluster (TF_CONFIG): the chief exports; a ps never returns

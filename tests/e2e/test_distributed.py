@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -22,7 +23,9 @@ from tests.conftest import read_taxi_rows
 pytestmark = pytest.mark.e2e
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TRAIN_STEPS = 100
+# Long enough that the chief still trains when the worker joins (the Estimator starts worker 0
+# 5 s late; a worker that finds max_steps checkpointed already trains nothing).
+TRAIN_STEPS = 3000
 TIMEOUT_S = 240
 
 
@@ -95,6 +98,9 @@ def test_chief_worker_and_ps_on_localhost_train_one_model_that_serves(tmp_path, 
     chief_log, worker_log = _tail(str(tmp_path / "chief.log"), 10**7), _tail(str(tmp_path / "worker.log"), 10**7)
     for role, log in (("chief", chief_log), ("worker", worker_log)):
         assert "Loss for final step" in log, f"the {role} ran no training step:\n{log[-2000:]}"
+        # The Estimator logs each replica's first step: both began before the last one.
+        first_step = int(re.search(r"loss = [-\d.e]+, step = (\d+)", log).group(1))
+        assert first_step < TRAIN_STEPS, f"the {role} joined after training ended:\n{log[-2000:]}"
     assert "task {'type': 'worker', 'index': 0} finished" in worker_log
     checkpoint = tf.train.latest_checkpoint(fn_args["model_run_dir"])
     assert checkpoint is not None and int(checkpoint.rsplit("-", 1)[1]) >= TRAIN_STEPS, (checkpoint, chief_log[-2000:])

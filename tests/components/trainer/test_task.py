@@ -1,3 +1,4 @@
+import json
 import os
 
 import numpy as np
@@ -87,3 +88,52 @@ def test_run_fn_handles_a_multiclass_string_label(tmp_path):
 def test_missing_label_setting_is_reported():
     with pytest.raises(ValueError, match="custom_config needs 'label'"):
         task.trainer_settings({})
+
+
+def _one_weight_estimator(model_dir):
+    x = tf.keras.Input(shape=(1,), name="x")
+    model = tf.keras.Model(x, tf.keras.layers.Dense(1)(x))
+    model.compile(optimizer="sgd", loss="mse")
+    config = task.run_config(str(model_dir), seed=1, train_steps=40).replace(save_checkpoints_steps=15)
+    return task.estimator_from_keras(model, config)
+
+
+def _one_batch():
+    return tf.data.Dataset.from_tensors(({"x": tf.ones([4, 1])}, tf.ones([4, 1]))).repeat()
+
+
+def test_run_fns_checkpoint_hook_saves_what_the_stock_one_saves_with_half_the_session_runs(
+        tmp_path, monkeypatch):
+    from tensorflow.python.client import session as session_lib
+    calls = []
+    original_run = session_lib.BaseSession.run
+
+    def counting_run(self, *args, **kwargs):
+        calls.append(1)
+        return original_run(self, *args, **kwargs)
+
+    monkeypatch.setattr(session_lib.BaseSession, "run", counting_run)
+    runs, checkpoints = {}, {}
+    for name in ("stock", "run_fn"):
+        estimator = _one_weight_estimator(tmp_path / name)
+        hooks = task.train_hooks(estimator.config, 40, 4) if name == "run_fn" else []
+        del calls[:]
+        estimator.train(_one_batch, max_steps=40, hooks=hooks)
+        runs[name] = len(calls)
+        state = tf.train.get_checkpoint_state(str(tmp_path / name))
+        checkpoints[name] = [os.path.basename(p) for p in state.all_model_checkpoint_paths]
+    # keep_checkpoint_max=2 of the saves at steps 0, 15, 30 and 40.
+    assert checkpoints["run_fn"] == checkpoints["stock"] == ["model.ckpt-30", "model.ckpt-40"]
+    # The stock hook runs the session a second time after each of the 40 steps; set-up and
+    # the saves cost the same runs in both.
+    assert runs["stock"] - runs["run_fn"] >= 40 - 5, runs
+
+
+def test_only_the_chief_of_a_cluster_writes_checkpoints(monkeypatch):
+    cluster = {"chief": ["localhost:1"], "worker": ["localhost:2"], "ps": ["localhost:3"]}
+    for role, writes in (("chief", True), ("worker", False)):
+        monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": {"type": role, "index": 0}}))
+        config = task.run_config("/tmp/unused", seed=1, train_steps=10)
+        kinds = [type(h) for h in task.train_hooks(config, 10, 4)]
+        assert (task.CheckpointEveryStepsHook in kinds) is writes, role
+        assert task.TrainingProgressHook in kinds
