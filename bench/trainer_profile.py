@@ -13,12 +13,17 @@ times:
   normalized in one op and all categorical ids in one shared embedding table (8 wide), i.e.
   fewer, larger ops per step. It measures what restructuring the model would buy.
 
+With `--trace`, it also prints where one training step of run_fn's model goes: a full
+`RunMetadata` trace of 20 steps of the Estimator's train_op in a plain session, op time summed
+by op type and by node (summed over threads, so more than the wall time on 2 cores).
+
     .venv/bin/python bench/trainer_profile.py [--steps 2000] [--repeats 2]
-        [--variants pipeline constant pipeline+xla floor fused]
+        [--variants pipeline constant pipeline+xla floor fused] [--trace]
 """
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import math
 import os
@@ -136,11 +141,43 @@ def steps_per_s(model, input_fn, steps, workdir, session_config=None) -> float:
     return steps / (time.perf_counter() - start)
 
 
+def trace(features, prep, hparams, pattern, workdir, steps: int = 20) -> dict:
+    """Per-step op time of run_fn's model, from a full trace of `steps` training steps."""
+    model = model_lib.build_keras_model(features, prep, hparams, seed=1)
+    estimator = task.estimator_from_keras(model, task.run_config(workdir, seed=1, train_steps=steps))
+    with tf.Graph().as_default() as graph:
+        dataset = inputs.make_dataset([pattern], features, hparams.batch_size, training=True, seed=1)
+        batch, label = tf.compat.v1.data.make_one_shot_iterator(dataset).get_next()
+        tf.compat.v1.train.get_or_create_global_step()
+        spec = estimator._call_model_fn(batch, label, tf.estimator.ModeKeys.TRAIN, estimator.config)
+        session = tf.compat.v1.Session(graph=graph)
+        session.run([tf.compat.v1.global_variables_initializer(), tf.compat.v1.tables_initializer()])
+        for _ in range(50):  # warm-up
+            session.run(spec.train_op)
+        options = tf.compat.v1.RunOptions(trace_level=tf.compat.v1.RunOptions.FULL_TRACE)
+        by_op, by_node, nodes = collections.Counter(), collections.Counter(), 0
+        for _ in range(steps):
+            metadata = tf.compat.v1.RunMetadata()
+            session.run(spec.train_op, options=options, run_metadata=metadata)
+            for device in metadata.step_stats.dev_stats:
+                for node in device.node_stats:
+                    label_text = node.timeline_label
+                    op = label_text.split("=", 1)[1].split("(")[0].strip() if "=" in label_text else node.node_name
+                    by_op[op] += node.all_end_rel_micros
+                    by_node[node.node_name] += node.all_end_rel_micros
+                    nodes += 1
+    per_step = lambda counter: {k: round(v / steps) for k, v in counter.most_common(15)}  # noqa: E731
+    return {"graph_ops": len(graph.get_operations()), "nodes_run_per_step": nodes // steps,
+            "op_microseconds_per_step": round(sum(by_op.values()) / steps),
+            "by_op_type_us": per_step(by_op), "by_node_us": per_step(by_node)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS[:3]))
+    parser.add_argument("--trace", action="store_true", help="also trace 20 steps op by op")
     args = parser.parse_args()
     features = features_from_schema(load_schema(config_lib.DEFAULT_SCHEMA), config_lib.DEFAULT_LABEL)
     hparams = HParams()
@@ -155,6 +192,8 @@ def main() -> None:
                 model, input_fn, session_config = variant(name, pattern, features, prep, hparams)
                 measured.setdefault(name, []).append(round(steps_per_s(
                     model, input_fn, args.steps, os.path.join(tmp, f"{name}{i}"), session_config), 1))
+        if args.trace:
+            results["trace"] = trace(features, prep, hparams, pattern, os.path.join(tmp, "trace"))
     results["steps_per_s"] = measured
     results["median_steps_per_s"] = {k: statistics.median(v) for k, v in measured.items()}
     results["load_at_end"] = _common.load_average()
