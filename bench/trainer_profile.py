@@ -92,12 +92,7 @@ def fused_model(features, prep, hparams):
     for f in features.features:
         if f.kind is Kind.NUMERIC:
             continue
-        vocabulary = list(f.vocabulary or prep.vocabularies.get(f.name, ()))
-        if f.kind is Kind.CATEGORICAL_STRING:
-            lookup = tf.keras.layers.StringLookup(vocabulary=[v for v in vocabulary if v != ""] or ["<empty>"])
-        else:
-            lookup = tf.keras.layers.IntegerLookup(
-                vocabulary=[int(v) for v in vocabulary if int(v) != -1] or [0], oov_token=-1, mask_token=None)
+        lookup = model_lib.lookup_layer(f, prep)  # the real model's lookups
         ids.append(lookup(ins[f.name]) + offset)
         offset += lookup.vocabulary_size()
     l2 = tf.keras.regularizers.L2(hparams.l2)
@@ -129,13 +124,13 @@ def variant(name, pattern, features, prep, hparams):
     return model, pipeline, xla_config() if name == "pipeline+xla" else None
 
 
-def steps_per_s(model, input_fn, steps, workdir, session_config=None) -> float:
+def steps_per_s(model, input_fn, steps, batch_size, workdir, session_config=None) -> float:
     config = task.run_config(workdir, seed=1, train_steps=steps)
     if session_config is not None:
         config = config.replace(session_config=session_config)
     estimator = task.estimator_from_keras(model, config)
     estimator.train(input_fn, steps=50)
-    hooks = task.train_hooks(estimator.config, steps, 128)  # run_fn's hooks
+    hooks = task.train_hooks(estimator.config, steps, batch_size)  # run_fn's hooks
     start = time.perf_counter()
     estimator.train(input_fn, steps=steps, hooks=hooks)
     return steps / (time.perf_counter() - start)
@@ -149,7 +144,7 @@ def trace(features, prep, hparams, pattern, workdir, steps: int = 20) -> dict:
         dataset = inputs.make_dataset([pattern], features, hparams.batch_size, training=True, seed=1)
         batch, label = tf.compat.v1.data.make_one_shot_iterator(dataset).get_next()
         tf.compat.v1.train.get_or_create_global_step()
-        spec = estimator._call_model_fn(batch, label, tf.estimator.ModeKeys.TRAIN, estimator.config)
+        spec = estimator.model_fn(batch, label, tf.estimator.ModeKeys.TRAIN, estimator.config)
         session = tf.compat.v1.Session(graph=graph)
         session.run([tf.compat.v1.global_variables_initializer(), tf.compat.v1.tables_initializer()])
         for _ in range(50):  # warm-up
@@ -191,7 +186,8 @@ def main() -> None:
             for name in args.variants:
                 model, input_fn, session_config = variant(name, pattern, features, prep, hparams)
                 measured.setdefault(name, []).append(round(steps_per_s(
-                    model, input_fn, args.steps, os.path.join(tmp, f"{name}{i}"), session_config), 1))
+                    model, input_fn, args.steps, hparams.batch_size, os.path.join(tmp, f"{name}{i}"),
+                    session_config), 1))
         if args.trace:
             results["trace"] = trace(features, prep, hparams, pattern, os.path.join(tmp, "trace"))
     results["steps_per_s"] = measured

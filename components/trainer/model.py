@@ -56,21 +56,26 @@ def embedding_dim(vocabulary_size: int, cap: int) -> int:
     return max(2, min(cap, int(round(1.6 * vocabulary_size ** 0.56))))
 
 
+def lookup_layer(feature: Feature, prep: Preprocessing) -> tf.keras.layers.Layer:
+    """Ids of a categorical feature's values: its vocabulary, missing and unknown values in one
+    out-of-vocabulary slot."""
+    vocabulary = list(feature.vocabulary or prep.vocabularies.get(feature.name, ()))
+    name = f"{feature.name}_lookup"
+    if feature.kind is Kind.CATEGORICAL_STRING:
+        vocabulary = [v for v in vocabulary if v != ""]
+        return tf.keras.layers.StringLookup(
+            vocabulary=vocabulary or ["<empty>"], num_oov_indices=1, name=name)
+    vocabulary = [int(v) for v in vocabulary if int(v) != -1]
+    return tf.keras.layers.IntegerLookup(
+        vocabulary=vocabulary or [0], num_oov_indices=1, oov_token=-1, mask_token=None, name=name)
+
+
 def _encode(feature: Feature, tensor, prep: Preprocessing, hparams: HParams):
     name = feature.name
     if feature.kind is Kind.NUMERIC:
         mean, variance = prep.moments.get(name, (0.0, 1.0))
         return ImputeAndNormalize(mean, variance, name=f"{name}_normalized")(tensor)
-    vocabulary = list(feature.vocabulary or prep.vocabularies.get(name, ()))
-    if feature.kind is Kind.CATEGORICAL_STRING:
-        vocabulary = [v for v in vocabulary if v != ""]
-        lookup = tf.keras.layers.StringLookup(
-            vocabulary=vocabulary or ["<empty>"], num_oov_indices=1, name=f"{name}_lookup")
-    else:
-        vocabulary = [int(v) for v in vocabulary if int(v) != -1]
-        lookup = tf.keras.layers.IntegerLookup(
-            vocabulary=vocabulary or [0], num_oov_indices=1, oov_token=-1, mask_token=None,
-            name=f"{name}_lookup")
+    lookup = lookup_layer(feature, prep)
     ids = lookup(tensor)
     size = lookup.vocabulary_size()  # vocabulary plus the OOV slot
     embedded = tf.keras.layers.Embedding(
