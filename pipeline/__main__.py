@@ -350,15 +350,28 @@ def predict_command(input_path, output, model_dir, output_dir, beam_args) -> Non
 @click.option("--data-root", type=click.Path(), required=True, help="Folder of CSV files.")
 @click.option("--output", type=click.Path(), required=True, help="Schema file to write (text proto).")
 @click.option("--label", default=None, help="Label column: its classes are written into the schema.")
-def infer_schema(data_root, output, label) -> None:
+@click.option("--output-dir", type=click.Path(), default=_DEFAULTS.output_dir, show_default=True,
+              help="Its TensorFlow / Beam / TFDV log goes to OUTPUT_DIR/logs/infer-schema-<time>.log.")
+@click.option("--verbose", is_flag=True, help="Show TensorFlow, Beam and TFDV logs on the terminal "
+              "instead of only in the log file.")
+def infer_schema(data_root, output, label, output_dir, verbose) -> None:
     """Infer a schema from a CSV folder, to review and check in."""
-    from pipeline import schema_tools
+    from pipeline import logs, schema_tools
+    log_path = schema_tools.log_path(output_dir)
     try:
-        schema = schema_tools.infer_schema(data_root, output, label)
+        with logs.captured(log_path, enabled=not verbose):  # TF's C++ logs at import too
+            schema = schema_tools.infer_schema(data_root, output, label)
     except config_lib.ConfigError as exc:
         _fail(str(exc))
-    click.echo(f"wrote {output}: {len(schema.feature)} features. Review it (see the comments at "
-               "the top), then pass it with --schema.")
+    except Exception as exc:  # pylint: disable=broad-except
+        _fail(f"infer-schema failed: {type(exc).__name__}: {exc}\nThe full log, with the traceback, "
+              f"is in {log_path} (rerun with --verbose to see it on the terminal).", code=1)
+    text = schema_tools.text_features(schema)
+    click.echo(f"wrote {output}: {len(schema.feature)} features"
+               + (f"; text features (natural_language_domain): {', '.join(text)}" if text else
+                  "; no free-text feature found") + ".")
+    click.echo("Review it (see the comments at the top), then pass it with --schema."
+               + ("" if verbose else f" (log: {log_path})"))
 
 
 def main() -> None:

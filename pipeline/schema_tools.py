@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import os
-from typing import Optional
+import time
+from typing import List, Optional
 
 from tensorflow_metadata.proto.v0 import schema_pb2
 
@@ -15,6 +16,9 @@ HEADER = """\
 #    which makes it categorical (embedded).
 #  - A BYTES feature is categorical; a `string_domain` fixes its vocabulary (else the
 #    Trainer learns it from the training split).
+#  - A BYTES feature with `natural_language_domain {{}}` is free text (TFDV found sentences in
+#    it): the model tokenizes and embeds it. It has no vocabulary here, so a new sentence is
+#    not an anomaly. Remove the line to treat the column as a category instead.
 #  - `lifecycle_stage: DEPRECATED` keeps a column in the data but out of the model.
 #  - The label needs its classes: a string_domain, or an int_domain with min 0 and max.
 """
@@ -22,19 +26,27 @@ HEADER = """\
 
 def infer_schema(data_root: str, output: str, label: Optional[str] = None,
                  max_categorical_ints: int = 50) -> schema_pb2.Schema:
-    """Infers a schema with TFDV, marks the label (and small-range ints) categorical, writes it."""
+    """Infers a schema with TFDV, marks the label (and small-range ints) categorical, writes it.
+
+    Free-text string columns get TFDV's own `natural_language_domain {}` (from its semantic
+    domain statistics) and no vocabulary; a short category column keeps its string_domain.
+    """
     import tensorflow_data_validation as tfdv  # slow import, only for this command
 
     if not os.path.isdir(data_root):
         raise ConfigError(f"--data-root {data_root!r} is not a folder")
     if not any(f.lower().endswith(".csv") for f in os.listdir(data_root)):
         raise ConfigError(f"--data-root {data_root!r} holds no .csv file")
-    stats = tfdv.generate_statistics_from_csv(data_location=os.path.join(data_root, "*.csv"))
-    schema = tfdv.infer_schema(stats, infer_feature_shape=False)
-    ranges = _int_ranges(stats)
-    names = [f.name for f in schema.feature]
+    stats = tfdv.generate_statistics_from_csv(
+        data_location=os.path.join(data_root, "*.csv"),
+        stats_options=tfdv.StatsOptions(enable_semantic_domain_stats=True))
+    names = [_stats_name(f) for f in stats.datasets[0].features]
     if label is not None and label not in names:
         raise ConfigError(f"--label {label!r} is not a column of the data (columns: {names})")
+    if label is not None:
+        _forget_label_domain_info(stats, label)
+    schema = tfdv.infer_schema(stats, infer_feature_shape=False)
+    ranges = _int_ranges(stats)
     for feature in schema.feature:
         # CsvExampleGen writes an empty cell as a feature with no value; a value_count
         # of min 1 would flag every such cell as an anomaly.
@@ -50,9 +62,10 @@ def infer_schema(data_root: str, output: str, label: Optional[str] = None,
                 # Few distinct values: most likely codes. No min/max, so new codes in
                 # tomorrow's data are learned, not flagged.
                 feature.int_domain.is_categorical = True
+    _drop_text_vocabularies(schema)
     if label is not None:
         _set_label_domain(schema, label)
-    text = HEADER.format(data_root=os.path.abspath(data_root)) + str(schema)
+    text = HEADER.format(data_root=data_root) + str(schema)
     os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
     tmp = output + ".tmp"
     with open(tmp, "w") as f:
@@ -61,10 +74,48 @@ def infer_schema(data_root: str, output: str, label: Optional[str] = None,
     return schema
 
 
+def text_features(schema: schema_pb2.Schema) -> List[str]:
+    """The features marked as free text (`natural_language_domain`), in schema order."""
+    return [f.name for f in schema.feature if f.HasField("natural_language_domain")]
+
+
+def log_path(output_dir: str) -> str:
+    """Where infer-schema keeps the TensorFlow / Beam / TFDV log: beside `run`'s logs."""
+    return os.path.join(os.path.abspath(output_dir), "logs",
+                        time.strftime("infer-schema-%Y%m%d-%H%M%S.log"))
+
+
+def _stats_name(feature) -> str:
+    return feature.path.step[0] if feature.path.step else feature.name
+
+
+def _forget_label_domain_info(stats, label: str) -> None:
+    """The label is a class, never text: without TFDV's domain guess it gets its classes."""
+    for feature in stats.datasets[0].features:
+        if _stats_name(feature) == label:
+            kept = [c for c in feature.custom_stats if c.name != "domain_info"]
+            del feature.custom_stats[:]
+            feature.custom_stats.extend(kept)
+
+
+def _drop_text_vocabularies(schema: schema_pb2.Schema) -> None:
+    """A text feature must carry no vocabulary: every new sentence would be an anomaly.
+
+    Its natural_language_domain already replaces a `domain:` reference (same oneof); this
+    also removes a top-level string_domain that only it would have used.
+    """
+    text = set(text_features(schema))
+    used = {f.domain for f in schema.feature if f.HasField("domain")}
+    kept = [d for d in schema.string_domain if d.name in used or d.name not in text]
+    if len(kept) != len(schema.string_domain):
+        del schema.string_domain[:]
+        schema.string_domain.extend(kept)
+
+
 def _int_ranges(stats):
     ranges = {}
     for feature in stats.datasets[0].features:
-        name = feature.path.step[0] if feature.path.step else feature.name
+        name = _stats_name(feature)
         if feature.HasField("num_stats"):
             lo, hi = feature.num_stats.min, feature.num_stats.max
             # TFDV counts unique values of categorical features only: bound it by the range.
