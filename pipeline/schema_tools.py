@@ -18,10 +18,14 @@ HEADER = """\
 #    Trainer learns it from the training split).
 #  - A BYTES feature with `natural_language_domain {{}}` is free text (TFDV found sentences in
 #    it): the model tokenizes and embeds it. It has no vocabulary here, so a new sentence is
-#    not an anomaly. Remove the line to treat the column as a category instead.
+#    not an anomaly. A column of at most 100 distinct values stays a category; to make it
+#    text, replace its `domain: ...` line with `natural_language_domain {{}}`.
 #  - `lifecycle_stage: DEPRECATED` keeps a column in the data but out of the model.
 #  - The label needs its classes: a string_domain, or an int_domain with min 0 and max.
 """
+
+# TFDV's default: a string column with at most this many distinct values gets a string_domain.
+MAX_STRING_DOMAIN_SIZE = 100
 
 
 def infer_schema(data_root: str, output: str, label: Optional[str] = None,
@@ -29,7 +33,8 @@ def infer_schema(data_root: str, output: str, label: Optional[str] = None,
     """Infers a schema with TFDV, marks the label (and small-range ints) categorical, writes it.
 
     Free-text string columns get TFDV's own `natural_language_domain {}` (from its semantic
-    domain statistics) and no vocabulary; a short category column keeps its string_domain.
+    domain statistics) and no vocabulary; a category column (at most MAX_STRING_DOMAIN_SIZE
+    distinct values, even of several words each) keeps its string_domain.
     """
     import tensorflow_data_validation as tfdv  # slow import, only for this command
 
@@ -43,9 +48,9 @@ def infer_schema(data_root: str, output: str, label: Optional[str] = None,
     names = [_stats_name(f) for f in stats.datasets[0].features]
     if label is not None and label not in names:
         raise ConfigError(f"--label {label!r} is not a column of the data (columns: {names})")
-    if label is not None:
-        _forget_label_domain_info(stats, label)
-    schema = tfdv.infer_schema(stats, infer_feature_shape=False)
+    _keep_as_categories(stats, label)
+    schema = tfdv.infer_schema(stats, infer_feature_shape=False,
+                               max_string_domain_size=MAX_STRING_DOMAIN_SIZE)
     ranges = _int_ranges(stats)
     for feature in schema.feature:
         # CsvExampleGen writes an empty cell as a feature with no value; a value_count
@@ -89,10 +94,18 @@ def _stats_name(feature) -> str:
     return feature.path.step[0] if feature.path.step else feature.name
 
 
-def _forget_label_domain_info(stats, label: str) -> None:
-    """The label is a class, never text: without TFDV's domain guess it gets its classes."""
+def _keep_as_categories(stats, label: Optional[str]) -> None:
+    """Drops TFDV's text guess where a vocabulary fits better: the label, and few-valued columns.
+
+    TFDV's guess (most values are 3+ words of 2.5-8 letters) also matches category names
+    such as the taxi data's "Taxi Affiliation Services". A column with at most
+    MAX_STRING_DOMAIN_SIZE distinct values is one TFDV itself gives a string_domain, so it
+    stays a category; the label is a class, never text.
+    """
     for feature in stats.datasets[0].features:
-        if _stats_name(feature) == label:
+        few_values = (feature.HasField("string_stats")
+                      and feature.string_stats.unique <= MAX_STRING_DOMAIN_SIZE)
+        if _stats_name(feature) == label or few_values:
             kept = [c for c in feature.custom_stats if c.name != "domain_info"]
             del feature.custom_stats[:]
             feature.custom_stats.extend(kept)
