@@ -1,0 +1,111 @@
+"""infer-schema: free text gets TFDV's natural_language_domain, categories and the label keep
+their vocabularies, and the terminal shows only the command's own lines."""
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+
+import pytest
+from google.protobuf import text_format
+from tensorflow_metadata.proto.v0 import schema_pb2
+
+from pipeline import schema_tools
+from tests.conftest import write_csv
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SENTIMENT_CSV = os.path.join(ROOT, "data", "sentiment", "data.csv")
+SHOPS = ["north", "south", "east"]
+# Several words each: TFDV's text heuristic matches these too, yet they are categories.
+PAYMENTS = ["paid by credit card", "paid in cash", "paid with a mobile app"]
+VERDICTS = {"positive": "the raters liked it", "negative": "the raters did not like it"}
+
+
+def _rows(n: int = 240):
+    """Real sentences from the bundled sentiment data, beside made-up categories and numbers."""
+    with open(SENTIMENT_CSV, newline="", encoding="utf-8") as f:
+        sentences = [row for _, row in zip(range(n), csv.DictReader(f))]
+    return [{"review": s["text"], "shop": SHOPS[i % 3], "payment": PAYMENTS[i % 3 - 1],
+             "price": f"{3.5 + i % 17 * 1.25:.2f}", "stars": str(1 + i % 5),
+             "verdict": VERDICTS[s["label"]]} for i, s in enumerate(sentences)]
+
+
+@pytest.fixture(scope="module")
+def inferred(tmp_path_factory):
+    """Runs `python -m pipeline infer-schema` once, as a user would, with TF's logs at their loudest."""
+    tmp = tmp_path_factory.mktemp("infer")
+    rows = _rows()
+    write_csv(str(tmp / "data" / "reviews.csv"), list(rows[0]), rows)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "0"}
+    completed = subprocess.run(
+        [sys.executable, "-m", "pipeline", "infer-schema", "--data-root", str(tmp / "data"),
+         "--output", str(tmp / "schema.pbtxt"), "--label", "verdict", "--output-dir", str(tmp / "out")],
+        capture_output=True, text=True, timeout=600, cwd=ROOT, env=env)
+    assert completed.returncode == 0, completed.stdout + completed.stderr[-3000:]
+    schema = text_format.Parse(open(tmp / "schema.pbtxt").read(), schema_pb2.Schema())
+    return completed, schema, tmp
+
+
+def _feature(schema, name):
+    return next(f for f in schema.feature if f.name == name)
+
+
+def _string_domain(schema, feature):
+    assert feature.HasField("domain"), feature
+    return list(next(d for d in schema.string_domain if d.name == feature.domain).value)
+
+
+def test_only_the_free_text_column_is_marked_as_text(inferred):
+    _, schema, _ = inferred
+    assert schema_tools.text_features(schema) == ["review"]
+    review = _feature(schema, "review")
+    assert review.type == schema_pb2.BYTES and not review.HasField("domain")
+    assert not any(d.name == "review" for d in schema.string_domain)
+
+
+def test_categories_keep_their_vocabulary_and_the_label_gets_its_classes(inferred):
+    _, schema, _ = inferred
+    assert sorted(_string_domain(schema, _feature(schema, "shop"))) == sorted(SHOPS)
+    assert sorted(_string_domain(schema, _feature(schema, "payment"))) == sorted(PAYMENTS)
+    verdict = _feature(schema, "verdict")
+    assert sorted(_string_domain(schema, verdict)) == sorted(VERDICTS.values())
+    assert verdict.presence.min_fraction == 1.0
+    assert _feature(schema, "price").type == schema_pb2.FLOAT
+    stars = _feature(schema, "stars")
+    assert stars.type == schema_pb2.INT and stars.int_domain.is_categorical
+
+
+def test_the_terminal_shows_only_the_commands_own_lines(inferred):
+    completed, _, tmp = inferred
+    assert completed.stderr == ""
+    schema_path = tmp / "schema.pbtxt"
+    logs = os.listdir(tmp / "out" / "logs")
+    assert len(logs) == 1 and logs[0].startswith("infer-schema-"), logs
+    log_path = tmp / "out" / "logs" / logs[0]
+    assert completed.stdout.splitlines() == [
+        f"wrote {schema_path}: 6 features; text features (natural_language_domain): review.",
+        f"Review it (see the comments at the top), then pass it with --schema. (log: {log_path})"]
+    # The library lines went to the log instead.
+    log = log_path.read_text()
+    assert "DirectRunner" in log and "tensorflow" in log.lower()
+
+
+def test_a_text_feature_never_keeps_a_vocabulary():
+    schema = text_format.Parse("""
+        feature { name: "review" type: BYTES natural_language_domain {} }
+        feature { name: "shop" type: BYTES domain: "shop" }
+        string_domain { name: "review" value: "Great phone." value: "It broke, twice." }
+        string_domain { name: "shop" value: "north" value: "south" }
+    """, schema_pb2.Schema())
+    schema_tools._drop_text_vocabularies(schema)
+    assert [d.name for d in schema.string_domain] == ["shop"]
+
+
+def test_the_checked_in_sentiment_schema_marks_its_text_and_classes():
+    path = os.path.join(ROOT, "schemas", "sentiment", "schema.pbtxt")
+    schema = text_format.Parse(open(path).read(), schema_pb2.Schema())
+    assert schema_tools.text_features(schema) == ["text"]
+    assert _string_domain(schema, _feature(schema, "label")) == ["negative", "positive"]
+    assert sorted(_string_domain(schema, _feature(schema, "source"))) == [
+        "movie_review", "news_editorial", "product_review", "tweet"]
