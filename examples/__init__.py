@@ -1,0 +1,1 @@
+"""Example Keras prototypes for `python -m pipeline run --model MODULE:FUNCTION`."""
