@@ -41,6 +41,7 @@ class Kind(enum.Enum):
     NUMERIC = "numeric"          # float or non-categorical int: normalized
     CATEGORICAL_INT = "int"      # int with is_categorical: IntegerLookup + Embedding
     CATEGORICAL_STRING = "string"  # bytes: StringLookup + Embedding
+    TEXT = "text"                # bytes with `natural_language_domain {}`: tokens + embedding
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,7 +62,17 @@ class Feature:
 
     @property
     def is_categorical(self) -> bool:
-        return self.kind is not Kind.NUMERIC
+        """A feature with a vocabulary of whole values (not numbers, not free text)."""
+        return self.kind in (Kind.CATEGORICAL_INT, Kind.CATEGORICAL_STRING)
+
+    @property
+    def is_string(self) -> bool:
+        return self.kind in (Kind.CATEGORICAL_STRING, Kind.TEXT)
+
+    @property
+    def raw_dtype(self) -> tf.DType:
+        """The dtype a user's model is fed: strings as tf.string, every number as float32."""
+        return tf.string if self.is_string else tf.float32
 
     @property
     def missing_value(self):
@@ -102,14 +113,18 @@ class FeatureSet:
     def names(self) -> List[str]:
         return [f.name for f in self.features]
 
-    def parse(self, serialized: tf.Tensor, with_label: bool) -> Dict[str, tf.Tensor]:
+    def parse(self, serialized: tf.Tensor, with_label: bool, raw: bool = False
+              ) -> Dict[str, tf.Tensor]:
         """Parses a batch of serialized tf.Examples into one [batch, 1] tensor per feature.
 
         Used by the input_fn and by the serving signature alike. CsvExampleGen writes an
         empty CSV cell as a feature with no value, so every feature is parsed as VarLen and
         its first value taken, a missing one becoming the feature's `missing_value`.
+        `raw=True` gives what a user's own model is fed: strings as they are (missing: ''),
+        every number as float32 with NaN where it is missing.
         """
-        columns = [(f.name, f.dtype, f.missing_value) for f in self.features]
+        columns = [(f.name, f.dtype, MISSING_NUMERIC_INT if raw and f.dtype == tf.int64 else f.missing_value)
+                   for f in self.features]
         if with_label:
             columns.append((self.label.name, self.label.dtype, "" if self.label.is_string else 0))
         spec = {name: tf.io.VarLenFeature(dtype) for name, dtype, _ in columns}
@@ -121,6 +136,12 @@ class FeatureSet:
             values = tf.sparse.to_dense(parsed[name], default_value=fill)
             padding = tf.fill(tf.stack([batch, 1]), fill)
             dense[name] = tf.reshape(tf.concat([values, padding], axis=1)[:, :1], [-1, 1])
+        if raw:
+            for f in self.features:
+                if f.dtype == tf.int64:
+                    missing = tf.equal(dense[f.name], MISSING_NUMERIC_INT)
+                    dense[f.name] = tf.where(missing, tf.constant(math.nan, tf.float32),
+                                             tf.cast(dense[f.name], tf.float32))
         return dense
 
     def get(self, name: str) -> Feature:
@@ -183,6 +204,8 @@ def _feature(schema: schema_pb2.Schema, feature: schema_pb2.Feature) -> Feature:
             return Feature(feature.name, Kind.CATEGORICAL_INT, vocab)
         return Feature(feature.name, Kind.NUMERIC, stored_as_int=True)
     if feature.type == schema_pb2.BYTES:
+        if feature.HasField("natural_language_domain"):  # TFDV's marker for free text
+            return Feature(feature.name, Kind.TEXT)
         domain = _string_domain(schema, feature)
         return Feature(feature.name, Kind.CATEGORICAL_STRING, tuple(domain) if domain else None)
     raise SchemaError(
