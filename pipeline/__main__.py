@@ -34,6 +34,32 @@ def _parse_hparams(values: Tuple[str, ...]) -> Tuple[Tuple[str, object], ...]:
     return tuple(parsed)
 
 
+def _parse_input_map(values: Tuple[str, ...]) -> Tuple[Tuple[str, str], ...]:
+    parsed = {}
+    for item in values:
+        name, sep, feature = item.partition("=")
+        if not sep or not name.strip() or not feature.strip():
+            raise config_lib.ConfigError(f"--input-map {item!r}: expected INPUT=FEATURE, e.g. "
+                                         "--input-map text_vectorization_input=review")
+        if name in parsed:
+            raise config_lib.ConfigError(f"--input-map {item!r}: input {name!r} is mapped twice")
+        parsed[name.strip()] = feature.strip()
+    return tuple(parsed.items())
+
+
+def _parse_model(value: Optional[str], input_map: Tuple[str, ...]):
+    if value is None:
+        if input_map:
+            raise config_lib.ConfigError("--input-map binds the inputs of your own model: give it with "
+                                         "--model MODULE:FUNCTION")
+        return None
+    from components.trainer import user_model
+    try:
+        return user_model.parse_spec(value)
+    except user_model.UserModelError as exc:
+        raise config_lib.ConfigError(str(exc)) from None
+
+
 def _parse_split(value: str) -> Tuple[int, int]:
     train, sep, evaluation = value.partition(":")
     if not (sep and train.isdigit() and evaluation.isdigit() and int(train) > 0 and int(evaluation) > 0
@@ -46,16 +72,18 @@ def _parse_split(value: str) -> Tuple[int, int]:
 def explain(exc: BaseException) -> Optional[str]:
     """A one-paragraph message for the errors a user can fix; None for real bugs."""
     from components.strict_example_validator.executor import DataAnomaliesError
+    from components.trainer.binding import BindingError
     from components.trainer.features import SchemaError
     from components.trainer.model import InputNameMismatch
+    from components.trainer.user_model import UserModelError
 
     seen = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
         if isinstance(exc, DataAnomaliesError):
             return f"ExampleValidator: {exc.report}"
-        if isinstance(exc, InputNameMismatch):
-            return f"Trainer: {exc}"
+        if isinstance(exc, (InputNameMismatch, UserModelError, BindingError)):
+            return f"Trainer: {exc}\nNothing was trained or pushed."
         if isinstance(exc, (SchemaError, config_lib.ConfigError)):
             return str(exc)
         if type(exc).__name__ == "NanLossDuringTrainingError":
@@ -93,7 +121,17 @@ def cli() -> None:
                    "else the schema's first categorical feature.")
 @click.option("--hparam", "hparams", multiple=True, metavar="NAME=VALUE",
               help="Model hyperparameter (repeatable): hidden_units=[128,64], dropout, "
-                   "learning_rate, batch_size, max_embedding_dim.")
+                   "learning_rate, batch_size, max_embedding_dim, max_text_tokens, text_embedding_dim. "
+                   "With --model: any names, passed to your function as `hparams` (batch_size also "
+                   "sets the pipeline's batch size).")
+@click.option("--model", "model", default=None, metavar="MODULE:FUNCTION",
+              help="Your own Keras model: a function returning a compiled tf.keras.Model, in a .py file "
+                   "(examples/text_classifier.py:build_model) or a dotted module importable from the "
+                   "working directory (examples.text_classifier:build_model). Default: the built-in model.")
+@click.option("--input-map", "input_map", multiple=True, metavar="INPUT=FEATURE",
+              help="With --model: feed the model input INPUT from the schema feature FEATURE (repeatable). "
+                   "Needed only when the input is not named after a feature (nor FEATURE_input) and the "
+                   "model has more than one input.")
 @click.option("--seed", type=click.IntRange(min=0), default=_DEFAULTS.seed, show_default=True)
 @click.option("--no-cache", is_flag=True, help="Rerun every component, even when its inputs are unchanged.")
 @click.option("--warm-start", is_flag=True,
@@ -104,8 +142,8 @@ def cli() -> None:
 @click.option("--verbose", is_flag=True, help="Show TensorFlow, Beam and TFX logs on the terminal "
               "instead of only in the run's log file.")
 def run(data_root, schema_path, label, output_dir, train_steps, eval_steps, min_accuracy,
-        max_accuracy_drop, split, slice_features, hparams, seed, no_cache, warm_start, beam_args,
-        verbose) -> None:
+        max_accuracy_drop, split, slice_features, hparams, model, input_map, seed, no_cache, warm_start,
+        beam_args, verbose) -> None:
     """Run the pipeline locally: CSV -> validate -> train -> evaluate -> push."""
     started = time.time()
     try:
@@ -117,9 +155,9 @@ def run(data_root, schema_path, label, output_dir, train_steps, eval_steps, min_
             train_hash_buckets=train_buckets, eval_hash_buckets=eval_buckets,
             slice_features=tuple(slice_features) or config_lib.DEFAULT_SLICE_FEATURES,
             hparams=_parse_hparams(hparams), seed=seed, enable_cache=not no_cache, warm_start=warm_start,
-            beam_args=tuple(beam_args))
-        from components.trainer.hparams import HParams
-        HParams.from_dict(config.hparams_dict)
+            beam_args=tuple(beam_args), model=_parse_model(model, input_map),
+            input_map=_parse_input_map(input_map))
+        config.check_hparams()
         config.check_output_dir()
     except (config_lib.ConfigError, ValueError, TypeError) as exc:
         _fail(str(exc))
@@ -130,6 +168,8 @@ def run(data_root, schema_path, label, output_dir, train_steps, eval_steps, min_
             log_path = logs.new_log_path(config.output_dir)
             click.echo(f"running pipeline {config.pipeline_name!r} on {config.data_root}"
                        + ("" if verbose else f" (log: {log_path})"))
+            if config.model is not None:
+                _check_users_function(config, log_path, verbose)
             with logs.progress(total=len(config_lib.COMPONENT_IDS), show_training=not verbose) as progress:
                 try:
                     with logs.captured(log_path, enabled=not verbose):
@@ -156,6 +196,22 @@ def run(data_root, schema_path, label, output_dir, train_steps, eval_steps, min_
     except run_lock.RunInProgress as exc:
         _fail(str(exc), code=3)
     click.echo(results.format_summary(summary, time.time() - started))
+
+
+def _check_users_function(config, log_path: str, verbose: bool) -> None:
+    """Imports the user's module and finds the function before any component runs (exit 2)."""
+    from pipeline import logs
+    from components.trainer import user_model
+    error = None
+    with logs.captured(log_path, enabled=not verbose):
+        try:
+            user_model.load_function(config.model)
+        except user_model.UserModelError as exc:
+            error = str(exc)
+    if error:
+        _fail(error + "\nNothing was run.")
+    click.echo(f"model: {config.model.module}:{config.model.function} (your function; inputs are bound "
+               "to features when it has built the model)")
 
 
 def _anomalies_in(exc: BaseException) -> Optional[list]:

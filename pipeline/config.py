@@ -10,6 +10,8 @@ import re
 import tempfile
 from typing import Dict, Optional, Tuple
 
+from components.trainer.user_model import ModelSpec  # no TensorFlow import
+
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 PIPELINE_NAME = "keras-tfx"
@@ -60,6 +62,8 @@ class PipelineConfig:
     enable_cache: bool = True
     warm_start: bool = False        # Trainer starts from the last blessed model's weights
     beam_args: Tuple[str, ...] = ()
+    model: Optional[ModelSpec] = None  # a user's model function (--model); None: the built-in model
+    input_map: Tuple[Tuple[str, str], ...] = ()  # --input-map: model input -> feature
 
     def __post_init__(self):
         _check(_NAME_PATTERN.fullmatch(self.pipeline_name),
@@ -95,6 +99,15 @@ class PipelineConfig:
     @property
     def hparams_dict(self) -> Dict[str, object]:
         return dict(self.hparams)
+
+    def check_hparams(self) -> None:
+        """The built-in model knows its hyperparameters; a user's model gets any, and the
+        pipeline itself reads only batch_size."""
+        from components.trainer import hparams as hparams_lib
+        if self.model is None:
+            hparams_lib.HParams.from_dict(self.hparams_dict)
+        elif "batch_size" in self.hparams_dict:
+            hparams_lib.check_batch_size(self.hparams_dict["batch_size"])
 
     def check_output_dir(self) -> None:
         """Creates the output dir if needed and proves a file can be written in it."""

@@ -93,6 +93,19 @@ def eval_config(label: Label, slice_features: Sequence[str], min_accuracy: float
         metrics_specs=[tfma.MetricsSpec(metrics=metrics)])
 
 
+def trainer_custom_config(config: PipelineConfig) -> dict:
+    """What run_fn needs beyond TFX's own inputs; a user's model only when there is one."""
+    custom_config = {
+        task.LABEL_KEY: config.label,
+        task.HPARAMS_KEY: config.hparams_dict,
+        task.SEED_KEY: config.seed,
+    }
+    if config.model is not None:
+        custom_config[task.MODEL_KEY] = config.model.to_dict()
+        custom_config[task.INPUT_MAP_KEY] = dict(config.input_map)
+    return custom_config
+
+
 def create_pipeline(
     config: PipelineConfig,
     label: Label,
@@ -149,11 +162,7 @@ def create_pipeline(
         base_model=model_resolver.outputs["model"] if config.warm_start else None,
         train_steps=config.train_steps if train_steps is None else train_steps,
         eval_steps=config.eval_steps if eval_steps is None else eval_steps,
-        custom_config={
-            task.LABEL_KEY: config.label,
-            task.HPARAMS_KEY: config.hparams_dict,
-            task.SEED_KEY: config.seed,
-        }).with_id(TRAINER)
+        custom_config=trainer_custom_config(config)).with_id(TRAINER)
     # Never train on data that failed validation.
     trainer.add_upstream_node(example_validator)
 

@@ -113,6 +113,13 @@ def _frozen_normalization(layer: tf.keras.layers.Normalization):
     if config.get("mean") is None:  # adapted: the state is in its variables
         config["mean"] = np.asarray(layer.adapt_mean).tolist()
         config["variance"] = np.asarray(layer.adapt_variance).tolist()
+    mean = np.asarray(config["mean"], dtype=np.float64)
+    if not np.all(np.isfinite(mean)) or not np.all(np.isfinite(np.asarray(config["variance"], np.float64))):
+        where = np.argwhere(~np.isfinite(np.atleast_1d(mean).ravel())).ravel().tolist()
+        raise ConversionError(
+            f"layer {layer.name!r} (Normalization) learned a mean or variance that is NaN (positions "
+            f"{where} of its input): adapt() saw missing values, which reach your model as NaN. "
+            "Fill them before adapt() and in the model, e.g. tf.where(tf.math.is_nan(x), 0.0, x)")
     return layer.__class__.from_config(config)
 
 

@@ -14,6 +14,8 @@ class HParams:
     batch_size: int = 128
     max_embedding_dim: int = 16
     l2: float = 1e-3
+    max_text_tokens: int = 64       # tokens of a text feature the model reads (the rest cut)
+    text_embedding_dim: int = 32
 
     def __post_init__(self):
         units = self.hidden_units
@@ -29,6 +31,10 @@ class HParams:
         _check(_is_int(self.max_embedding_dim) and 1 <= self.max_embedding_dim <= 1024,
                f"max_embedding_dim must be a whole number in 1..1024 (got {self.max_embedding_dim!r})")
         _check(_is_number(self.l2) and self.l2 >= 0, f"l2 must be a number >= 0 (got {self.l2!r})")
+        _check(_is_int(self.max_text_tokens) and 1 <= self.max_text_tokens <= 100_000,
+               f"max_text_tokens must be a whole number in 1..100000 (got {self.max_text_tokens!r})")
+        _check(_is_int(self.text_embedding_dim) and 1 <= self.text_embedding_dim <= 1024,
+               f"text_embedding_dim must be a whole number in 1..1024 (got {self.text_embedding_dim!r})")
 
     @classmethod
     def from_dict(cls, values: Optional[Mapping]) -> "HParams":
@@ -40,6 +46,13 @@ class HParams:
         if isinstance(values.get("hidden_units"), list):
             values["hidden_units"] = tuple(values["hidden_units"])
         return cls(**values)
+
+
+def check_batch_size(value) -> int:
+    """The one hyperparameter the pipeline itself uses with a user's own model."""
+    _check(_is_int(value) and 1 <= value <= 1_000_000,
+           f"batch_size must be a whole number in 1..1000000 (got {value!r})")
+    return value
 
 
 def _check(condition: bool, message: str) -> None:

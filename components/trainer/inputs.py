@@ -31,9 +31,24 @@ def label_to_ids(label, features: FeatureSet):
     return tf.cast(ids, tf.float32) if spec.is_binary else ids
 
 
+def raw_dataset(file_patterns: Sequence[str], features: FeatureSet, batch_size: int) -> tf.data.Dataset:
+    """The split's raw features, batched, in file order, once: what a user's model function gets.
+
+    Each element is a dict from column name to a (batch, 1) tensor: tf.string for strings,
+    float32 with NaN for missing numbers. No label.
+    """
+    dataset = tf.data.TFRecordDataset(list_files(file_patterns), compression_type="GZIP")
+    return dataset.batch(batch_size).map(
+        lambda serialized: features.parse(serialized, with_label=False, raw=True),
+        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
+
+
 def make_dataset(file_patterns: Sequence[str], features: FeatureSet, batch_size: int,
-                 training: bool, seed: int = 0) -> tf.data.Dataset:
-    """(features dict keyed by the Keras input names, class ids) batches."""
+                 training: bool, seed: int = 0, binding=None) -> tf.data.Dataset:
+    """(features dict keyed by the Keras input names, class ids) batches.
+
+    With a `binding` (a user's model), features are parsed raw and fed to the inputs it names.
+    """
     label_name = features.label.name
     files = list_files(file_patterns)
     dataset = tf.data.TFRecordDataset(files, compression_type="GZIP")
@@ -42,8 +57,10 @@ def make_dataset(file_patterns: Sequence[str], features: FeatureSet, batch_size:
     dataset = dataset.batch(batch_size, drop_remainder=False)
 
     def parse(serialized):
-        parsed = features.parse(serialized, with_label=True)
+        parsed = features.parse(serialized, with_label=True, raw=binding is not None)
         label = parsed.pop(label_name)
+        if binding is not None:
+            parsed = binding.apply(parsed)
         return parsed, label_to_ids(label, features)
 
     return dataset.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(
@@ -51,18 +68,20 @@ def make_dataset(file_patterns: Sequence[str], features: FeatureSet, batch_size:
 
 
 def make_input_fn(file_patterns: Sequence[str], features: FeatureSet, batch_size: int,
-                  training: bool, seed: int = 0) -> Callable[[], tf.data.Dataset]:
+                  training: bool, seed: int = 0, binding=None) -> Callable[[], tf.data.Dataset]:
     def input_fn():
-        return make_dataset(file_patterns, features, batch_size, training, seed)
+        return make_dataset(file_patterns, features, batch_size, training, seed, binding)
     return input_fn
 
 
 def learn_preprocessing(file_patterns: Sequence[str], features: FeatureSet,
-                        max_examples: int = 200_000, max_vocabulary: int = 1_000) -> Preprocessing:
+                        max_examples: int = 200_000, max_vocabulary: int = 1_000,
+                        max_text_vocabulary: int = 10_000) -> Preprocessing:
     """Means and variances of numeric features, and vocabularies the schema does not give.
 
     One pass over at most `max_examples` training examples (NaN-aware); a vocabulary keeps
-    the `max_vocabulary` most frequent values seen at least twice.
+    the `max_vocabulary` most frequent values seen at least twice; a text feature's vocabulary
+    the `max_text_vocabulary` most frequent tokens.
     """
     dataset = make_dataset(file_patterns, features, 1024, training=False).take(
         -(-max_examples // 1024))
@@ -72,6 +91,12 @@ def learn_preprocessing(file_patterns: Sequence[str], features: FeatureSet,
     counters = collections.defaultdict(collections.Counter)
     numeric = [f.name for f in features.features if f.kind is Kind.NUMERIC]
     to_learn = [f.name for f in features.features if f.is_categorical and not f.vocabulary]
+    texts = [f.name for f in features.features if f.kind is Kind.TEXT]
+    # Text is tokenized exactly as the model will: by the same Keras layer, adapted here.
+    tokenizers = {name: tf.keras.layers.TextVectorization(max_tokens=max_text_vocabulary)
+                  for name in texts}
+    for name, tokenizer in tokenizers.items():
+        tokenizer.adapt(dataset.map(lambda batch, _, name=name: batch[name][:, 0]))
     for batch, _ in dataset:
         for name in numeric:
             raw = batch[name].numpy().ravel()
@@ -97,4 +122,6 @@ def learn_preprocessing(file_patterns: Sequence[str], features: FeatureSet,
             common = [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in common]
         common = [v for v in common if v != feature.missing_value][:max_vocabulary]
         vocabularies[name] = tuple(sorted(common, key=str))
+    for name, tokenizer in tokenizers.items():
+        vocabularies[name] = tuple(tokenizer.get_vocabulary(include_special_tokens=False))
     return Preprocessing(vocabularies=vocabularies, moments=moments)

@@ -7,6 +7,7 @@ from typing import Dict, Iterable
 
 import tensorflow as tf
 
+from components.trainer.convert import FrozenTextVectorization
 from components.trainer.hparams import HParams
 from components.trainer.features import MISSING_NUMERIC_INT, Feature, FeatureSet, Kind
 
@@ -70,8 +71,23 @@ def lookup_layer(feature: Feature, prep: Preprocessing) -> tf.keras.layers.Layer
         vocabulary=vocabulary or [0], num_oov_indices=1, oov_token=-1, mask_token=None, name=name)
 
 
+def _encode_text(feature: Feature, tensor, prep: Preprocessing, hparams: HParams):
+    """Free text: tokens (the vocabulary learned from the training split) -> embedding -> the
+    mean over the text's tokens (padding masked out)."""
+    name = feature.name
+    vocabulary = list(prep.vocabularies.get(name, ())) or ["<empty>"]
+    tokens = FrozenTextVectorization(vocabulary=vocabulary, output_sequence_length=hparams.max_text_tokens,
+                                     name=f"{name}_tokens")(tensor)
+    embedded = tf.keras.layers.Embedding(
+        len(vocabulary) + 2, hparams.text_embedding_dim, mask_zero=True,  # + padding and OOV
+        embeddings_regularizer=_l2(hparams), name=f"{name}_embedding")(tokens)
+    return tf.keras.layers.GlobalAveragePooling1D(name=f"{name}_pooled")(embedded)
+
+
 def _encode(feature: Feature, tensor, prep: Preprocessing, hparams: HParams):
     name = feature.name
+    if feature.kind is Kind.TEXT:
+        return _encode_text(feature, tensor, prep, hparams)
     if feature.kind is Kind.NUMERIC:
         mean, variance = prep.moments.get(name, (0.0, 1.0))
         return ImputeAndNormalize(mean, variance, name=f"{name}_normalized")(tensor)

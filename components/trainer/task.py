@@ -5,23 +5,31 @@ in-process under the local runner and inside the image on Kubeflow.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging as std_logging
 import os
 import time
-from typing import Any, Dict, Mapping, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 import tensorflow as tf
 from absl import logging
 from tfx.components.trainer.fn_args_utils import FnArgs
 
-from components.trainer import features as features_lib
+from components.trainer import binding as binding_lib
+from components.trainer import convert, features as features_lib
+from components.trainer import hparams as hparams_lib
 from components.trainer import inputs, model as model_lib
+from components.trainer import user_model
 
 # Keys of the Trainer's custom_config (written by pipeline.pipeline.create_pipeline).
 LABEL_KEY = "label"
 HPARAMS_KEY = "hparams"
 SEED_KEY = "seed"
+MODEL_KEY = "model"          # a user's model function (user_model.ModelSpec as a dict)
+INPUT_MAP_KEY = "input_map"  # --input-map: model input name -> feature
+
+BINDING_FILE = "binding.json"  # in model_run/: which feature fed which input of a user's model
 
 # Training progress records go to this plain Python logger: the local CLI forwards them to the
 # terminal (pipeline.logs.Progress); elsewhere (Kubeflow) they are ordinary log lines.
@@ -31,13 +39,38 @@ EXPORTER_NAME = "serving"
 ALL_CLASSES = "all_classes"  # serving output naming the class of each probability column
 
 
-def trainer_settings(custom_config: Mapping[str, Any]) -> Tuple[str, model_lib.HParams, int]:
-    """Label, hyperparameters and seed from the Trainer's custom_config."""
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    label: str
+    hparams: Dict[str, Any]               # the --hparam values as given
+    seed: int
+    model: Optional[user_model.ModelSpec]  # None: the built-in model
+    input_map: Dict[str, str]
+
+    @property
+    def builtin_hparams(self) -> model_lib.HParams:
+        return model_lib.HParams.from_dict(self.hparams)
+
+    @property
+    def batch_size(self) -> int:
+        if self.model is None:
+            return self.builtin_hparams.batch_size
+        return hparams_lib.check_batch_size(self.hparams.get("batch_size", model_lib.HParams.batch_size))
+
+
+def trainer_settings(custom_config: Mapping[str, Any]) -> Settings:
+    """Label, hyperparameters, seed and the user's model (if any) from the custom_config."""
     custom_config = custom_config or {}
     if LABEL_KEY not in custom_config:
         raise ValueError(f"the Trainer's custom_config needs {LABEL_KEY!r} (the label column)")
-    return (custom_config[LABEL_KEY], model_lib.HParams.from_dict(custom_config.get(HPARAMS_KEY)),
-            int(custom_config.get(SEED_KEY, 0)))
+    spec = custom_config.get(MODEL_KEY)
+    settings = Settings(
+        label=custom_config[LABEL_KEY], hparams=dict(custom_config.get(HPARAMS_KEY) or {}),
+        seed=int(custom_config.get(SEED_KEY, 0)),
+        model=user_model.ModelSpec.from_dict(spec) if spec else None,
+        input_map=dict(custom_config.get(INPUT_MAP_KEY) or {}))
+    settings.batch_size  # pylint: disable=pointless-statement  # validates the hyperparameters
+    return settings
 
 
 def run_config(model_dir: str, seed: int, train_steps: int) -> tf.estimator.RunConfig:
@@ -52,12 +85,18 @@ def run_config(model_dir: str, seed: int, train_steps: int) -> tf.estimator.RunC
     )
 
 
-def serving_input_receiver_fn(features: features_lib.FeatureSet):
-    """Serving signature: serialized tf.Examples in `examples`, parsed as the input_fn parses."""
+def serving_input_receiver_fn(features: features_lib.FeatureSet,
+                              binding: Optional[binding_lib.Binding] = None):
+    """Serving signature: serialized tf.Examples in `examples`, parsed as the input_fn parses.
+
+    The examples are keyed by the schema's feature names whatever a user's model calls its
+    inputs: the binding feeds them to the inputs, as in training.
+    """
     def receiver_fn():
         serialized = tf.compat.v1.placeholder(tf.string, shape=[None], name="input_example_tensor")
+        parsed = features.parse(serialized, with_label=False, raw=binding is not None)
         return tf.estimator.export.ServingInputReceiver(
-            features.parse(serialized, with_label=False), {"examples": serialized})
+            binding.apply(parsed) if binding is not None else parsed, {"examples": serialized})
     return receiver_fn
 
 
@@ -147,17 +186,17 @@ def train_hooks(config: tf.estimator.RunConfig, train_steps: int, batch_size: in
     return hooks
 
 
-def specs(fn_args: FnArgs, features: features_lib.FeatureSet, hparams: model_lib.HParams,
-          seed: int, config: tf.estimator.RunConfig
+def specs(fn_args: FnArgs, features: features_lib.FeatureSet, batch_size: int,
+          seed: int, config: tf.estimator.RunConfig, binding: Optional[binding_lib.Binding] = None
           ) -> Tuple[tf.estimator.TrainSpec, tf.estimator.EvalSpec]:
-    train_input_fn = inputs.make_input_fn(fn_args.train_files, features, hparams.batch_size,
-                                          training=True, seed=seed)
-    eval_input_fn = inputs.make_input_fn(fn_args.eval_files, features, hparams.batch_size,
-                                         training=False)
-    exporter = tf.estimator.FinalExporter(EXPORTER_NAME, serving_input_receiver_fn(features))
+    train_input_fn = inputs.make_input_fn(fn_args.train_files, features, batch_size,
+                                          training=True, seed=seed, binding=binding)
+    eval_input_fn = inputs.make_input_fn(fn_args.eval_files, features, batch_size,
+                                         training=False, binding=binding)
+    exporter = tf.estimator.FinalExporter(EXPORTER_NAME, serving_input_receiver_fn(features, binding))
     train_spec = tf.estimator.TrainSpec(
         train_input_fn, max_steps=fn_args.train_steps,
-        hooks=train_hooks(config, fn_args.train_steps, hparams.batch_size))
+        hooks=train_hooks(config, fn_args.train_steps, batch_size))
     eval_spec = tf.estimator.EvalSpec(
         eval_input_fn, steps=fn_args.eval_steps or None, exporters=[exporter],
         name="eval", start_delay_secs=0, throttle_secs=0)
@@ -173,12 +212,16 @@ def latest_export(model_dir: str) -> str:
     return os.path.join(export_root, versions[-1])
 
 
-def publish_with_class_names(export_dir: str, serving_model_dir: str, classes) -> str:
-    """Re-saves the export with an `all_classes` output beside the Keras output.
+def publish_with_class_names(export_dir: str, serving_model_dir: str, classes,
+                             head: Optional[user_model.Head] = None) -> str:
+    """Re-saves the export with `probabilities` and an `all_classes` output.
 
     The signature then says which class each probability column is; TFMA uses it to map
     a string label in the eval data to a class id (`metric_util` looks for `all_classes`).
-    Inputs, variables, tables and the Keras output are unchanged.
+    A user's model's output, whatever its layer's name, is served as `probabilities`: logits
+    (a loss with from_logits=True) go through sigmoid or softmax, and a binary model with two
+    softmax units serves the positive class's column, as the built-in model does.
+    Inputs, variables and tables are unchanged.
     """
     with tf.Graph().as_default() as graph, tf.compat.v1.Session(graph=graph) as session:
         meta_graph = tf.compat.v1.saved_model.loader.load(
@@ -186,7 +229,12 @@ def publish_with_class_names(export_dir: str, serving_model_dir: str, classes) -
         signature = meta_graph.signature_def[tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY]
         inputs = {k: graph.get_tensor_by_name(v.name) for k, v in signature.inputs.items()}
         outputs = {k: graph.get_tensor_by_name(v.name) for k, v in signature.outputs.items()}
-        probabilities = outputs[model_lib.OUTPUT_NAME]
+        keras_output = (model_lib.OUTPUT_NAME if model_lib.OUTPUT_NAME in outputs
+                        else next(iter(outputs)))
+        probabilities = outputs.pop(keras_output)
+        if head is not None:
+            probabilities = served_probabilities(probabilities, head)
+        outputs[model_lib.OUTPUT_NAME] = probabilities
         names = tf.constant([[str(c) for c in classes]])
         outputs[ALL_CLASSES] = tf.tile(names, tf.stack([tf.shape(probabilities)[0], 1]))
         main_ops = []
@@ -205,6 +253,14 @@ def publish_with_class_names(export_dir: str, serving_model_dir: str, classes) -
         builder.save()
     return serving_model_dir
 
+
+def served_probabilities(output, head: user_model.Head):
+    """Probabilities from a user's model's output: [n, 1] positive class, or [n, classes]."""
+    if head.from_logits:
+        output = tf.sigmoid(output) if head.units == 1 else tf.nn.softmax(output, axis=-1)
+    if head.units == 2:  # units == 2 only for a binary label: serve the positive class
+        output = output[:, 1:2]
+    return tf.identity(output, name="served_probabilities")
 
 WARM_START_REPORT = "warm_start.json"
 ASSETS_EXTRA = "assets.extra"
@@ -231,16 +287,94 @@ def warm_start(keras_model: tf.keras.Model, base_model_dir: str) -> Dict[str, An
     return {"base_model": base_model_dir, "copied": copied, "skipped": skipped}
 
 
+def builtin_keras_model(fn_args: FnArgs, features: features_lib.FeatureSet,
+                        settings: Settings) -> tf.keras.Model:
+    """The model built from the schema: its inputs are the features, by construction."""
+    preprocessing = inputs.learn_preprocessing(fn_args.train_files, features)
+    keras_model = model_lib.build_keras_model(features, preprocessing, settings.builtin_hparams,
+                                              settings.seed)
+    model_lib.check_input_names(keras_model, features.names)
+    return keras_model
+
+
+def users_keras_model(fn_args: FnArgs, features: features_lib.FeatureSet, settings: Settings
+                      ) -> Tuple[tf.keras.Model, binding_lib.Binding, user_model.Head]:
+    """The user's function's model, bound to the features and made graph-safe.
+
+    Raises UserModelError / BindingError / ConversionError before anything is trained.
+    """
+    spec = settings.model
+    function = user_model.load_function(spec)
+    tf.keras.utils.set_random_seed(settings.seed)
+    train_dataset = inputs.raw_dataset(fn_args.train_files, features, settings.batch_size)
+    label = features.label
+    keras_model = user_model.call(
+        function, spec, train_dataset=train_dataset, num_classes=label.num_classes,
+        class_names=[str(c) for c in label.classes], hparams=dict(settings.hparams))
+    user_model.check_model(keras_model, spec)
+    if not keras_model.inputs:  # a Sequential without an input shape: build it on real data
+        build_sequential(keras_model, spec, features, settings, train_dataset)
+    head = user_model.output_head(keras_model, spec, label.num_classes)
+    binding = binding_lib.bind(binding_lib.model_inputs(keras_model), features, settings.input_map)
+    try:
+        keras_model = convert.graph_safe(keras_model)
+    except convert.ConversionError as exc:
+        raise user_model.UserModelError(f"--model {spec}: {exc}") from None
+    return keras_model, binding, head
+
+
+def build_sequential(keras_model, spec, features: features_lib.FeatureSet, settings: Settings,
+                     train_dataset: tf.data.Dataset) -> None:
+    """Builds an unbuilt Sequential by calling it on an input shaped like the feature(s) it gets.
+
+    Keras then names its input `<first layer>_input`, which the binding reads like any other.
+    """
+    first = keras_model.layers[0].name if keras_model.layers else "?"
+    provisional = binding_lib.ModelInput(f"{first}_input", "unknown", (None, None))
+    try:
+        chosen = binding_lib.bind([provisional], features, settings.input_map).inputs[0].features
+    except binding_lib.BindingError:
+        chosen = ()
+    if not chosen:
+        raise user_model.UserModelError(
+            f"--model {spec}: the Sequential model {keras_model.name!r} has no input shape yet, and "
+            "which feature it takes is not clear. Start it with tf.keras.Input(shape=(1,), "
+            "dtype=...) and pass --input-map INPUT=FEATURE")
+    spec_of = train_dataset.element_spec
+    dtype = spec_of[chosen[0]].dtype
+    try:
+        keras_model(tf.keras.Input(shape=(len(chosen),), dtype=dtype))
+    except Exception as exc:  # their layers refused the data
+        raise user_model.UserModelError(
+            f"--model {spec}: the model could not be run on the feature(s) {list(chosen)} "
+            f"((batch, {len(chosen)}) tensors):\n" + user_model.user_traceback(exc)) from None
+
+
+def announce_binding(binding: binding_lib.Binding, model_run_dir: str) -> None:
+    """Prints the binding once per run (progress lines) and keeps it in the run folder."""
+    progress = std_logging.getLogger(PROGRESS_LOGGER)
+    progress.info("model inputs <- features:")
+    for line in binding.describe():
+        progress.info("  %s", line)
+    tf.io.gfile.makedirs(model_run_dir)
+    with tf.io.gfile.GFile(os.path.join(model_run_dir, BINDING_FILE), "w") as f:
+        f.write(binding.to_json())
+
+
 def run_fn(fn_args: FnArgs) -> None:
     """Builds, converts, trains, evaluates and exports the model (the TFX Trainer entry point)."""
-    label, hparams, seed = trainer_settings(fn_args.custom_config)
-    features = features_lib.features_from_schema(features_lib.load_schema(fn_args.schema_path), label)
+    settings = trainer_settings(fn_args.custom_config)
+    features = features_lib.features_from_schema(features_lib.load_schema(fn_args.schema_path),
+                                                 settings.label)
     logging.info("Features from the schema: %s; label %r with classes %s",
-                 features.names, label, list(features.label.classes))
+                 features.names, settings.label, list(features.label.classes))
 
-    preprocessing = inputs.learn_preprocessing(fn_args.train_files, features)
-    keras_model = model_lib.build_keras_model(features, preprocessing, hparams, seed)
-    model_lib.check_input_names(keras_model, features.names)
+    binding, head = None, None
+    if settings.model is None:
+        keras_model = builtin_keras_model(fn_args, features, settings)
+    else:
+        keras_model, binding, head = users_keras_model(fn_args, features, settings)
+        announce_binding(binding, fn_args.model_run_dir)
     if fn_args.base_model:
         report = warm_start(keras_model, fn_args.base_model)
         logging.info("Warm start from %s: %d weights copied, %d kept fresh", fn_args.base_model,
@@ -250,22 +384,23 @@ def run_fn(fn_args: FnArgs) -> None:
             f.write(json.dumps(report, indent=1))
 
     estimator = estimator_from_keras(
-        keras_model, run_config(fn_args.model_run_dir, seed, fn_args.train_steps))
-    train_spec, eval_spec = specs(fn_args, features, hparams, seed, estimator.config)
+        keras_model, run_config(fn_args.model_run_dir, settings.seed, fn_args.train_steps))
+    train_spec, eval_spec = specs(fn_args, features, settings.batch_size, settings.seed,
+                                  estimator.config, binding)
     result = tf.estimator.train_and_evaluate(estimator, train_spec, eval_spec)
     if not estimator.config.is_chief:
         return  # a worker of a TF cluster (TF_CONFIG): the chief exports; a ps never returns
     if result is None:  # the chief of a TF cluster only trains: it exports its last checkpoint
         estimator.export_saved_model(os.path.join(fn_args.model_run_dir, "export", EXPORTER_NAME),
-                                     serving_input_receiver_fn(features))
+                                     serving_input_receiver_fn(features, binding))
     else:
         logging.info("Final evaluation: %s", result[0])
 
     if tf.io.gfile.exists(fn_args.serving_model_dir):
         tf.io.gfile.rmtree(fn_args.serving_model_dir)
     publish_with_class_names(latest_export(fn_args.model_run_dir), fn_args.serving_model_dir,
-                             features.label.classes)
-    write_model_card(fn_args.serving_model_dir, fn_args.schema_path, label)
+                             features.label.classes, head)
+    write_model_card(fn_args.serving_model_dir, fn_args.schema_path, settings.label)
 
 
 def write_model_card(serving_model_dir: str, schema_path: str, label: str) -> None:

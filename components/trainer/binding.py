@@ -1,0 +1,218 @@
+"""Which feature feeds which input of a user's Keras model: decided once, used everywhere.
+
+`model_to_estimator` feeds a Keras model from a dict whose keys must equal
+`model.input_names`; a Sequential model's input is named by Keras (`<first layer>_input`, or
+`input_1`, `input_2`, ... depending on what the process built before). Instead of asking the
+user to guess that name, `bind` reads the names of the model actually built and maps each
+input to schema features by these rules:
+
+1. `--input-map INPUT=FEATURE` (the user said so; it wins for the inputs it names);
+2. an input named after a model feature gets it;
+3. an input named `XYZ_input` gets feature `XYZ` (Keras's name for a layer `XYZ`'s input);
+4. a model with a single input gets the one model feature, or, when every model feature is
+   numeric, all of them stacked in the schema's order (width checked against the input).
+
+The result is data (`Binding`), applied by the same function to the training input_fn's and
+the serving signature's parsed features, so the two cannot drift; the serving signature keeps
+the schema's feature names whatever the model calls its inputs.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+from components.trainer.features import FeatureSet
+
+RULE_MAP = "--input-map"
+RULE_NAME = "named after the feature"
+RULE_KERAS_NAME = "Keras's '<layer>_input' name for a layer named after the feature"
+RULE_SINGLE = "the model's single input, the one model feature"
+RULE_STACKED = "the model's single input, every model feature stacked (all numeric)"
+
+
+class BindingError(ValueError):
+    """The model's inputs cannot be fed from the schema's features (what, why, fix)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelInput:
+    """What binding needs to know of a Keras input: name, dtype name and shape."""
+    name: str
+    dtype: str                    # e.g. "string", "float32", "int64"
+    shape: Tuple[Optional[int], ...]  # with the batch dimension first
+
+    @property
+    def is_string(self) -> bool:
+        return self.dtype == "string"
+
+    @property
+    def is_integer(self) -> bool:
+        return self.dtype.startswith(("int", "uint"))
+
+    @property
+    def width(self) -> Optional[int]:
+        return self.shape[-1] if len(self.shape) >= 2 else 1
+
+
+@dataclasses.dataclass(frozen=True)
+class InputBinding:
+    input: ModelInput
+    features: Tuple[str, ...]
+    rule: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Binding:
+    inputs: Tuple[InputBinding, ...]
+    unused_features: Tuple[str, ...]
+
+    def describe(self) -> List[str]:
+        """One line per input, as printed once per run."""
+        lines = []
+        for b in self.inputs:
+            source = b.features[0] if len(b.features) == 1 else f"[{', '.join(b.features)}]"
+            lines.append(f"{b.input.name} ({b.input.dtype}, shape {_shape(b.input.shape)}) "
+                         f"<- {source}   ({b.rule})")
+        if self.unused_features:
+            lines.append(f"features not used by the model: {', '.join(self.unused_features)}")
+        return lines
+
+    def to_json(self) -> str:
+        return json.dumps({
+            "inputs": [{"input": b.input.name, "dtype": b.input.dtype, "shape": list(b.input.shape),
+                        "features": list(b.features), "rule": b.rule} for b in self.inputs],
+            "unused_features": list(self.unused_features)}, indent=1)
+
+    def apply(self, parsed: Mapping) -> Dict:
+        """Model inputs from parsed raw features ([batch, 1] tensors keyed by feature name)."""
+        import tensorflow as tf  # the rules above are pure Python, testable without TF
+
+        fed = {}
+        for b in self.inputs:
+            if len(b.features) == 1:
+                tensor = parsed[b.features[0]]
+            else:
+                tensor = tf.concat([parsed[name] for name in b.features], axis=-1)
+            if b.input.is_integer:  # raw numbers are float32 with NaN for missing: -1 then
+                tensor = tf.where(tf.math.is_nan(tensor), tf.fill(tf.shape(tensor), -1.0), tensor)
+                tensor = tf.cast(tensor, tf.as_dtype(b.input.dtype))
+            elif not b.input.is_string and b.input.dtype != "float32":
+                tensor = tf.cast(tensor, tf.as_dtype(b.input.dtype))
+            if len(b.input.shape) == 1:  # an input of shape (batch,): one value per row
+                tensor = tf.reshape(tensor, [-1])
+            fed[b.input.name] = tensor
+        return fed
+
+
+def _shape(shape) -> str:
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def model_inputs(model) -> List[ModelInput]:
+    """The Keras model's inputs, in its own order."""
+    return [ModelInput(name, tensor.dtype.name, tuple(tensor.shape.as_list()))
+            for name, tensor in zip(model.input_names, model.inputs)]
+
+
+def bind(inputs: Sequence[ModelInput], features: FeatureSet,
+         input_map: Optional[Mapping[str, str]] = None) -> Binding:
+    """Maps each model input to features by the rules in this module's docstring."""
+    input_map = dict(input_map or {})
+    names = features.names
+    by_input = {i.name: i for i in inputs}
+    for input_name, feature in input_map.items():
+        if input_name not in by_input:
+            raise BindingError(_explain(
+                inputs, features, f"--input-map {input_name}={feature}: the model has no input "
+                f"{input_name!r}", "name one of the model's inputs listed above"))
+        if feature not in names:
+            raise BindingError(_explain(
+                inputs, features, f"--input-map {input_name}={feature}: {feature!r} is not a model "
+                "feature of the schema (a column the schema lacks, the label, or one marked "
+                "DEPRECATED)", "name one of the features listed above"))
+
+    bound: List[InputBinding] = []
+    unbound: List[ModelInput] = []
+    for model_input in inputs:
+        name = model_input.name
+        if name in input_map:
+            bound.append(InputBinding(model_input, (input_map[name],), RULE_MAP))
+        elif name in names:
+            bound.append(InputBinding(model_input, (name,), RULE_NAME))
+        elif name.endswith("_input") and name[: -len("_input")] in names:
+            bound.append(InputBinding(model_input, (name[: -len("_input")],), RULE_KERAS_NAME))
+        else:
+            unbound.append(model_input)
+
+    if unbound and len(inputs) == 1:
+        model_input = unbound.pop()
+        if len(names) == 1:
+            bound.append(InputBinding(model_input, (names[0],), RULE_SINGLE))
+        elif all(not f.is_string for f in features.features):
+            bound.append(InputBinding(model_input, tuple(names), RULE_STACKED))
+        else:
+            strings = [f.name for f in features.features if f.is_string]
+            raise BindingError(_explain(
+                inputs, features,
+                f"the model has one input, {model_input.name!r}, and the schema has "
+                f"{len(names)} model features, not all numeric (strings: {strings}), so which one "
+                "feeds it is not clear",
+                f"say it with --input-map {model_input.name}=FEATURE, or mark the features the "
+                "model does not use `lifecycle_stage: DEPRECATED` in the schema"))
+    if unbound:
+        raise BindingError(_explain(
+            inputs, features,
+            f"no feature for the model input(s) {[i.name for i in unbound]}: not named after a "
+            "feature (nor '<feature>_input'), and the model has more than one input",
+            "name the inputs after features (tf.keras.Input(name=FEATURE)) or add "
+            + " ".join(f"--input-map {i.name}=FEATURE" for i in unbound)))
+
+    for b in bound:
+        _check_types(b, features, inputs)
+    used = {name for b in bound for name in b.features}
+    duplicates = sorted(n for n in used if sum(n in b.features for b in bound) > 1)
+    if duplicates:
+        raise BindingError(_explain(
+            inputs, features, f"feature(s) {duplicates} would feed more than one input",
+            "give each input its own feature with --input-map"))
+    return Binding(tuple(bound), tuple(n for n in names if n not in used))
+
+
+def _check_types(b: InputBinding, features: FeatureSet, inputs) -> None:
+    for name in b.features:
+        feature = features.get(name)
+        if feature.is_string != b.input.is_string:
+            kind = "text" if feature.kind.value == "text" else ("string" if feature.is_string else "numeric")
+            raise BindingError(_explain(
+                inputs, features,
+                f"input {b.input.name!r} takes {b.input.dtype} values but is bound to the {kind} "
+                f"feature {name!r} ({b.rule})",
+                "bind it to a feature of its type with --input-map, or change the input's dtype "
+                f"(tf.keras.Input(..., dtype={'tf.string' if feature.is_string else 'tf.float32'}))"))
+    rank = len(b.input.shape)
+    if rank > 2:
+        raise BindingError(_explain(
+            inputs, features, f"input {b.input.name!r} has shape {_shape(b.input.shape)}; a feature "
+            "arrives as one value per row, shape (None, 1) or (None,)",
+            "give the input shape=(1,) (or shape=(N,) for N stacked numeric features)"))
+    width = b.input.width
+    if rank == 1 and len(b.features) > 1 or width not in (None, len(b.features)):
+        raise BindingError(_explain(
+            inputs, features,
+            f"input {b.input.name!r} has shape {_shape(b.input.shape)} but is fed "
+            f"{len(b.features)} feature(s) {list(b.features)} ({b.rule})",
+            f"give the input shape=({len(b.features)},), or map it to one feature with --input-map"))
+
+
+def _explain(inputs, features: FeatureSet, what: str, fix: str) -> str:
+    described = ", ".join(f"{i.name} ({i.dtype}, shape {_shape(i.shape)})" for i in inputs)
+    feats = ", ".join(f"{f.name} ({'text' if f.kind.value == 'text' else 'string' if f.is_string else 'number'})"
+                      for f in features.features)
+    return (f"the model's inputs cannot be fed from the data: {what}.\n"
+            f"  model inputs (model.input_names): {described}\n"
+            f"  model features (from the schema): {feats}\n"
+            "  rules, in order: --input-map INPUT=FEATURE; an input named after a feature; an input "
+            "'<feature>_input'; a single input takes the one feature, or all features stacked when "
+            "all are numeric.\n"
+            f"Fix: {fix}.")

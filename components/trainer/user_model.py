@@ -1,0 +1,265 @@
+"""A user's own Keras prototype: found, called, checked, with errors that point at their code.
+
+`--model MODULE:FUNCTION` names a function that returns a compiled `tf.keras.Model`. It is
+called with those of these keyword arguments it declares (`AVAILABLE_ARGUMENTS`):
+`train_dataset` (the training split's raw features, batched: a dict from column name to a
+`(batch, 1)` tensor, float32 with NaN for missing numbers, tf.string for strings; no label),
+`num_classes`, `class_names` (in the label's id order) and `hparams` (the `--hparam` values).
+
+Everything that goes wrong in the user's code is raised as `UserModelError`, whose message
+shows the lines of *their* files from the traceback and their exception's message, not
+TensorFlow's internals. Importing this module does not import TensorFlow.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib
+import importlib.util
+import inspect
+import os
+import sys
+import sysconfig
+import traceback
+from typing import Any, Callable, Dict, Mapping, Optional
+
+AVAILABLE_ARGUMENTS = ("train_dataset", "num_classes", "class_names", "hparams")
+
+_PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_NOT_USER_CODE = tuple(os.path.realpath(p) + os.sep for p in {
+    sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"],
+    os.path.join(_PROJECT_ROOT, "components"), os.path.join(_PROJECT_ROOT, "pipeline")})
+
+
+class UserModelError(ValueError):
+    """The user's model function cannot give the pipeline a model (what, where, fix)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """Where the user's model function lives; travels in the Trainer's custom_config."""
+    module: str           # a dotted module name, or the path of a .py file
+    function: str
+    search_path: str      # folder a dotted module is imported from (the working directory)
+    source_sha256: str    # of the module's file: an edited prototype is trained again, not cached
+
+    @property
+    def is_file(self) -> bool:
+        return self.module.endswith(".py") or os.sep in self.module
+
+    def to_dict(self) -> Dict[str, str]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, str]) -> "ModelSpec":
+        return cls(**{f.name: values[f.name] for f in dataclasses.fields(cls)})
+
+    def __str__(self) -> str:
+        return f"{self.module}:{self.function}"
+
+
+def parse_spec(text: str, search_path: Optional[str] = None) -> ModelSpec:
+    """`MODULE:FUNCTION` -> ModelSpec, checking the module's file exists (not importing it)."""
+    search_path = os.path.abspath(search_path or os.getcwd())
+    module, sep, function = text.rpartition(":")
+    if not sep or not module or not function.isidentifier():
+        raise UserModelError(
+            f"--model {text!r}: expected MODULE:FUNCTION, e.g. --model examples/text_classifier.py:build_model "
+            "or --model examples.text_classifier:build_model")
+    if module.endswith(".py") or "/" in module or os.sep in module:
+        path = os.path.abspath(os.path.join(search_path, module))
+        if not os.path.isfile(path):
+            raise UserModelError(f"--model {text!r}: file {path} does not exist. Give the path of "
+                                 "your .py file (relative to the working directory), or a dotted module")
+        return ModelSpec(path, function, os.path.dirname(path), _sha256(path))
+    if not all(part.isidentifier() for part in module.split(".")):
+        raise UserModelError(f"--model {text!r}: {module!r} is neither a .py file nor a dotted module name")
+    origin = _module_file(module, search_path, text)
+    return ModelSpec(module, function, search_path, _sha256(origin))
+
+
+def _module_file(module: str, search_path: str, text: str) -> str:
+    with _on_path(search_path):
+        try:
+            spec = importlib.util.find_spec(module)
+        except ModuleNotFoundError:
+            spec = None
+        except Exception as exc:  # a parent package's __init__ raised
+            raise UserModelError(f"--model {text!r}: importing the package of {module!r} failed:\n"
+                                 + user_traceback(exc)) from None
+    if spec is None or not spec.origin or not os.path.isfile(spec.origin):
+        raise UserModelError(
+            f"--model {text!r}: no module {module!r} importable from {search_path}. Run from the folder "
+            "that holds it (a dotted module is imported from the working directory), or give the "
+            "path of the .py file instead")
+    return spec.origin
+
+
+def _sha256(path: str) -> str:
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+class _on_path:
+    def __init__(self, folder: str):
+        self.folder = folder
+
+    def __enter__(self):
+        self.added = self.folder not in sys.path
+        if self.added:
+            sys.path.insert(0, self.folder)
+
+    def __exit__(self, *exc):
+        if self.added and self.folder in sys.path:
+            sys.path.remove(self.folder)
+
+
+def _is_user_frame(filename: str) -> bool:
+    if filename.startswith("<"):
+        return False
+    return not os.path.realpath(filename).startswith(_NOT_USER_CODE)
+
+
+def user_traceback(exc: BaseException, max_frames: int = 8, max_message_lines: int = 12) -> str:
+    """The user's own frames of `exc`'s traceback, and its message; none of the libraries'."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if _is_user_frame(f.filename)]
+    if isinstance(exc, SyntaxError) and exc.filename:
+        frames.append(traceback.FrameSummary(exc.filename, exc.lineno or 0, "<module>",
+                                             line=(exc.text or "").strip()))
+    lines = []
+    for frame in frames[-max_frames:]:
+        lines.append(f'  File "{frame.filename}", line {frame.lineno}, in {frame.name}')
+        if frame.line:
+            lines.append(f"    {frame.line.strip()}")
+    message = str(exc).strip().splitlines() or [""]
+    if len(message) > max_message_lines:
+        message = message[:max_message_lines] + ["  ..."]
+    lines.append(f"{type(exc).__name__}: " + "\n  ".join(m for m in message if m.strip() or m == message[0]))
+    return "\n".join(lines)
+
+
+_LOADED: Dict[tuple, Any] = {}
+
+
+def load_function(spec: ModelSpec) -> Callable:
+    """Imports the user's module and returns the function (each file version imported once)."""
+    key = (spec.module, spec.source_sha256)
+    if key not in _LOADED:
+        try:
+            if spec.is_file:
+                name = "keras_tfx_user_model_" + spec.source_sha256[:12]
+                module_spec = importlib.util.spec_from_file_location(name, spec.module)
+                module = importlib.util.module_from_spec(module_spec)
+                with _on_path(os.path.dirname(spec.module)):
+                    sys.modules[name] = module
+                    module_spec.loader.exec_module(module)
+            else:
+                with _on_path(spec.search_path):
+                    module = importlib.import_module(spec.module)
+        except Exception as exc:  # their module's own error: show their lines
+            raise UserModelError(f"--model {spec}: importing {spec.module} failed:\n"
+                                 + user_traceback(exc)) from None
+        _LOADED[key] = module
+    module = _LOADED[key]
+    function = getattr(module, spec.function, None)
+    if function is None:
+        public = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_")
+                        and getattr(v, "__module__", None) == module.__name__)
+        raise UserModelError(f"--model {spec}: {spec.module} has no {spec.function!r}. Functions "
+                             f"defined there: {public or 'none'}. Name the function that returns "
+                             "your compiled Keras model after the ':'")
+    if not callable(function):
+        raise UserModelError(f"--model {spec}: {spec.function!r} in {spec.module} is a "
+                             f"{type(function).__name__}, not a function")
+    check_signature(function, spec)
+    return function
+
+
+def check_signature(function: Callable, spec: ModelSpec) -> None:
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return
+    missing = [p.name for p in parameters
+               if p.default is inspect.Parameter.empty and p.name not in AVAILABLE_ARGUMENTS
+               and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY, p.POSITIONAL_ONLY)]
+    if missing:
+        raise UserModelError(
+            f"--model {spec}: {spec.function}() requires {missing}, which the pipeline does not "
+            f"provide. It passes, by keyword, those of {list(AVAILABLE_ARGUMENTS)} that the function "
+            "declares: rename the parameters, or give the others defaults")
+
+
+def call(function: Callable, spec: ModelSpec, **available) -> Any:
+    """Calls the user's function with the keyword arguments it declares."""
+    parameters = inspect.signature(function).parameters
+    takes_all = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+    kwargs = {k: v for k, v in available.items() if takes_all or k in parameters}
+    try:
+        return function(**kwargs)
+    except Exception as exc:
+        raise UserModelError(f"--model {spec}: {spec.function}() raised an error:\n"
+                             + user_traceback(exc) + _hint(exc)) from None
+
+
+def _hint(exc: BaseException) -> str:
+    text = str(exc)
+    if "TextVectorization" in text and "rank must be 1 or the last shape dimension must be 1" in text:
+        return ("\nHint: train_dataset's columns are (batch, 1) tensors, so a TextVectorization "
+                "adapted on one takes inputs of shape (None, None). Start the Sequential with "
+                "tf.keras.Input(shape=(1,), dtype=tf.string), or adapt on the column squeezed "
+                "to one dimension: train_dataset.map(lambda x: x['COLUMN'][:, 0]).")
+    return ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Head:
+    """How the model's output becomes the served probabilities."""
+    units: int
+    from_logits: bool
+
+
+def check_model(model: Any, spec: ModelSpec) -> None:
+    """A compiled Sequential or functional Keras model; else UserModelError."""
+    import tensorflow as tf
+
+    if not isinstance(model, tf.keras.Model):
+        got = "None (no `return model`?)" if model is None else f"a {type(model).__module__}.{type(model).__name__}"
+        raise UserModelError(f"--model {spec}: {spec.function}() returned {got}; it must return a "
+                             "compiled tf.keras.Model")
+    if getattr(model, "optimizer", None) is None or not getattr(model, "_is_compiled", True):
+        raise UserModelError(
+            f"--model {spec}: the model {model.name!r} is not compiled. Call model.compile(optimizer=..., "
+            "loss=..., metrics=['accuracy']) in the function before returning it: its optimizer and "
+            "loss are what the Estimator trains with")
+    if not getattr(model, "_is_graph_network", False) and not isinstance(model, tf.keras.Sequential):
+        raise UserModelError(
+            f"--model {spec}: {type(model).__name__} is a subclassed Keras model; model_to_estimator "
+            "rebuilds a model from its layer graph, which a subclassed model does not have. Build it with "
+            "tf.keras.Sequential or the functional API (tf.keras.Input ... tf.keras.Model(inputs, outputs))")
+
+
+def output_head(model, spec: ModelSpec, num_classes: int) -> Head:
+    """One output whose width fits the label, and whether it gives logits; else UserModelError."""
+    outputs = model.outputs or []
+    if len(outputs) != 1:
+        raise UserModelError(f"--model {spec}: the model has {len(outputs)} outputs; the pipeline trains "
+                             "one classifier output (probabilities or logits of the label's classes)")
+    units = outputs[0].shape[-1] if outputs[0].shape.rank == 2 else None
+    fits = (1, num_classes) if num_classes == 2 else (num_classes,)
+    if units not in fits:
+        want = ("1 unit (sigmoid, with binary_crossentropy) or 2 units (softmax, with "
+                "sparse_categorical_crossentropy)") if num_classes == 2 else (
+                f"{num_classes} units (softmax, with sparse_categorical_crossentropy)")
+        raise UserModelError(
+            f"--model {spec}: the model's output has shape {tuple(outputs[0].shape)}, which does not fit "
+            f"the label's {num_classes} classes: the last layer needs {want}")
+    loss = model.loss
+    name = getattr(loss, "name", None) or getattr(loss, "__name__", None) or (loss if isinstance(loss, str) else "")
+    if str(name) in ("categorical_crossentropy", "CategoricalCrossentropy"):
+        raise UserModelError(
+            f"--model {spec}: the loss is categorical_crossentropy, which expects one-hot labels; the "
+            "pipeline feeds class ids (0..N-1), as model.fit on integer labels would. Use "
+            "sparse_categorical_crossentropy (or tf.keras.losses.SparseCategoricalCrossentropy)")
+    from_logits = bool(loss.get_config().get("from_logits", False)) if hasattr(loss, "get_config") else False
+    return Head(units=int(units), from_logits=from_logits)
