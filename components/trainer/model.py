@@ -49,6 +49,18 @@ class ImputeAndNormalize(tf.keras.layers.Layer):
         return {**super().get_config(), "mean": self.mean, "variance": self.variance}
 
 
+@tf.keras.utils.register_keras_serializable(package="keras_tfx")
+class TokenMean(tf.keras.layers.Layer):
+    """Mean of a text's token embeddings, padding (id 0) left out; a text without a single
+    token (empty, or only punctuation) gives zeros instead of Keras's masked-mean NaN."""
+
+    def call(self, inputs):
+        tokens, embedded = inputs
+        present = tf.cast(tf.not_equal(tokens, 0), embedded.dtype)[..., tf.newaxis]
+        count = tf.maximum(tf.reduce_sum(present, axis=1), 1.0)
+        return tf.reduce_sum(embedded * present, axis=1) / count
+
+
 def _l2(hparams: HParams):
     return tf.keras.regularizers.L2(hparams.l2) if hparams.l2 > 0 else None
 
@@ -79,9 +91,9 @@ def _encode_text(feature: Feature, tensor, prep: Preprocessing, hparams: HParams
     tokens = FrozenTextVectorization(vocabulary=vocabulary, output_sequence_length=hparams.max_text_tokens,
                                      name=f"{name}_tokens")(tensor)
     embedded = tf.keras.layers.Embedding(
-        len(vocabulary) + 2, hparams.text_embedding_dim, mask_zero=True,  # + padding and OOV
+        len(vocabulary) + 2, hparams.text_embedding_dim,  # + padding and OOV
         embeddings_regularizer=_l2(hparams), name=f"{name}_embedding")(tokens)
-    return tf.keras.layers.GlobalAveragePooling1D(name=f"{name}_pooled")(embedded)
+    return TokenMean(name=f"{name}_pooled")([tokens, embedded])
 
 
 def _encode(feature: Feature, tensor, prep: Preprocessing, hparams: HParams):

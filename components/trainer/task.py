@@ -305,6 +305,9 @@ def users_keras_model(fn_args: FnArgs, features: features_lib.FeatureSet, settin
     """
     spec = settings.model
     function = user_model.load_function(spec)
+    # A fresh Keras session, as in a fresh notebook: Keras's automatic names (input_1, dense_1,
+    # ...) then do not depend on what this process built before.
+    tf.keras.backend.clear_session()
     tf.keras.utils.set_random_seed(settings.seed)
     train_dataset = inputs.raw_dataset(fn_args.train_files, features, settings.batch_size)
     label = features.label
