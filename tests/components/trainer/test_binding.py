@@ -1,0 +1,122 @@
+"""The binding rules: which feature feeds which input of a user's model."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from components.trainer.binding import (RULE_KERAS_NAME, RULE_MAP, RULE_NAME, RULE_SINGLE,
+                                        RULE_STACKED, BindingError, ModelInput, bind, model_inputs)
+from components.trainer.features import Feature, FeatureSet, Kind, Label
+
+LABEL = Label("y", (0, 1))
+NUMERIC = FeatureSet((Feature("fare", Kind.NUMERIC), Feature("miles", Kind.NUMERIC),
+                      Feature("hour", Kind.CATEGORICAL_INT)), LABEL)
+MIXED = FeatureSet((Feature("review", Kind.TEXT), Feature("source", Kind.CATEGORICAL_STRING),
+                    Feature("stars", Kind.NUMERIC)), LABEL)
+ONE_TEXT = FeatureSet((Feature("review", Kind.TEXT),), LABEL)
+
+
+def inp(name, dtype="float32", shape=(None, 1)):
+    return ModelInput(name, dtype, shape)
+
+
+def test_an_input_named_after_a_feature_gets_it():
+    b = bind([inp("review", "string"), inp("stars")], MIXED)
+    assert [(x.input.name, x.features, x.rule) for x in b.inputs] == [
+        ("review", ("review",), RULE_NAME), ("stars", ("stars",), RULE_NAME)]
+    assert b.unused_features == ("source",)
+
+
+def test_keras_layer_input_names_bind_to_the_feature():
+    b = bind([inp("review_input", "string"), inp("stars_input")], MIXED)
+    assert [(x.features, x.rule) for x in b.inputs] == [(("review",), RULE_KERAS_NAME),
+                                                       (("stars",), RULE_KERAS_NAME)]
+
+
+def test_input_map_binds_and_wins_over_the_other_rules():
+    b = bind([inp("a", "string"), inp("stars")], MIXED, {"a": "source", "stars": "stars"})
+    assert [(x.input.name, x.features, x.rule) for x in b.inputs] == [
+        ("a", ("source",), RULE_MAP), ("stars", ("stars",), RULE_MAP)]
+
+
+def test_a_single_input_takes_the_one_feature_whatever_keras_called_it():
+    for name in ("input_1", "input_17", "text_vectorization_input"):
+        b = bind([inp(name, "string")], ONE_TEXT)
+        assert b.inputs[0].features == ("review",) and b.inputs[0].rule == RULE_SINGLE
+
+
+def test_a_single_input_takes_all_numeric_features_stacked_in_schema_order():
+    b = bind([inp("dense_input", shape=(None, 3))], NUMERIC)
+    assert b.inputs[0].features == ("fare", "miles", "hour") and b.inputs[0].rule == RULE_STACKED
+    with pytest.raises(BindingError, match=r"has shape \(None, 2\) but is fed 3 feature"):
+        bind([inp("dense_input", shape=(None, 2))], NUMERIC)
+
+
+def test_a_single_input_with_several_non_numeric_features_is_refused_with_the_fix():
+    with pytest.raises(BindingError) as error:
+        bind([inp("input_1", "string")], MIXED)
+    message = str(error.value)
+    assert "--input-map input_1=FEATURE" in message
+    assert "input_1 (string, shape (None, 1))" in message
+    assert "review (text), source (string), stars (number)" in message
+    assert "rules, in order" in message
+
+
+def test_unbound_inputs_of_a_multi_input_model_are_named():
+    with pytest.raises(BindingError) as error:
+        bind([inp("words", "string"), inp("stars")], MIXED)
+    assert "no feature for the model input(s) ['words']" in str(error.value)
+    assert "--input-map words=FEATURE" in str(error.value)
+
+
+@pytest.mark.parametrize("input_map, words", [
+    ({"nope": "review"}, "the model has no input 'nope'"),
+    ({"input_1": "price"}, "'price' is not a model feature"),
+])
+def test_input_map_entries_must_name_a_real_input_and_feature(input_map, words):
+    with pytest.raises(BindingError, match=words):
+        bind([inp("input_1", "string")], MIXED, input_map)
+
+
+def test_a_string_feature_bound_to_a_numeric_input_or_the_reverse_is_refused():
+    with pytest.raises(BindingError, match="input 'stars' takes float32 values but is bound to the "
+                                           "string feature 'source'"):
+        bind([inp("review", "string"), inp("stars")], MIXED, {"stars": "source"})
+    with pytest.raises(BindingError, match="input 'review' takes int64 values but is bound to the "
+                                           "text feature 'review'"):
+        bind([inp("review", "int64")], ONE_TEXT)
+
+
+def test_one_feature_cannot_feed_two_inputs():
+    with pytest.raises(BindingError, match=r"\['stars'\] would feed more than one input"):
+        bind([inp("a"), inp("stars")], MIXED, {"a": "stars"})
+
+
+def test_an_input_of_rank_three_is_refused():
+    with pytest.raises(BindingError, match=r"shape \(None, 1, 4\)"):
+        bind([inp("review", "string", (None, 1, 4))], ONE_TEXT)
+
+
+def test_apply_feeds_each_input_its_shape_and_dtype():
+    b = bind([inp("all", shape=(None, 3))], NUMERIC)
+    parsed = {"fare": tf.constant([[1.5], [np.nan]]), "miles": tf.constant([[2.0], [3.0]]),
+              "hour": tf.constant([[7.0], [8.0]])}
+    fed = b.apply(parsed)
+    np.testing.assert_array_equal(fed["all"].numpy(), [[1.5, 2.0, 7.0], [np.nan, 3.0, 8.0]])
+
+    b = bind([inp("hour", "int64", (None,))], FeatureSet((Feature("hour", Kind.CATEGORICAL_INT),), LABEL))
+    fed = b.apply({"hour": tf.constant([[7.0], [np.nan]])})
+    assert fed["hour"].dtype == tf.int64 and fed["hour"].numpy().tolist() == [7, -1]
+
+
+def test_model_inputs_reads_the_built_models_own_names_and_the_binding_round_trips_to_json():
+    model = tf.keras.Sequential([tf.keras.Input(shape=(3,)), tf.keras.layers.Dense(1)])
+    inputs = model_inputs(model)
+    assert len(inputs) == 1 and inputs[0].name == model.input_names[0]
+    assert inputs[0].shape == (None, 3) and inputs[0].dtype == "float32"
+    saved = json.loads(bind(inputs, NUMERIC).to_json())
+    assert saved["inputs"][0]["features"] == ["fare", "miles", "hour"]
+    assert saved["inputs"][0]["rule"] == RULE_STACKED
