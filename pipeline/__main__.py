@@ -57,7 +57,7 @@ def _parse_model(value: Optional[str], input_map: Tuple[str, ...]):
     try:
         return user_model.parse_spec(value)
     except user_model.UserModelError as exc:
-        raise config_lib.ConfigError(str(exc)) from None
+        raise config_lib.ConfigError(f"{exc}\nNothing was run.") from None
 
 
 def _parse_split(value: str) -> Tuple[int, int]:

@@ -67,6 +67,10 @@ class Binding:
     inputs: Tuple[InputBinding, ...]
     unused_features: Tuple[str, ...]
 
+    def input_shapes(self) -> Dict[str, Tuple[Optional[int], ...]]:
+        """Each input's shape, an open last dimension set to the number of features fed."""
+        return {b.input.name: tuple(b.input.shape) for b in self.inputs}
+
     def describe(self) -> List[str]:
         """One line per input, as printed once per run."""
         lines = []
@@ -176,7 +180,15 @@ def bind(inputs: Sequence[ModelInput], features: FeatureSet,
         raise BindingError(_explain(
             inputs, features, f"feature(s) {duplicates} would feed more than one input",
             "give each input its own feature with --input-map"))
-    return Binding(tuple(bound), tuple(n for n in names if n not in used))
+    return Binding(tuple(_with_width(b) for b in bound), tuple(n for n in names if n not in used))
+
+
+def _with_width(b: InputBinding) -> InputBinding:
+    """An input whose last dimension the model left open gets the number of features fed."""
+    shape = tuple(b.input.shape)
+    if len(shape) == 2 and shape[-1] is None:
+        return dataclasses.replace(b, input=dataclasses.replace(b.input, shape=(shape[0], len(b.features))))
+    return b
 
 
 def _check_types(b: InputBinding, features: FeatureSet, inputs) -> None:

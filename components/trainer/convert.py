@@ -87,6 +87,14 @@ def _check_fixed_width(layer, lookup) -> None:
             "pad_to_max_tokens=True) or output_mode='int' with an Embedding.")
 
 
+def _config(layer) -> dict:
+    """The layer's config without the all-None input shape adapt() leaves in it (e.g. (None,
+    None)), which a rebuilt model would take for its input's; the model's own inputs hold."""
+    config = layer.get_config()
+    config.pop("batch_input_shape", None)
+    return config
+
+
 def _frozen_text_vectorization(layer: tf.keras.layers.TextVectorization):
     lookup = layer._lookup_layer  # pylint: disable=protected-access
     _check_fixed_width(layer, lookup)
@@ -102,14 +110,14 @@ def _frozen_text_vectorization(layer: tf.keras.layers.TextVectorization):
 
 def _frozen_lookup(layer):
     _check_fixed_width(layer, layer)
-    config = layer.get_config()  # IndexLookup's config does not read the table
+    config = _config(layer)  # IndexLookup's config does not read the table
     config.pop("vocabulary_size", None)
     config.update(_vocabulary_and_idf(layer))
     return layer.__class__.from_config(config)
 
 
 def _frozen_normalization(layer: tf.keras.layers.Normalization):
-    config = layer.get_config()
+    config = _config(layer)
     if config.get("mean") is None:  # adapted: the state is in its variables
         config["mean"] = np.asarray(layer.adapt_mean).tolist()
         config["variance"] = np.asarray(layer.adapt_variance).tolist()
@@ -124,7 +132,7 @@ def _frozen_normalization(layer: tf.keras.layers.Normalization):
 
 
 def _frozen_discretization(layer: tf.keras.layers.Discretization):
-    config = layer.get_config()
+    config = _config(layer)
     if config.get("bin_boundaries") is None:
         boundaries = getattr(layer, "bin_boundaries", None)
         if boundaries is None:
@@ -152,7 +160,7 @@ def freezer(layer) -> Optional[Callable]:
     return None
 
 
-def _clone(model: tf.keras.Model) -> tf.keras.Model:
+def _clone(model: tf.keras.Model, input_shapes: Optional[Dict[str, tuple]] = None) -> tf.keras.Model:
     def clone_layer(layer):
         freeze = freezer(layer)
         if freeze is not None:
@@ -160,7 +168,12 @@ def _clone(model: tf.keras.Model) -> tf.keras.Model:
         if isinstance(layer, tf.keras.Model) and getattr(layer, "_is_graph_network", False):
             return _clone(layer)  # a nested Sequential or functional model
         return layer.__class__.from_config(layer.get_config())
-    return tf.keras.models.clone_model(model, clone_function=clone_layer)
+    # The clone gets inputs like the model's own (same names, dtypes and shapes), so the
+    # binding decided on the model holds for the clone.
+    input_shapes = input_shapes or {}
+    inputs = [tf.keras.Input(batch_shape=input_shapes.get(name, tensor.shape), dtype=tensor.dtype, name=name)
+              for name, tensor in zip(model.input_names, model.inputs)]
+    return tf.keras.models.clone_model(model, input_tensors=inputs, clone_function=clone_layer)
 
 
 def _copy_weights(source: tf.keras.Model, target: tf.keras.Model) -> None:
@@ -185,14 +198,17 @@ def _all_layers(model):
             yield from _all_layers(layer)
 
 
-def graph_safe(model: tf.keras.Model) -> tf.keras.Model:
+def graph_safe(model: tf.keras.Model, input_shapes: Optional[Dict[str, tuple]] = None
+               ) -> tf.keras.Model:
     """The same model, compiled the same way, with preprocessing state in the layers' configs.
 
+    `input_shapes` may pin input shapes the model left open (an adapted layer first in a
+    Sequential gives it an input of shape (None, None)); the binding knows their width.
     Returns `model` itself when it has no preprocessing layer to freeze.
     """
     if not has_preprocessing(model):
         return model
-    clone = _clone(model)
+    clone = _clone(model, input_shapes)
     _copy_weights(model, clone)
     args = model._get_compile_args(user_metrics=True)  # pylint: disable=protected-access
     optimizer = args.pop("optimizer")

@@ -320,9 +320,13 @@ def users_keras_model(fn_args: FnArgs, features: features_lib.FeatureSet, settin
     head = user_model.output_head(keras_model, spec, label.num_classes)
     binding = binding_lib.bind(binding_lib.model_inputs(keras_model), features, settings.input_map)
     try:
-        keras_model = convert.graph_safe(keras_model)
+        keras_model = convert.graph_safe(keras_model, binding.input_shapes())
     except convert.ConversionError as exc:
         raise user_model.UserModelError(f"--model {spec}: {exc}") from None
+    except Exception as exc:  # a layer this conversion does not know how to copy
+        raise user_model.UserModelError(
+            f"--model {spec}: the model could not be rebuilt for model_to_estimator (which clones it "
+            f"from its layers' configs):\n{type(exc).__name__}: {exc}") from exc
     return keras_model, binding, head
 
 

@@ -1,0 +1,316 @@
+"""A user's own Keras prototype through the real CLI: bound, converted, trained as an Estimator,
+evaluated by TFMA, pushed and served; and every mistake a user makes with one, refused before
+anything is trained, with earlier versions byte-for-byte unchanged."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+import tempfile
+import textwrap
+
+import pytest
+from click.testing import CliRunner
+
+from pipeline import config as config_lib
+from pipeline import results
+from pipeline.__main__ import cli
+from tests.conftest import read_taxi_rows, write_csv
+from tests.e2e.test_local_pipeline import tree_digest, trainer_executions
+
+pytestmark = pytest.mark.e2e
+
+PROJECT = config_lib.PROJECT_ROOT
+SENTIMENT_CSV = os.path.join(PROJECT, "data", "sentiment", "data.csv")
+
+# Prototypes as a data scientist writes them; line numbers matter to one test (`raises`).
+PROTOTYPES = '''\
+import tensorflow as tf
+
+
+def raises(train_dataset):
+    vocabulary = {"a": 1}
+    return vocabulary["missing word"]
+
+
+def not_a_model():
+    return {"layers": 3}
+
+
+def uncompiled():
+    return tf.keras.Sequential([tf.keras.Input(shape=(1,)), tf.keras.layers.Dense(1)])
+
+
+def two_unnamed_inputs():
+    x, y = tf.keras.Input(shape=(1,)), tf.keras.Input(shape=(1,))
+    model = tf.keras.Model([x, y], tf.keras.layers.Dense(1, activation="sigmoid")(
+        tf.keras.layers.Concatenate()([x, y])))
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    return model
+
+
+def three_outputs_for_two_classes():
+    model = tf.keras.Sequential([tf.keras.Input(shape=(1,), name="trip_miles"),
+                                 tf.keras.layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return model
+
+
+def numeric_sequential(train_dataset, hparams):
+    """Every numeric column stacked, as the pipeline feeds a single-input model (schema order)."""
+    columns = ["fare", "trip_miles", "trip_seconds", "trip_start_hour"]
+    normalize = tf.keras.layers.Normalization()
+    normalize.adapt(train_dataset.map(lambda f: tf.concat([f[c] for c in columns], axis=-1)))
+    model = tf.keras.Sequential([
+        normalize,
+        tf.keras.layers.Dense(hparams.get("units", 16), activation="relu"),
+        tf.keras.layers.Dense(1, activation="sigmoid"),
+    ])
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def two_named_inputs(train_dataset, num_classes):
+    """Inputs named unlike the CSV columns; logits out (from_logits=True)."""
+    distance = tf.keras.Input(shape=(1,), name="distance")
+    firm = tf.keras.Input(shape=(1,), dtype=tf.string, name="firm")
+    firms = tf.keras.layers.StringLookup()
+    firms.adapt(train_dataset.map(lambda f: f["company"]))
+    miles = tf.keras.layers.Normalization()
+    miles.adapt(train_dataset.map(lambda f: tf.where(tf.math.is_nan(f["trip_miles"]), 0.0, f["trip_miles"])))
+    clean = tf.keras.layers.Lambda(lambda x: tf.where(tf.math.is_nan(x), tf.zeros_like(x), x))(distance)
+    embedded = tf.keras.layers.Flatten()(
+        tf.keras.layers.Embedding(firms.vocabulary_size(), 4)(firms(firm)))
+    x = tf.keras.layers.Concatenate()([miles(clean), embedded])
+    logits = tf.keras.layers.Dense(1)(tf.keras.layers.Dense(8, activation="relu")(x))
+    model = tf.keras.Model([distance, firm], logits)
+    model.compile(optimizer="adam", loss=tf.keras.losses.BinaryCrossentropy(from_logits=True),
+                  metrics=[tf.keras.metrics.BinaryAccuracy(threshold=0.0)])
+    return model
+'''
+RAISES_LINE = 6  # `return vocabulary["missing word"]`
+
+
+def run_cli(*args):
+    return CliRunner().invoke(cli, ["run", "--train-steps", "100", "--min-accuracy", "0.5", *args],
+                              catch_exceptions=False)
+
+
+def run_cli_on_a_terminal(*args):
+    """run_cli, plus what the run printed on the terminal (progress lines go to file descriptor
+    1 itself, which CliRunner does not capture)."""
+    with tempfile.TemporaryFile() as terminal:
+        sys.stdout.flush()
+        saved = os.dup(1)
+        os.dup2(terminal.fileno(), 1)
+        try:
+            result = run_cli(*args)
+        finally:
+            sys.stdout.flush()
+            os.dup2(saved, 1)
+            os.close(saved)
+        terminal.seek(0)
+        return result, terminal.read().decode()
+
+
+def predict(output_dir, rows_csv, scored):
+    result = CliRunner().invoke(cli, ["predict", "--input", str(rows_csv), "--output", str(scored),
+                                      "--output-dir", str(output_dir)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    with open(scored, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def binding_of(output_dir):
+    root = os.path.join(output_dir, "pipeline_root", "Trainer", "model_run")
+    newest = max(os.listdir(root), key=int)
+    with open(os.path.join(root, newest, "binding.json")) as f:
+        return json.load(f)
+
+
+@pytest.fixture(scope="module")
+def prototypes(tmp_path_factory):
+    path = tmp_path_factory.mktemp("prototypes") / "protos.py"
+    path.write_text(PROTOTYPES)
+    return path
+
+
+@pytest.fixture(scope="module")
+def taxi(tmp_path_factory):
+    columns, rows = read_taxi_rows(every=6)
+    root = tmp_path_factory.mktemp("byo_taxi")
+    write_csv(str(root / "data" / "data.csv"), columns, rows)
+    return root
+
+
+def test_a_sequential_model_over_numeric_features_with_a_keras_named_input(prototypes, tmp_path):
+    numeric = ["fare", "trip_miles", "trip_seconds", "trip_start_hour", "big_tipper"]
+    _, rows = read_taxi_rows(every=6)
+    rows = [{c: r[c] for c in numeric} for r in rows if all(r[c] != "" for c in numeric)]
+    write_csv(str(tmp_path / "data" / "data.csv"), numeric, rows)
+    (tmp_path / "schema.pbtxt").write_text(textwrap.dedent("""\
+        feature { name: "fare" type: FLOAT }
+        feature { name: "trip_miles" type: FLOAT }
+        feature { name: "trip_seconds" type: INT }
+        feature { name: "trip_start_hour" type: INT int_domain { is_categorical: true } }
+        feature { name: "big_tipper" type: INT int_domain { min: 0 max: 1 is_categorical: true } }
+        """))
+    out = tmp_path / "out"
+    result, terminal = run_cli_on_a_terminal(
+        "--data-root", str(tmp_path / "data"), "--schema", str(tmp_path / "schema.pbtxt"),
+        "--label", "big_tipper", "--slice", "trip_start_hour", "--output-dir", str(out),
+        "--model", f"{prototypes}:numeric_sequential", "--hparam", "units=8",
+        "--train-steps", "300", "--min-accuracy", "0")
+    assert result.exit_code == 0, result.output + terminal
+    # The Sequential's input was named by Keras (`normalization_input`): the pipeline read it.
+    assert ("normalization_input (float32, shape (None, 4)) <- [fare, trip_miles, trip_seconds, "
+            "trip_start_hour]   (the model's single input, every model feature stacked (all numeric))"
+            ) in terminal
+    binding = binding_of(str(out))
+    assert binding["inputs"][0]["input"] == "normalization_input"
+    assert binding["inputs"][0]["features"] == ["fare", "trip_miles", "trip_seconds", "trip_start_hour"]
+    config = config_lib.absolute(config_lib.PipelineConfig(output_dir=str(out)))
+    summary = results.summarize(config)
+    assert summary.pushed and summary.metrics["example_count"] > 500
+    # Served with the schema's feature names, whatever the model calls its input.
+    scored = predict(out, tmp_path / "data" / "data.csv", tmp_path / "scored.csv")
+    assert len(scored) == len(rows)
+    probabilities = {float(r["probability_1"]) for r in scored}
+    assert len(probabilities) > 10 and all(0 <= p <= 1 for p in probabilities)
+
+
+@pytest.fixture(scope="module")
+def functional_run(prototypes, taxi):
+    out = taxi / "out"
+    result, terminal = run_cli_on_a_terminal(
+        "--data-root", str(taxi / "data"), "--output-dir", str(out),
+        "--model", f"{prototypes}:two_named_inputs",
+        "--input-map", "distance=trip_miles", "--input-map", "firm=company")
+    assert result.exit_code == 0, result.output + terminal
+    return terminal, out
+
+
+def test_a_functional_model_with_two_inputs_named_unlike_the_columns_bound_by_input_map(
+        functional_run, taxi, tmp_path):
+    terminal, out = functional_run
+    assert "distance (float32, shape (None, 1)) <- trip_miles   (--input-map)" in terminal
+    assert "firm (string, shape (None, 1)) <- company   (--input-map)" in terminal
+    assert "features not used by the model: " in terminal
+    assert terminal.count("model inputs <- features:") == 1  # printed once per run
+    assert {b["input"]: b["features"] for b in binding_of(str(out))["inputs"]} == {
+        "distance": ["trip_miles"], "firm": ["company"]}
+    config = config_lib.absolute(config_lib.PipelineConfig(output_dir=str(out)))
+    assert results.summarize(config).pushed
+    # The model gives logits (from_logits=True); the served model gives probabilities.
+    scored = predict(out, taxi / "data" / "data.csv", tmp_path / "scored.csv")
+    values = [float(r["probability_1"]) for r in scored]
+    assert all(0.0 <= v <= 1.0 for v in values) and len(set(values)) > 10
+    for row in scored:
+        assert abs(float(row["probability_0"]) + float(row["probability_1"]) - 1) < 1e-4
+
+
+# (id, --model target, extra args, exit code, words the message holds)
+ERRORS = [
+    ("file-not-found", "nowhere/proto.py:build", [], 2, ["does not exist", "Nothing was run"]),
+    ("module-not-found", "no_such_package.prototype:build", [], 2,
+     ["no module 'no_such_package.prototype' importable from"]),
+    ("function-missing", "{protos}:build_model", [], 2,
+     ["has no 'build_model'", "Functions defined there: ['not_a_model', 'numeric_sequential',"]),
+    ("function-raises", "{protos}:raises", [], 1,
+     [f'{{protos}}", line {RAISES_LINE}, in raises', 'return vocabulary["missing word"]',
+      "KeyError: 'missing word'", "Nothing was trained or pushed"]),
+    ("not-a-model", "{protos}:not_a_model", [], 1, ["returned a builtins.dict", "compiled tf.keras.Model"]),
+    ("not-compiled", "{protos}:uncompiled", [], 1, ["is not compiled", "model.compile("]),
+    ("unbindable-inputs", "{protos}:two_unnamed_inputs", [], 1,
+     ["no feature for the model input(s) ['input_1', 'input_2']", "--input-map input_1=FEATURE"]),
+    ("output-width", "{protos}:three_outputs_for_two_classes", [], 1,
+     ["output has shape (None, 3), which does not fit the label's 2 classes", "1 unit (sigmoid"]),
+    ("string-feature-to-numeric-input", "{protos}:two_named_inputs",
+     ["--input-map", "distance=company", "--input-map", "firm=payment_type"], 1,
+     ["input 'distance' takes float32 values but is bound to the string feature 'company'"]),
+    ("numeric-feature-to-string-input", "{protos}:two_named_inputs",
+     ["--input-map", "distance=trip_miles", "--input-map", "firm=fare"], 1,
+     ["input 'firm' takes string values but is bound to the numeric feature 'fare'"]),
+]
+
+
+@pytest.mark.parametrize("target, extra, code, words", [e[1:] for e in ERRORS], ids=[e[0] for e in ERRORS])
+def test_a_users_mistake_stops_the_run_before_training_and_changes_nothing(
+        functional_run, prototypes, taxi, target, extra, code, words):
+    _, out = functional_run
+    config = config_lib.absolute(config_lib.PipelineConfig(output_dir=str(out)))
+    served = tree_digest(config.serving_dir)
+    trainers = trainer_executions(config)
+
+    result = run_cli("--data-root", str(taxi / "data"), "--output-dir", str(out),
+                     "--model", target.format(protos=prototypes), *extra)
+
+    assert result.exit_code == code, result.output
+    message = result.stderr
+    assert message.startswith("error: ") and "Traceback" not in result.output
+    for word in words:
+        assert word.format(protos=prototypes) in message, message
+    assert "site-packages" not in message  # their code's lines, not TensorFlow's
+    assert tree_digest(config.serving_dir) == served
+    assert trainer_executions(config) == trainers
+
+
+@pytest.fixture(scope="module")
+def sentiment(tmp_path_factory):
+    """Every 4th row of the bundled sentiment data (about 5,800 sentences)."""
+    with open(SENTIMENT_CSV, newline="") as f:
+        reader = csv.DictReader(f)
+        columns, rows = reader.fieldnames, [r for i, r in enumerate(reader) if i % 4 == 0]
+    root = tmp_path_factory.mktemp("sentiment")
+    write_csv(str(root / "data" / "data.csv"), columns, rows)
+    return root
+
+
+RAW_TEXT_ROWS = [
+    {"text": "An absolutely wonderful, moving film. I loved every minute!", "source": "movie_review"},
+    {"text": 'Broke after two days, "customer service" never answered.\nAvoid.', "source": "product_review"},
+]
+
+
+def test_the_text_lstm_prototype_trains_as_an_estimator_is_pushed_and_scores_raw_text(sentiment, tmp_path):
+    out = tmp_path / "out"
+    result, terminal = run_cli_on_a_terminal(
+        "--data-root", str(sentiment / "data"),
+        "--schema", os.path.join(PROJECT, "schemas", "sentiment", "schema.pbtxt"),
+        "--label", "label", "--slice", "source", "--output-dir", str(out),
+        "--train-steps", "200", "--model", "examples.text_classifier:build_model",
+        "--input-map", "input_1=text")
+    assert result.exit_code == 0, result.output + terminal
+    assert "input_1 (string, shape (None, 1)) <- text   (--input-map)" in terminal
+    assert "Trainer: step 200/200" in terminal and "Evaluator" in terminal
+    config = config_lib.absolute(config_lib.PipelineConfig(output_dir=str(out)))
+    summary = results.summarize(config)
+    assert summary.pushed, result.output
+    assert summary.metrics["auc"] > 0.6, summary.metrics  # TFMA on the eval split
+
+    rows_csv = tmp_path / "new.csv"
+    write_csv(str(rows_csv), ["text", "source"], RAW_TEXT_ROWS)
+    scored = predict(out, rows_csv, tmp_path / "scored.csv")
+    assert [r["text"] for r in scored] == [r["text"] for r in RAW_TEXT_ROWS]
+    assert [r["predicted_class"] for r in scored] == ["positive", "negative"]
+
+
+def test_the_built_in_model_learns_from_a_text_column_after_infer_schema(sentiment, tmp_path):
+    schema = tmp_path / "schema.pbtxt"
+    result = CliRunner().invoke(cli, ["infer-schema", "--data-root", str(sentiment / "data"),
+                                      "--output", str(schema), "--label", "label",
+                                      "--output-dir", str(tmp_path / "out")], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "text features (natural_language_domain): text" in result.output
+    out = tmp_path / "out"
+    result = run_cli("--data-root", str(sentiment / "data"), "--schema", str(schema), "--label", "label",
+                     "--slice", "source", "--output-dir", str(out), "--train-steps", "300")
+    assert result.exit_code == 0, result.output
+    config = config_lib.absolute(config_lib.PipelineConfig(output_dir=str(out)))
+    summary = results.summarize(config)
+    assert summary.pushed and summary.metrics["auc"] > 0.6, summary.metrics
+    rows_csv = tmp_path / "new.csv"
+    write_csv(str(rows_csv), ["text", "source"], RAW_TEXT_ROWS)
+    scored = predict(out, rows_csv, tmp_path / "scored.csv")
+    assert [r["predicted_class"] for r in scored] == ["positive", "negative"]
