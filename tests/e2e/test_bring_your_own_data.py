@@ -37,7 +37,7 @@ def test_infer_schema_then_run_on_a_string_multiclass_label(tmp_path):
 
     completed = subprocess.run(
         [sys.executable, "-m", "pipeline", "infer-schema", "--data-root", str(data_root),
-         "--output", str(schema_path), "--label", "paid_by"],
+         "--output", str(schema_path), "--label", "paid_by", "--output-dir", str(tmp_path / "out")],
         capture_output=True, text=True, timeout=600)
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "wrote" in completed.stdout
@@ -67,7 +67,7 @@ def test_infer_schema_reports_a_missing_label_column(tmp_path):
     write_csv(str(tmp_path / "d" / "a.csv"), ["x", "y"], [{"x": "1", "y": "0"}])
     completed = subprocess.run(
         [sys.executable, "-m", "pipeline", "infer-schema", "--data-root", str(tmp_path / "d"),
-         "--output", str(tmp_path / "s.pbtxt"), "--label", "target"],
+         "--output", str(tmp_path / "s.pbtxt"), "--label", "target", "--output-dir", str(tmp_path / "out")],
         capture_output=True, text=True, timeout=600)
     assert completed.returncode == 2
     assert "--label 'target' is not a column of the data (columns: ['x', 'y'])" in completed.stderr

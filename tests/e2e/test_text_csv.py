@@ -29,13 +29,13 @@ AWKWARD = [
     "  leading and trailing spaces  ",
     "ends with a newline\n",
 ]
-# A string feature whose vocabulary the Trainer learns from the training split: the bytes travel
-# the same way for `natural_language_domain {}` (free text), which the built-in model does not
-# take yet.
+# A free-text feature (TFDV's `natural_language_domain {}`): the built-in model tokenizes and
+# embeds it.
 TEXT_FEATURE = """
 feature {
   name: "note"
   type: BYTES
+  natural_language_domain {}
 }
 """
 
