@@ -260,13 +260,27 @@ def _write_report(config, run_index: int = 0, since: Optional[float] = None,
 @click.option("--beam-arg", "beam_args", multiple=True, metavar="ARG",
               help="Beam pipeline arg for the steps (repeatable), e.g. --beam-arg=--runner=DataflowRunner. "
                    "Default: DirectRunner inside each step's container.")
+@click.option("--model", "model", default=None, metavar="MODULE:FUNCTION",
+              help="Your own Keras model function, as for `run`; it must be in the image: a dotted module "
+                   "under the project (examples.text_classifier:build_model) or a .py file under the project.")
+@click.option("--input-map", "input_map", multiple=True, metavar="INPUT=FEATURE",
+              help="With --model: feed the model input INPUT from FEATURE (repeatable), as for `run`.")
+@click.option("--hparam", "hparams", multiple=True, metavar="NAME=VALUE",
+              help="Model hyperparameter (repeatable), as for `run`.")
 def compile_command(target, output, image, pipeline_root, data_root, serving_dir, schema_path,
-                    schema_uri, label, train_steps, eval_steps, min_accuracy, beam_args) -> None:
+                    schema_uri, label, train_steps, eval_steps, min_accuracy, beam_args, model, input_map,
+                    hparams) -> None:
     """Compile the pipeline for Kubeflow Pipelines (offline; nothing remote is touched)."""
     try:
         config = config_lib.PipelineConfig(schema_path=schema_path, label=label, train_steps=train_steps,
                                            eval_steps=eval_steps, min_accuracy=min_accuracy,
-                                           beam_args=tuple(beam_args))
+                                           beam_args=tuple(beam_args), hparams=_parse_hparams(hparams),
+                                           model=_parse_model(model, input_map),
+                                           input_map=_parse_input_map(input_map))
+        config.check_hparams()
+    except (config_lib.ConfigError, ValueError, TypeError) as exc:
+        _fail(str(exc))
+    try:
         from pipeline import logs
         with logs.captured(os.devnull):
             from pipeline import kubeflow_runner

@@ -6,6 +6,7 @@ the image, see Dockerfile), so no wheel is built or uploaded at compile time.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import tempfile
@@ -17,6 +18,7 @@ from tfx.orchestration import data_types
 
 from components.trainer.features import features_from_schema, load_schema
 from pipeline import config as config_lib
+from components.trainer.user_model import ModelSpec
 from pipeline.config import ConfigError, PipelineConfig
 from pipeline.pipeline import create_pipeline, with_resolved_slices
 
@@ -43,6 +45,41 @@ def path_in_image(local_path: str) -> str:
     return f"{IMAGE_PROJECT_ROOT}/{relative}"
 
 
+def model_in_image(spec: ModelSpec) -> ModelSpec:
+    """The user's model function as the steps find it inside the image (the Dockerfile copies
+    the project to /app, the working directory of every step)."""
+    if spec.is_file:
+        try:
+            module = path_in_image(spec.module)
+        except ConfigError:
+            raise ConfigError(
+                f"--model {spec}: {spec.module} is outside the project, so the image (which copies the "
+                "project) does not contain it. Move it under the project, e.g. examples/, rebuild the "
+                "image, and pass it as a dotted module (examples.my_model:build_model)") from None
+        return dataclasses.replace(spec, module=module, search_path=os.path.dirname(module))
+    origin = _module_origin(spec)
+    if os.path.relpath(origin, config_lib.PROJECT_ROOT).startswith(".."):
+        raise ConfigError(
+            f"--model {spec}: module {spec.module} is {origin}, outside the project, so the image does "
+            "not contain it. Put it under the project (e.g. examples/) and rebuild the image")
+    if os.path.abspath(spec.search_path) != config_lib.PROJECT_ROOT:
+        raise ConfigError(
+            f"--model {spec}: a dotted module is imported from the project's root inside the image "
+            f"(/app); compile from the project root ({config_lib.PROJECT_ROOT}) with a module path "
+            "relative to it")
+    return dataclasses.replace(spec, search_path=IMAGE_PROJECT_ROOT)
+
+
+def _module_origin(spec: ModelSpec) -> str:
+    import importlib.util
+    import sys
+    sys.path.insert(0, spec.search_path)
+    try:
+        return os.path.abspath(importlib.util.find_spec(spec.module).origin)
+    finally:
+        sys.path.remove(spec.search_path)
+
+
 def run_parameters(config: PipelineConfig, data_root: str) -> Dict[str, data_types.RuntimeParameter]:
     return {
         DATA_ROOT_PARAM: data_types.RuntimeParameter(name=DATA_ROOT_PARAM, ptype=str, default=data_root),
@@ -67,6 +104,8 @@ def compile_pipeline(config: PipelineConfig, *, target: str, output: str, image:
         raise ConfigError(f"--schema {config.schema_path!r} does not exist")
     features = features_from_schema(load_schema(config.schema_path), config.label)
     config = with_resolved_slices(config, features)
+    if config.model is not None:
+        config = config_lib.replace(config, model=model_in_image(config.model))
 
     data_root = data_root or path_in_image(config.data_root)
     params = run_parameters(config, data_root)
