@@ -102,23 +102,17 @@ def test_a_functional_model_with_a_nested_sequential_keeps_weights_and_compile_a
     assert safe.loss.get_config()["from_logits"] is True
 
 
-def test_a_vocabulary_wide_output_is_refused_with_the_fix():
-    layer = tf.keras.layers.TextVectorization(max_tokens=30, output_mode="multi_hot")
+@pytest.mark.parametrize("settings, fix", [
+    (dict(output_mode="multi_hot"), "pad_to_max_tokens=True"),  # as wide as the vocabulary
+    (dict(output_mode="tf_idf", pad_to_max_tokens=True), "output_mode='count'"),  # IDF lost
+])
+def test_text_outputs_that_cannot_cross_are_refused_with_the_fix(settings, fix):
+    layer = tf.keras.layers.TextVectorization(max_tokens=30, **settings)
     layer.adapt(TEXTS)
     model = tf.keras.Sequential([tf.keras.Input(shape=(1,), dtype=tf.string), layer,
                                  tf.keras.layers.Dense(1)])
     model.compile(optimizer="adam", loss="binary_crossentropy")
-    with pytest.raises(convert.ConversionError, match="pad_to_max_tokens=True"):
-        convert.graph_safe(model)
-
-
-def test_tf_idf_is_refused_with_the_fix():
-    layer = tf.keras.layers.TextVectorization(max_tokens=30, output_mode="tf_idf", pad_to_max_tokens=True)
-    layer.adapt(TEXTS)
-    model = tf.keras.Sequential([tf.keras.Input(shape=(1,), dtype=tf.string), layer,
-                                 tf.keras.layers.Dense(1)])
-    model.compile(optimizer="adam", loss="binary_crossentropy")
-    with pytest.raises(convert.ConversionError, match="output_mode='count'"):
+    with pytest.raises(convert.ConversionError, match=fix):
         convert.graph_safe(model)
 
 
