@@ -183,8 +183,10 @@ def _write_report(config, run_index: int = 0, since: Optional[float] = None,
 
 
 @cli.command("compile")
-@click.option("--target", type=click.Choice(["kubeflow-v2", "kubeflow-v1"]), required=True,
-              help="kubeflow-v2: pipeline JSON for KFP 2 and Vertex AI; kubeflow-v1: Argo YAML for KFP 1.x.")
+@click.option("--target", required=True, metavar="[kfp2|vertex|kubeflow-v1]",
+              help="kfp2: pipeline JSON (schema 2.1) for open-source Kubeflow Pipelines 2.x; vertex: "
+                   "pipeline JSON (schema 2.0.0) for Vertex AI Pipelines; kubeflow-v1: Argo YAML for "
+                   "KFP 1.8 and for KFP 2.x in v1 mode. (kubeflow-v2 is retired: kfp2 or vertex.)")
 @click.option("--output", type=click.Path(dir_okay=False), required=True, help="File to write.")
 @click.option("--image", required=True, help="Container image the steps run in (see Dockerfile).")
 @click.option("--pipeline-root", required=True, help="Artifact root URI, e.g. gs://bucket/keras-tfx.")
@@ -222,7 +224,8 @@ def compile_command(target, output, image, pipeline_root, data_root, serving_dir
         if message is None:
             raise
         _fail(message)
-    click.echo(f"wrote {path} ({target}); run parameters: data_root, train_steps, eval_steps, min_accuracy")
+    click.echo(f"wrote {path} ({target}: {kubeflow_runner.TARGET_BACKENDS[target]}); "
+               "run parameters: data_root, train_steps, eval_steps, min_accuracy")
 
 
 @cli.command("run-compiled")
