@@ -2,9 +2,11 @@
 
 Targets, each for the backends named:
 - `kfp2`: open-source Kubeflow Pipelines 2.x. Pipeline spec schema 2.1 (TFX's
-  `use_pipeline_spec_2_1=True`): typed parameters (`parameterType`), defaults as
-  `runtimeConfig.parameterValues`, constants as `runtimeValue.constant`, and the step entrypoint
-  told the inputs' types so it reads the `parameterValues` the KFP 2.x driver sends.
+  `use_pipeline_spec_2_1=True`): typed parameters (`parameterType`), constants as
+  `runtimeValue.constant`, and the step entrypoint told the inputs' types so it reads the
+  `parameterValues` the KFP 2.x driver sends. Written as the bare PipelineSpec (what KFP's API
+  server accepts on upload), with the run parameters' defaults as `defaultValue` and the
+  compiled root as `defaultPipelineRoot`.
 - `vertex`: Vertex AI Pipelines. Schema 2.0.0 (TFX's default, the form TFX's own Vertex tests run).
 - `kubeflow-v1`: Argo Workflow YAML for KFP 1.8, and for KFP 2.x in its v1 (legacy) mode.
 The graph has no resolver node (see components/latest_pushed_model), so every target runs it.
@@ -130,6 +132,8 @@ def compile_pipeline(config: PipelineConfig, *, target: str, output: str, image:
             # Defaults of the run parameters go into the job's runtimeConfig.
             runner.run(pipeline, parameter_values={k: p.default for k, p in params.items()})
             without_cache_for_the_baseline(os.path.join(staging, filename))
+            if target == KFP2:
+                as_kfp2_pipeline_spec(os.path.join(staging, filename))
         else:
             runner.run(pipeline)
         shutil.move(os.path.join(staging, filename), output)
@@ -149,6 +153,30 @@ def without_cache_for_the_baseline(job_path: str) -> None:
     tasks[BASELINE].pop("cachingOptions", None)  # KFP and Vertex: no cachingOptions = not cached
     with open(job_path, "w") as f:
         json.dump(job, f, indent=2, sort_keys=True)
+
+
+def as_kfp2_pipeline_spec(job_path: str) -> None:
+    """Rewrites TFX's PipelineJob JSON as the PipelineSpec document that KFP 2.x's API server reads.
+
+    KFP's upload keeps only a document that parses as a PipelineSpec of schema 2.1.0
+    (kubeflow/pipelines backend/src/apiserver/template/v2_template.go:220-236, template.go:112-120),
+    so the job's runtimeConfig would be dropped: its parameter defaults become the root inputs'
+    `defaultValue` (which KFP's compiler fills in for a run without them: argocompiler/argo.go:103-110)
+    and its output directory the spec's `defaultPipelineRoot`.
+    """
+    with open(job_path) as f:
+        job = json.load(f)
+    spec = job["pipelineSpec"]
+    defaults = job.get("runtimeConfig", {}).get("parameterValues", {})
+    for name, definition in spec["root"].get("inputDefinitions", {}).get("parameters", {}).items():
+        value = defaults[name]
+        if definition.get("parameterType") == "NUMBER_INTEGER":
+            value = int(value)
+        definition["defaultValue"] = value
+        definition["isOptional"] = True
+    spec["defaultPipelineRoot"] = job["runtimeConfig"]["gcsOutputDirectory"]
+    with open(job_path, "w") as f:
+        json.dump(spec, f, indent=2, sort_keys=True)
 
 
 def _no_kfp_cache_for_the_baseline(container_op) -> None:

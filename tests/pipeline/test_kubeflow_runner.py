@@ -57,12 +57,24 @@ def test_compiling_touches_nothing_but_the_output(compiled):
     assert sorted(os.listdir(out)) == ["kfp2.json", "p.yaml", "vertex.json"]
 
 
+def _pipeline_spec(specs, target):
+    """The PipelineSpec dict: kfp2 writes it bare (as KFP's API server reads it), vertex in a PipelineJob."""
+    document = json.loads(open(specs[target]).read())
+    return document if target == "kfp2" else document["pipelineSpec"]
+
+
 @pytest.mark.parametrize("target", IR_TARGETS)
 def test_ir_spec_parses_strictly_and_matches_the_local_graph(compiled, target):
     _, specs, _ = compiled
     text = open(specs[target]).read()
-    job = json_format.Parse(text, pipeline_spec_pb2.PipelineJob())  # unknown fields fail
-    spec = json_format.ParseDict(json.loads(text)["pipelineSpec"], pipeline_spec_pb2.PipelineSpec())
+    if target == "vertex":
+        job = json_format.Parse(text, pipeline_spec_pb2.PipelineJob())  # unknown fields fail
+        assert job.runtime_config.gcs_output_directory == ROOT
+        spec = job.pipeline_spec
+    else:
+        spec = json_format.Parse(text, pipeline_spec_pb2.PipelineSpec())  # a bare spec, strictly
+        assert spec.default_pipeline_root == ROOT
+    spec = json_format.ParseDict(_pipeline_spec(specs, target), pipeline_spec_pb2.PipelineSpec())
     assert spec.schema_version == {"kfp2": "2.1.0", "vertex": "2.0.0"}[target]
     tasks = spec.root.dag.tasks
     dependencies = {name: set(task.dependent_tasks) for name, task in tasks.items()}
@@ -72,14 +84,12 @@ def test_ir_spec_parses_strictly_and_matches_the_local_graph(compiled, target):
     # The baseline task has no inputs, so it must never come from a cache; every other task may.
     for name, task in tasks.items():
         assert task.caching_options.enable_cache == (name != pipeline_lib.BASELINE), name
-    assert job.pipeline_spec  # the job wraps the same spec
-    assert job.runtime_config.gcs_output_directory == ROOT
 
 
 @pytest.mark.parametrize("target", IR_TARGETS)
 def test_ir_every_task_is_a_container_using_the_image_and_importable_code(compiled, target):
     _, specs, _ = compiled
-    executors = json.loads(open(specs[target]).read())["pipelineSpec"]["deploymentSpec"]["executors"]
+    executors = _pipeline_spec(specs, target)["deploymentSpec"]["executors"]
     assert all(set(e) == {"container"} for e in executors.values())  # no resolver, no importer
     containers = [e["container"] for e in executors.values()]
     assert len(containers) == 8
@@ -98,18 +108,16 @@ def test_ir_every_task_is_a_container_using_the_image_and_importable_code(compil
 def test_kfp2_spec_has_typed_parameters_and_parameter_values_only(compiled):
     """What open-source KFP 2.x's driver needs (see README: parameterType, parameterValues, constant)."""
     _, specs, _ = compiled
-    job = json.loads(open(specs["kfp2"]).read())
-    spec = job["pipelineSpec"]
+    spec = _pipeline_spec(specs, "kfp2")
+    assert spec["schemaVersion"] == "2.1.0" and "runtimeConfig" not in spec
     declared = spec["root"]["inputDefinitions"]["parameters"]
-    assert {k: v for k, v in declared.items()} == {
-        "data_root": {"parameterType": "STRING"}, "train_steps": {"parameterType": "NUMBER_INTEGER"},
-        "eval_steps": {"parameterType": "NUMBER_INTEGER"}, "min_accuracy": {"parameterType": "NUMBER_DOUBLE"}}
-    assert "parameters" not in job["runtimeConfig"]
-    assert job["runtimeConfig"]["parameterValues"] == {
-        "data_root": "/app/data/taxi", "train_steps": 321, "eval_steps": 4, "min_accuracy": 0.7}
+    assert {k: (v["parameterType"], v["defaultValue"], v["isOptional"]) for k, v in declared.items()} == {
+        "data_root": ("STRING", "/app/data/taxi", True), "train_steps": ("NUMBER_INTEGER", 321, True),
+        "eval_steps": ("NUMBER_INTEGER", 4, True), "min_accuracy": ("NUMBER_DOUBLE", 0.7, True)}
+    assert isinstance(declared["train_steps"]["defaultValue"], int)
     for name, component in spec["components"].items():
         for pname, definition in component.get("inputDefinitions", {}).get("parameters", {}).items():
-            assert set(definition) == {"parameterType"}, (name, pname)
+            assert "parameterType" in definition and "type" not in definition, (name, pname)
     for name, task in spec["root"]["dag"]["tasks"].items():
         for pname, value in task.get("inputs", {}).get("parameters", {}).items():
             assert "constantValue" not in value.get("runtimeValue", {}), (name, pname)
