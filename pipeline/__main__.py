@@ -208,7 +208,7 @@ def _write_report(config, run_index: int = 0, since: Optional[float] = None,
                    "Default: DirectRunner inside each step's container.")
 def compile_command(target, output, image, pipeline_root, data_root, serving_dir, schema_path,
                     schema_uri, label, train_steps, eval_steps, min_accuracy, beam_args) -> None:
-    """Compile the pipeline for Kubeflow Pipelines (offline; nothing remote is touched)."""
+    """Compile the pipeline for Kubeflow Pipelines 2.x, Vertex AI Pipelines or KFP 1.8 (offline; nothing remote is touched)."""
     try:
         config = config_lib.PipelineConfig(schema_path=schema_path, label=label, train_steps=train_steps,
                                            eval_steps=eval_steps, min_accuracy=min_accuracy,
