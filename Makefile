@@ -10,7 +10,9 @@ OUTPUT_DIR ?= outputs
 RUN_ARGS   ?=
 TEST_ARGS  ?=
 
-.PHONY: run test test-fast venv browser lock clean clean-outputs
+IMAGE      ?= keras-tfx:local
+
+.PHONY: run test test-fast venv browser lock clean clean-outputs image
 
 venv: $(STAMP)
 
@@ -46,6 +48,10 @@ browser:
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not e2e" $(TEST_ARGS)
+
+# The steps' image (Dockerfile): docker where an engine runs, else podman on a local Debian base.
+image: $(STAMP)
+	bash tools/build_image.sh $(IMAGE)
 
 # Re-resolve the lock (needs the registry); review the diff and commit it.
 lock:

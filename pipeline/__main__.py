@@ -239,8 +239,10 @@ def _write_report(config, run_index: int = 0, since: Optional[float] = None,
 
 
 @cli.command("compile")
-@click.option("--target", type=click.Choice(["kubeflow-v2", "kubeflow-v1"]), required=True,
-              help="kubeflow-v2: pipeline JSON for KFP 2 and Vertex AI; kubeflow-v1: Argo YAML for KFP 1.x.")
+@click.option("--target", required=True, metavar="[kfp2|vertex|kubeflow-v1]",
+              help="kfp2: pipeline JSON (schema 2.1) for open-source Kubeflow Pipelines 2.x; vertex: "
+                   "pipeline JSON (schema 2.0.0) for Vertex AI Pipelines; kubeflow-v1: Argo YAML for "
+                   "KFP 1.8 and for KFP 2.x in v1 mode. (kubeflow-v2 is retired: kfp2 or vertex.)")
 @click.option("--output", type=click.Path(dir_okay=False), required=True, help="File to write.")
 @click.option("--image", required=True, help="Container image the steps run in (see Dockerfile).")
 @click.option("--pipeline-root", required=True, help="Artifact root URI, e.g. gs://bucket/keras-tfx.")
@@ -270,7 +272,7 @@ def _write_report(config, run_index: int = 0, since: Optional[float] = None,
 def compile_command(target, output, image, pipeline_root, data_root, serving_dir, schema_path,
                     schema_uri, label, train_steps, eval_steps, min_accuracy, beam_args, model, input_map,
                     hparams) -> None:
-    """Compile the pipeline for Kubeflow Pipelines (offline; nothing remote is touched)."""
+    """Compile the pipeline for Kubeflow Pipelines 2.x, Vertex AI Pipelines or KFP 1.8 (offline; nothing remote is touched)."""
     try:
         config = config_lib.PipelineConfig(schema_path=schema_path, label=label, train_steps=train_steps,
                                            eval_steps=eval_steps, min_accuracy=min_accuracy,
@@ -292,7 +294,8 @@ def compile_command(target, output, image, pipeline_root, data_root, serving_dir
         if message is None:
             raise
         _fail(message)
-    click.echo(f"wrote {path} ({target}); run parameters: data_root, train_steps, eval_steps, min_accuracy")
+    click.echo(f"wrote {path} ({target}: {kubeflow_runner.TARGET_BACKENDS[target]}); "
+               "run parameters: data_root, train_steps, eval_steps, min_accuracy")
 
 
 @cli.command("run-compiled")
@@ -301,20 +304,29 @@ def compile_command(target, output, image, pipeline_root, data_root, serving_dir
               help="Local folder for the steps' outputs, logs and run records (replaces the compiled root).")
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
               help="Run parameter (repeatable): data_root, train_steps, eval_steps, min_accuracy.")
-@click.option("--parameter-form", type=click.Choice(["parameters", "parameterValues"]), default="parameters",
-              show_default=True, help="How parameters reach the steps: 'parameters' as Vertex AI sends them "
-              "for this spec, 'parameterValues' as the KFP 2.x open-source driver does (see README).")
+@click.option("--backend", type=click.Choice(["kfp2", "vertex"]), default=None,
+              help="Whose rules to run by: kfp2 (open-source KFP 2.x: its backend's checks, parameterValues, "
+                   "no lifecycle hooks) or vertex (Vertex AI Pipelines). Default: kfp2 for a `compile "
+                   "--target kfp2` spec, vertex for a `--target vertex` one.")
+@click.option("--parameter-form", type=click.Choice(["parameters", "parameterValues"]), default=None,
+              help="How parameters reach the steps (vertex backend only; default 'parameters', as Vertex AI "
+              "sends them for a schema 2.0.0 spec). kfp2 always sends parameterValues.")
+@click.option("--image", default=None, metavar="TAG",
+              help="Run each step's command inside this image (e.g. keras-tfx:local from `make image`): docker "
+                   "run, podman run, or podman mount + chroot where podman cannot run containers (root).")
 @click.option("--no-cache", is_flag=True, help="Run every step, even one whose inputs match an earlier run's.")
-def run_compiled_command(spec_path, pipeline_root, params, parameter_form, no_cache) -> None:
-    """Run a compiled kubeflow-v2 pipeline JSON here, step by step, as a KFP v2 launcher would."""
+def run_compiled_command(spec_path, pipeline_root, params, backend, parameter_form, image, no_cache) -> None:
+    """Run a compiled kfp2 or vertex pipeline JSON here, step by step, as that backend's launcher would."""
     from pipeline import run_compiled
     started = time.time()
     try:
         run = run_compiled.prepare_run(spec_path, pipeline_root, params, form=parameter_form,
-                                       use_cache=not no_cache)
+                                       use_cache=not no_cache, backend=backend, image=image)
     except config_lib.ConfigError as exc:
         _fail(str(exc))
-    click.echo(f"running {spec_path} step by step under {run.run_dir} (logs: {run.run_dir}/logs/)")
+    click.echo(f"running {spec_path} step by step by {run.backend}'s rules"
+               + (f" in {run.image.describe()}" if run.image else "")
+               + f" under {run.run_dir} (logs: {run.run_dir}/logs/)")
 
     def finished(index, total, result):
         click.echo(f"[{index}/{total}] {result.task:<52} {result.state:<9} {result.seconds:6.1f} s")
@@ -329,7 +341,7 @@ def run_compiled_command(spec_path, pipeline_root, params, parameter_form, no_ca
 
 @cli.command("submit")
 @click.option("--package", type=click.Path(dir_okay=False), required=True,
-              help="A compiled pipeline (python -m pipeline compile ...).")
+              help="A compiled pipeline: a kfp2 JSON (sent to KFP 2.x's v2beta1 API) or a kubeflow-v1 YAML (v1beta1).")
 @click.option("--endpoint", required=True, help="KFP API URL, e.g. http://127.0.0.1:8080/pipeline.")
 @click.option("--experiment", default="keras-tfx", show_default=True)
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE",

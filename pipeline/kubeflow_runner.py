@@ -1,4 +1,15 @@
-"""Compiles the same graph for Kubeflow Pipelines: v2 (pipeline JSON) or v1 (Argo workflow YAML).
+"""Compiles the same graph for Kubeflow Pipelines and Vertex AI Pipelines.
+
+Targets, each for the backends named:
+- `kfp2`: open-source Kubeflow Pipelines 2.x. Pipeline spec schema 2.1 (TFX's
+  `use_pipeline_spec_2_1=True`): typed parameters (`parameterType`), constants as
+  `runtimeValue.constant`, and the step entrypoint told the inputs' types so it reads the
+  `parameterValues` the KFP 2.x driver sends. Written as the bare PipelineSpec (what KFP's API
+  server accepts on upload), with the run parameters' defaults as `defaultValue` and the
+  compiled root as `defaultPipelineRoot`.
+- `vertex`: Vertex AI Pipelines. Schema 2.0.0 (TFX's default, the form TFX's own Vertex tests run).
+- `kubeflow-v1`: Argo Workflow YAML for KFP 1.8, and for KFP 2.x in its v1 (legacy) mode.
+The graph has no resolver node (see components/latest_pushed_model), so every target runs it.
 
 Offline and side-effect free apart from the output file: remote roots (gs://, s3://,
 minio://) are only strings here, and user code is referenced by dotted path (baked into
@@ -7,6 +18,7 @@ the image, see Dockerfile), so no wheel is built or uploaded at compile time.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import shutil
 import tempfile
@@ -20,9 +32,19 @@ from components.trainer.features import features_from_schema, load_schema
 from pipeline import config as config_lib
 from components.trainer.user_model import ModelSpec
 from pipeline.config import ConfigError, PipelineConfig
-from pipeline.pipeline import create_pipeline, with_resolved_slices
+from pipeline.pipeline import BASELINE, create_pipeline, with_resolved_slices
 
-TARGETS = ("kubeflow-v2", "kubeflow-v1")
+KFP2, VERTEX, KUBEFLOW_V1 = "kfp2", "vertex", "kubeflow-v1"
+TARGETS = (KFP2, VERTEX, KUBEFLOW_V1)
+TARGET_BACKENDS = {
+    KFP2: "open-source Kubeflow Pipelines 2.x",
+    VERTEX: "Vertex AI Pipelines",
+    KUBEFLOW_V1: "Kubeflow Pipelines 1.8, and KFP 2.x in v1 mode",
+}
+# Before there were three targets, one JSON target served both KFP 2.x and Vertex; it ran on Vertex only.
+RETIRED_TARGETS = {"kubeflow-v2": f"--target kubeflow-v2 is gone: its JSON ran on Vertex AI only. Use "
+                                  f"--target {KFP2} for open-source Kubeflow Pipelines 2.x or --target "
+                                  f"{VERTEX} for Vertex AI Pipelines (--target {KUBEFLOW_V1}: KFP 1.8)"}
 # Where the Dockerfile puts the project inside the image.
 IMAGE_PROJECT_ROOT = "/app"
 
@@ -96,6 +118,8 @@ def compile_pipeline(config: PipelineConfig, *, target: str, output: str, image:
                      pipeline_root: str, data_root: Optional[str] = None,
                      serving_dir: Optional[str] = None, schema_uri: Optional[str] = None) -> str:
     """Writes the compiled pipeline to `output` (atomically) and returns its path."""
+    if target in RETIRED_TARGETS:
+        raise ConfigError(RETIRED_TARGETS[target])
     if target not in TARGETS:
         raise ConfigError(f"--target {target!r}: choose one of {list(TARGETS)}")
     if not image or any(c.isspace() for c in image):
@@ -124,23 +148,87 @@ def compile_pipeline(config: PipelineConfig, *, target: str, output: str, image:
     os.makedirs(os.path.dirname(output), exist_ok=True)
     with tempfile.TemporaryDirectory(dir=os.path.dirname(output)) as staging:
         filename = os.path.basename(output)
-        if target == "kubeflow-v2":
+        if target in (KFP2, VERTEX):
+            if not filename.endswith(".json"):
+                raise ConfigError(f"--output {output!r}: a {target} pipeline is a JSON file; end the name in .json")
             runner = kubeflow_v2_dag_runner.KubeflowV2DagRunner(
-                config=kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(default_image=image),
+                config=kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(
+                    default_image=image, use_pipeline_spec_2_1=(target == KFP2)),
                 output_dir=staging, output_filename=filename)
         else:
             if not filename.endswith((".yaml", ".yml", ".tar.gz", ".tgz", ".zip")):
                 raise ConfigError(f"--output {output!r}: a kubeflow-v1 package ends in .yaml, .tar.gz or .zip")
-            runner = kubeflow_dag_runner.KubeflowDagRunner(
+            runner = _KubeflowV1Runner(
                 config=kubeflow_dag_runner.KubeflowDagRunnerConfig(
                     kubeflow_metadata_config=(
                         kubeflow_dag_runner.get_default_kubeflow_metadata_config()),
-                    tfx_image=image),
+                    tfx_image=image,
+                    pipeline_operator_funcs=[
+                        *kubeflow_dag_runner.get_default_pipeline_operator_funcs(),
+                        _no_kfp_cache_for_the_baseline]),
                 output_dir=staging, output_filename=filename)
-        if target == "kubeflow-v2":
+        if target in (KFP2, VERTEX):
             # Defaults of the run parameters go into the job's runtimeConfig.
             runner.run(pipeline, parameter_values={k: p.default for k, p in params.items()})
+            without_cache_for_the_baseline(os.path.join(staging, filename))
+            if target == KFP2:
+                as_kfp2_pipeline_spec(os.path.join(staging, filename))
         else:
             runner.run(pipeline)
         shutil.move(os.path.join(staging, filename), output)
     return output
+
+
+# The baseline step has no inputs: any cache would answer it forever with its first result.
+
+
+def without_cache_for_the_baseline(job_path: str) -> None:
+    """Rewrites a compiled pipeline job JSON with caching off for the baseline task."""
+    with open(job_path) as f:
+        job = json.load(f)
+    tasks = job["pipelineSpec"]["root"]["dag"]["tasks"]
+    if BASELINE not in tasks:
+        raise RuntimeError(f"the compiled pipeline has no {BASELINE} task")
+    tasks[BASELINE].pop("cachingOptions", None)  # KFP and Vertex: no cachingOptions = not cached
+    with open(job_path, "w") as f:
+        json.dump(job, f, indent=2, sort_keys=True)
+
+
+def as_kfp2_pipeline_spec(job_path: str) -> None:
+    """Rewrites TFX's PipelineJob JSON as the PipelineSpec document that KFP 2.x's API server reads.
+
+    KFP's upload keeps only a document that parses as a PipelineSpec of schema 2.1.0
+    (kubeflow/pipelines backend/src/apiserver/template/v2_template.go:220-236, template.go:112-120),
+    so the job's runtimeConfig would be dropped: its parameter defaults become the root inputs'
+    `defaultValue` (which KFP's compiler fills in for a run without them: argocompiler/argo.go:103-110)
+    and its output directory the spec's `defaultPipelineRoot`.
+    """
+    with open(job_path) as f:
+        job = json.load(f)
+    spec = job["pipelineSpec"]
+    defaults = job.get("runtimeConfig", {}).get("parameterValues", {})
+    for name, definition in spec["root"].get("inputDefinitions", {}).get("parameters", {}).items():
+        value = defaults[name]
+        if definition.get("parameterType") == "NUMBER_INTEGER":
+            value = int(value)
+        definition["defaultValue"] = value
+        definition["isOptional"] = True
+    spec["defaultPipelineRoot"] = job["runtimeConfig"]["gcsOutputDirectory"]
+    with open(job_path, "w") as f:
+        json.dump(spec, f, indent=2, sort_keys=True)
+
+
+def _no_kfp_cache_for_the_baseline(container_op) -> None:
+    """KFP 1.8's step cache (keyed on the pod spec): never for the baseline step."""
+    if container_op.name.lower() == BASELINE.lower():
+        container_op.execution_options.caching_strategy.max_cache_staleness = "P0D"
+
+
+class _KubeflowV1Runner(kubeflow_dag_runner.KubeflowDagRunner):
+    """TFX's KubeflowDagRunner with TFX's own (MLMD) cache off for the baseline step."""
+
+    def _dehydrate_tfx_ir(self, original_pipeline, node_id):
+        ir = super()._dehydrate_tfx_ir(original_pipeline, node_id)
+        if node_id == BASELINE:
+            ir.nodes[0].pipeline_node.execution_options.caching_options.enable_cache = False
+        return ir

@@ -13,6 +13,7 @@ from typing import List, Tuple
 from tfx.orchestration import metadata, pipeline as tfx_pipeline
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
+from components.latest_pushed_model import records
 from components.trainer.features import FeatureSet, features_from_schema, load_schema
 from pipeline import config as config_lib, csv_check
 from pipeline.config import PipelineConfig
@@ -63,6 +64,8 @@ def prepare(config: PipelineConfig) -> Tuple[PipelineConfig, FeatureSet, tfx_pip
         beam_pipeline_args=beam_args,
         input_pattern=(config_lib.SPAN_INPUT_PATTERN if config_lib.span_folders(config.data_root)
                        else "*"),
+        # The baseline step is cached until another model is pushed (see LatestPushedModel).
+        last_pushed_model=records.last_pushed_model(config.serving_dir),
     )
     return config, features, pipeline
 

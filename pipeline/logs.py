@@ -7,7 +7,7 @@ import os
 import sys
 import time
 
-from pipeline.config import RESOLVER
+from components.latest_pushed_model import NO_BASELINE_LOG
 
 
 def new_log_path(output_dir: str) -> str:
@@ -57,21 +57,13 @@ TRAINING_LOGGER = "keras_tfx.training"
 NO_BASELINE = "no blessed model yet: this run's model is compared against the thresholds only"
 
 
-def _no_baseline(resolved) -> bool:
-    """True when the blessed-model resolver's resolved inputs hold no model."""
-    try:
-        return not any(inputs.get("model") for inputs in resolved)
-    except (TypeError, AttributeError):
-        return False
-
-
 class Progress(logging.Handler):
     """Turns the local runner's log records into one terminal line per component.
 
     `[4/8] ExampleValidator         ran      0.1 s` (or cached / skipped); the failing
     component is named by `failed_node` for the error message. While the Trainer runs, its
-    progress records (step, loss, examples/s) are shown indented; when the blessed-model
-    resolver finds no model, a plain note says so instead of TFX's log lines.
+    progress records (step, loss, examples/s) are shown indented; when the baseline step
+    (LatestPushedModel) finds no pushed model, a plain note says so.
     """
 
     def __init__(self, stream, total: int):
@@ -89,8 +81,7 @@ class Progress(logging.Handler):
         if record.name == TRAINING_LOGGER:
             self.stream.write(f"      {self.node or 'Trainer'}: {record.getMessage()}\n")
             self.stream.flush()
-        elif (message.startswith("[%s] Resolved inputs:") and len(record.args or ()) == 2
-                and record.args[0] == RESOLVER and _no_baseline(record.args[1])):
+        elif message == NO_BASELINE_LOG:
             self.notes.append(NO_BASELINE)
         elif message.startswith("Component %s is running."):
             self.index += 1

@@ -10,23 +10,20 @@ from ml_metadata.proto import metadata_store_pb2
 # Direct imports: `tfx.v1` also imports every extension (Vertex AI, ...), 12 s here.
 from tfx.components import CsvExampleGen, StatisticsGen
 from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
-from tfx.dsl.components.common.resolver import Resolver
-from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import (
-    LatestBlessedModelStrategy)
 from tfx.orchestration import pipeline as tfx_pipeline
 from tfx.proto import pusher_pb2
-from tfx.types import Channel, standard_artifacts
 from tfx.orchestration.data_types import RuntimeParameter
 from tfx.proto import example_gen_pb2
 
 from components.atomic_pusher.component import AtomicPusher
+from components.latest_pushed_model.component import LatestPushedModel
 from components.run_parameters import component as run_parameters
 from components.strict_example_validator.component import StrictExampleValidator
 from components.trainer import task
 from components.trainer.features import FeatureSet, Label
 # Component ids live with the settings, so light modules (the CLI) can use them too.
 from pipeline.config import (COMPONENT_IDS, EVALUATOR, EXAMPLE_GEN, EXAMPLE_VALIDATOR,  # noqa: F401
-                             PUSHER, RESOLVER, RUN_FN, SCHEMA_GEN, STATISTICS_GEN, TRAINER,
+                             BASELINE, PUSHER, RUN_FN, SCHEMA_GEN, STATISTICS_GEN, TRAINER,
                              ConfigError, DEFAULT_SLICE_FEATURES, PipelineConfig)
 
 ACCURACY = "accuracy"
@@ -121,6 +118,7 @@ def create_pipeline(
     eval_steps: Union[int, RuntimeParameter, None] = None,
     min_accuracy: Union[float, RuntimeParameter, None] = None,
     input_pattern: str = "*",
+    last_pushed_model: Optional[str] = None,
 ) -> tfx_pipeline.Pipeline:
     """CSV -> validated examples -> Keras model trained as an Estimator -> evaluated -> pushed.
 
@@ -129,6 +127,10 @@ def create_pipeline(
     `eval_steps` and `min_accuracy` may be RuntimeParameters (Kubeflow run parameters); the
     last three default to the config's values. `input_pattern` is CsvExampleGen's file
     pattern under the data root; with a `{SPAN}` in it, ExampleGen ingests the newest span.
+    `last_pushed_model`: the Trainer model URI that the newest push record names when the run
+    starts ("" for none), for runners that can read the push records first (local): the baseline
+    step is then cached until a different model is pushed. Without it (compiled pipelines) the
+    baseline step must not be cached (see kubeflow_runner).
     """
     example_gen = CsvExampleGen(
         input_base=data_root,
@@ -148,18 +150,17 @@ def create_pipeline(
         statistics=statistics_gen.outputs["statistics"],
         schema=schema_gen.outputs["schema"]).with_id(EXAMPLE_VALIDATOR)
 
-    model_resolver = Resolver(
-        strategy_class=LatestBlessedModelStrategy,
-        model=Channel(type=standard_artifacts.Model),
-        model_blessing=Channel(type=standard_artifacts.ModelBlessing),
-    ).with_id(RESOLVER)
+    # The last pushed (so blessed) model, found from the Pusher's push records by a plain
+    # container step: no resolver node, which open-source KFP 2.x cannot run.
+    baseline = LatestPushedModel(serving_dir=serving_dir,
+                                 last_pushed_model=last_pushed_model).with_id(BASELINE)
 
     trainer = run_parameters.Trainer(
         run_fn=run_fn,
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
         # Scheduled runs continue from the last blessed model instead of from scratch.
-        base_model=model_resolver.outputs["model"] if config.warm_start else None,
+        base_model=baseline.outputs["model"] if config.warm_start else None,
         train_steps=config.train_steps if train_steps is None else train_steps,
         eval_steps=config.eval_steps if eval_steps is None else eval_steps,
         custom_config=trainer_custom_config(config)).with_id(TRAINER)
@@ -171,7 +172,7 @@ def create_pipeline(
         accuracy_metric=ACCURACY,
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
-        baseline_model=model_resolver.outputs["model"],
+        baseline_model=baseline.outputs["model"],
         eval_config=eval_config(label, config.slice_features, config.min_accuracy,
                                 config.max_accuracy_drop)).with_id(EVALUATOR)
 
@@ -186,8 +187,9 @@ def create_pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=pipeline_root,
         components=[example_gen, statistics_gen, schema_gen, example_validator, trainer,
-                    model_resolver, evaluator, pusher],
+                    baseline, evaluator, pusher],
         enable_cache=config.enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=list(beam_pipeline_args or config.beam_args),
     )
+

@@ -1,19 +1,30 @@
-"""`run-compiled`: runs a compiled kubeflow-v2 pipeline JSON here, step by step, as a KFP v2 launcher would.
+"""`run-compiled`: runs a compiled pipeline (kfp2 or vertex JSON) here, step by step, as a KFP launcher would.
 
 For each task, in dependency order, it builds the step's ExecutorInput from the task spec (constant
 and run-time parameters; upstream artifacts with the URIs and metadata their producers wrote in
 their executor output), substitutes the `{{$}}` placeholder and runs the step's own container
-command and args in a subprocess of this environment (the image's `python` becomes
-`sys.executable`), the ExampleGen driver (`lifecycle.preCacheCheck`) first where there is one.
-Resolver tasks (latest blessed model) are answered from the artifacts that earlier runs under the
-same pipeline root recorded in `<pipeline-root>/run-compiled/<run id>/run.json`.
+command and args in a subprocess of this environment (this checkout plays the image's `/app`,
+and the image's `python` becomes `sys.executable`), or inside the image itself with `--image`.
+
+Two backends, each with its rules:
+- `kfp2` (default for a bare PipelineSpec, what `compile --target kfp2` writes): open-source
+  Kubeflow Pipelines 2.x. Before anything runs, the spec is held to what KFP's backend accepts
+  (KFP_RULES, each with the backend source it comes from); parameters reach the steps only as
+  `inputs.parameterValues`; container and importer tasks run; `lifecycle.preCacheCheck` is not
+  run, because KFP's backend never runs it.
+- `vertex` (default for a PipelineJob, what `compile --target vertex` writes): Vertex AI
+  Pipelines. Parameters go in the form Vertex sends for a schema 2.0.0 spec (`inputs.parameters`);
+  the ExampleGen driver (`lifecycle.preCacheCheck`) runs first; resolver tasks are answered from
+  the artifacts that earlier runs under the same pipeline root recorded in
+  `<pipeline-root>/run-compiled/<run id>/run.json`.
+
+With `--image`, every step's command runs inside the built image instead (image_exec.py): the
+spec, the image and the steps are then checked together.
 
 A step whose task enables caching and whose command and inputs (after its driver) equal those of
 a step in an earlier run under the root is taken from that run, as KFP's cache would (`--no-cache`
-runs every step). What differs from a cluster on purpose: no image (this checkout plays the
-image's `/app`), tasks run one at a time, and the compiled pipeline root is replaced by
-`--pipeline-root` wherever the spec names it. Parameters go in the form Vertex AI Pipelines
-sends for a schema 2.0.0 spec (`inputs.parameters`); see the README for what KFP 2.x sends.
+runs every step). What differs from a cluster on purpose: tasks run one at a time, and the
+compiled pipeline root is replaced by `--pipeline-root` wherever the spec names it.
 
 This process never imports TensorFlow or TFX: the steps do, each in its own process.
 """
@@ -47,6 +58,36 @@ LOG_TAIL_LINES = 25
 LEGACY_FORM = "parameters"
 VALUES_FORM = "parameterValues"
 PARAMETER_FORMS = (LEGACY_FORM, VALUES_FORM)
+
+KFP2, VERTEX = "kfp2", "vertex"
+BACKENDS = (KFP2, VERTEX)
+
+# What open-source KFP 2.x's backend accepts, each rule with where it comes from
+# (github.com/kubeflow/pipelines at commit 7b70c7b95f6832772efd6fd0029a4024491a0f44).
+KFP_SOURCE = "kubeflow/pipelines@7b70c7b"
+KFP_RULES = {
+    "pipeline-spec": (
+        "the file is a bare PipelineSpec of schema 2.1.0 (KFP's upload keeps only a document that "
+        "parses as a PipelineSpec, and only schema 2.1.0)",
+        "backend/src/apiserver/template/v2_template.go:220-236, template.go:112-120"),
+    "container-or-importer": (
+        "every task is a container or an importer",
+        "backend/src/v2/compiler/visitor.go:126-134 \"non-container and non-importer executor not "
+        "implemented\"; backend/src/v2/compiler/argocompiler/dag.go:348-349 \"resolver executors not "
+        "implemented\""),
+    "parameter-type": (
+        "every input parameter declares parameterType",
+        "backend/src/v2/driver/resolve.go:202-250 (the type check reads parameterType; unset, a string "
+        "or number value is a type mismatch); backend/src/apiserver/template/v2_template.go:485-486 "
+        "\"input parameter %s has unspecified type\""),
+    "constant": (
+        "constant inputs are runtimeValue.constant (not the deprecated constantValue)",
+        "backend/src/v2/driver/resolve.go:422-456 \"param runtime value spec of type %T not implemented\""),
+    "parameter-values": (
+        "steps get their parameters only as inputs.parameterValues",
+        "backend/src/v2/driver/resolve.go:139-142 (the driver builds ParameterValues only), "
+        "container.go:306-311"),
+}
 
 _STRING_TYPES = {"STRING"}
 _INT_TYPES = {"INT", "NUMBER_INTEGER"}
@@ -109,21 +150,77 @@ class StepResult:
 
 
 def load_spec(path: str) -> Dict[str, object]:
-    """The compiled PipelineJob JSON (as written by `compile --target kubeflow-v2`)."""
+    """The compiled pipeline as a PipelineJob dict: a vertex PipelineJob as written, or a kfp2
+    PipelineSpec wrapped as one (its defaultPipelineRoot as the output directory; `bare` set)."""
     try:
         with open(path) as f:
-            job = json.load(f)
+            document = json.load(f)
     except OSError as exc:
         raise SpecError(f"cannot read {path}: {exc.strerror}") from exc
     except json.JSONDecodeError as exc:
-        raise SpecError(f"{path} is not JSON ({exc}); run-compiled takes a kubeflow-v2 pipeline JSON "
-                        "written by `python -m pipeline compile --target kubeflow-v2`") from exc
-    if not isinstance(job, dict) or "pipelineSpec" not in job:
-        raise SpecError(f"{path} has no pipelineSpec: it is not a compiled kubeflow-v2 pipeline job")
+        raise SpecError(f"{path} is not JSON ({exc}); run-compiled takes a pipeline JSON written by "
+                        "`python -m pipeline compile --target kfp2` (or --target vertex)") from exc
+    if isinstance(document, dict) and "pipelineSpec" in document:
+        job = document
+    elif isinstance(document, dict) and "root" in document and "pipelineInfo" in document:
+        job = {"pipelineSpec": document, "bare": True,
+               "runtimeConfig": {"gcsOutputDirectory": document.get("defaultPipelineRoot")}}
+    else:
+        raise SpecError(f"{path} is neither a PipelineSpec (compile --target kfp2) nor a PipelineJob "
+                        "(compile --target vertex)")
     spec = job["pipelineSpec"]
     if not spec.get("root", {}).get("dag", {}).get("tasks"):
         raise SpecError(f"{path}: pipelineSpec.root.dag has no tasks")
     return job
+
+
+def default_backend(job: Dict[str, object]) -> str:
+    """kfp2 for a bare PipelineSpec (compile --target kfp2), vertex for a PipelineJob."""
+    return KFP2 if job.get("bare") else VERTEX
+
+
+def kfp2_violations(job: Dict[str, object]) -> List[Tuple[str, str]]:
+    """(rule, where) for everything in the spec that open-source KFP 2.x's backend refuses."""
+    spec = job["pipelineSpec"]
+    found = []
+    if not job.get("bare") or spec.get("schemaVersion") != "2.1.0":
+        found.append(("pipeline-spec", f"the file is a {'PipelineSpec' if job.get('bare') else 'PipelineJob'} "
+                                       f"of schema {spec.get('schemaVersion')}"))
+    executors = spec.get("deploymentSpec", {}).get("executors", {})
+    components = spec.get("components", {})
+    for name, task in sorted(spec["root"]["dag"]["tasks"].items()):
+        component = components.get(task.get("componentRef", {}).get("name"), {})
+        executor = executors.get(component.get("executorLabel"), {})
+        kinds = sorted(set(executor) - {"container", "importer"})
+        if kinds or not executor:
+            found.append(("container-or-importer", f"task {name} is a {', '.join(kinds) or 'missing'} executor"))
+        for pname, value in sorted(task.get("inputs", {}).get("parameters", {}).items()):
+            if "constantValue" in value.get("runtimeValue", {}):
+                found.append(("constant", f"task {name}, parameter {pname}: runtimeValue.constantValue"))
+    definitions = [("the pipeline", spec["root"])] + [(f"component {n}", c) for n, c in sorted(components.items())]
+    for where, component in definitions:
+        for pname, definition in sorted(component.get("inputDefinitions", {}).get("parameters", {}).items()):
+            if not definition.get("parameterType"):
+                found.append(("parameter-type", f"{where}, parameter {pname}: no parameterType "
+                                                f"(type: {definition.get('type', 'none')})"))
+    return found
+
+
+def check_kfp2_rules(job: Dict[str, object], path: str) -> None:
+    """Refuses, before anything runs, a spec that open-source KFP 2.x's backend would refuse."""
+    found = kfp2_violations(job)
+    if not found:
+        return
+    lines = []
+    for rule in KFP_RULES:
+        places = [where for r, where in found if r == rule]
+        if places:
+            text, source = KFP_RULES[rule]
+            shown = "; ".join(places[:3]) + (f"; and {len(places) - 3} more" if len(places) > 3 else "")
+            lines.append(f"  rule {rule}: {text} ({KFP_SOURCE} {source}): {shown}")
+    raise SpecError(f"{path} breaks open-source KFP 2.x's rules, so its backend would refuse it:\n"
+                    + "\n".join(lines) + "\nCompile it with `python -m pipeline compile --target kfp2`; "
+                    "a Vertex AI spec runs here with --backend vertex.")
 
 
 def upstream_tasks(task: Dict[str, object]) -> List[str]:
@@ -186,9 +283,9 @@ def check_supported(job: Dict[str, object]) -> None:
         for key in component.get("outputDefinitions", {}).get("artifacts", {}):
             _check_path_segment(key, f"task {name}: output name")
         executor = executors.get(component.get("executorLabel"))
-        if not executor or not ({"container", "resolver"} & set(executor)):
-            raise SpecError(f"task {name}: run-compiled runs container and resolver steps only, "
-                            f"not {sorted(executor or {})}")
+        if not executor or not ({"container", "resolver", "importer"} & set(executor)):
+            raise SpecError(f"task {name}: run-compiled runs container, importer and resolver steps "
+                            f"only, not {sorted(executor or {})}")
 
 
 def _check_path_segment(name: str, what: str) -> None:
@@ -239,7 +336,8 @@ def run_parameters(job: Dict[str, object], overrides: Sequence[str]) -> Dict[str
     """The pipeline's run parameters: compiled defaults, then `--param NAME=VALUE` overrides."""
     definitions = job["pipelineSpec"]["root"].get("inputDefinitions", {}).get("parameters", {})
     runtime = job.get("runtimeConfig", {})
-    values = {k: plain_value(v) for k, v in runtime.get("parameters", {}).items()}
+    values = {k: d["defaultValue"] for k, d in definitions.items() if "defaultValue" in d}
+    values.update({k: plain_value(v) for k, v in runtime.get("parameters", {}).items()})
     values.update(runtime.get("parameterValues", {}))
     for item in overrides:
         name, sep, raw = item.partition("=")
@@ -347,13 +445,15 @@ def executor_input(parameters: Dict[str, object], inputs: Dict[str, List[Artifac
     }
 
 
-def step_command(command: Sequence[str], args: Sequence[str], invocation: str) -> List[str]:
-    """The container's command and args with `{{$}}` filled in and `python` made this interpreter."""
+def step_command(command: Sequence[str], args: Sequence[str], invocation: str,
+                 in_image: bool = False) -> List[str]:
+    """The container's command and args with `{{$}}` filled in and, unless it runs in the image,
+    `python` made this interpreter."""
     argv = [invocation if arg == _PLACEHOLDER else arg for arg in list(command) + list(args)]
     if not command:
         raise SpecError("the step has no command (it relies on the image's ENTRYPOINT), which "
                         "run-compiled cannot know")
-    if re.fullmatch(r"python(3(\.\d+)?)?", os.path.basename(argv[0])):
+    if not in_image and re.fullmatch(r"python(3(\.\d+)?)?", os.path.basename(argv[0])):
         argv[0] = sys.executable
     leftover = [arg for arg in argv if "{{$" in arg]
     if leftover:
@@ -485,11 +585,15 @@ def _step_env() -> Dict[str, str]:
     return env
 
 
-def run_process(argv: Sequence[str], log_path: str, title: str) -> int:
-    """Runs one container command as a subprocess of this environment, appending to the step's log."""
+def run_process(argv: Sequence[str], log_path: str, title: str, image=None) -> int:
+    """Runs one container command, appending to the step's log: inside the image (`image`, an
+    image_exec.ImageExec) or as a subprocess of this environment."""
     with open(log_path, "a") as log:
-        log.write(f"=== {title}: {' '.join(a if len(a) < 200 else a[:200] + '...' for a in argv)}\n")
+        where = f" in {image.describe()}" if image else ""
+        log.write(f"=== {title}{where}: {' '.join(a if len(a) < 200 else a[:200] + '...' for a in argv)}\n")
         log.flush()
+        if image is not None:
+            return image.run(argv, log)
         return subprocess.run(list(argv), stdout=log, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT,
                               env=_step_env(), check=False).returncode
 
@@ -539,6 +643,8 @@ class Run:
     params: Dict[str, object]
     form: str
     path_map: PathMap
+    backend: str = VERTEX
+    image: Optional[object] = None  # image_exec.ImageExec: steps run in the image
     run_id: str = dataclasses.field(
         default_factory=lambda: time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6])
     started: float = dataclasses.field(default_factory=time.time)
@@ -574,6 +680,7 @@ class Run:
         record = {
             "run_id": self.run_id, "spec": os.path.abspath(self.spec_path), "started": self.started,
             "state": self.state, "failure": self.failure, "parameter_form": self.form,
+            "backend": self.backend, "image": self.image.describe() if self.image else None,
             "parameters": self.params,
             "order": list(self.results),
             "tasks": {name: {"state": r.state, "seconds": round(r.seconds, 3), "log": r.log_path,
@@ -605,10 +712,15 @@ def run_container_step(run: Run, task_name: str, history: Callable[[], List[Arti
         input_artifacts(task, produced), planned, output_file, run.form)
 
     driver = container.get("lifecycle", {}).get("preCacheCheck")
-    if driver:
+    if driver and run.backend == KFP2:
+        # KFP 2.x's backend never runs a lifecycle hook (no reference to preCacheCheck or lifecycle
+        # in its backend/src); the executor runs without the driver's output, as it would there.
+        with open(run.log_path(task_name), "a") as log:
+            log.write("=== lifecycle.preCacheCheck not run: open-source KFP 2.x does not run it\n")
+    elif driver:
         code = run_process(step_command(driver.get("command", []), driver.get("args", []),
-                                        json.dumps(invocation)),
-                           run.log_path(task_name), "driver (lifecycle.preCacheCheck)")
+                                        json.dumps(invocation), in_image=run.image is not None),
+                           run.log_path(task_name), "driver (lifecycle.preCacheCheck)", run.image)
         if code != 0:
             raise _failure(run, task_name, code)
         apply_driver_output(invocation, _read_executor_output(output_file), run.form)
@@ -622,8 +734,8 @@ def run_container_step(run: Run, task_name: str, history: Callable[[], List[Arti
     with open(os.path.join(task_dir, "executor_input.json"), "w") as f:
         json.dump(invocation, f, indent=1)
     code = run_process(step_command(container.get("command", []), container.get("args", []),
-                                    json.dumps(invocation)),
-                       run.log_path(task_name), "executor")
+                                    json.dumps(invocation), in_image=run.image is not None),
+                       run.log_path(task_name), "executor", run.image)
     if code != 0:
         raise _failure(run, task_name, code)
     outputs = collect_outputs(planned, _read_executor_output(output_file))
@@ -647,30 +759,74 @@ def run_resolver_step(run: Run, task_name: str, history: Callable[[], List[Artif
     return StepResult(task_name, "resolved", time.time() - started, outputs)
 
 
+def run_importer_step(run: Run, task_name: str, history: Callable[[], List[Artifact]]) -> StepResult:
+    """An importer task: one artifact of the spec's type at the URI it names (constant or parameter)."""
+    started = time.time()
+    task, component = run.tasks[task_name], run.component(task_name)
+    importer = run.executor(task_name)["importer"]
+    uri_spec = importer.get("artifactUri", {})
+    if "constant" in uri_spec:
+        uri = plain_value(uri_spec["constant"])
+    elif "runtimeParameter" in uri_spec:
+        uri = plain_value(task_parameters(task, component, run.params, VALUES_FORM, run.path_map)
+                          [uri_spec["runtimeParameter"]])
+    else:
+        raise SpecError(f"task {task_name}: importer artifactUri {sorted(uri_spec)} is not supported")
+    keys = list(component.get("outputDefinitions", {}).get("artifacts", {})) or ["artifact"]
+    artifact = Artifact(name=f"{RUNS_DIR}/{run.run_id}/{task_name}/{keys[0]}",
+                        type=importer.get("typeSchema", {}), uri=str(run.path_map(uri)),
+                        metadata=dict(importer.get("metadata") or {}))
+    return StepResult(task_name, "imported", time.time() - started, {keys[0]: [artifact]})
+
+
 def _failure(run: Run, task_name: str, code: int) -> StepFailed:
     return StepFailed(task_name, code, run.log_path(task_name), _tail(run.log_path(task_name)),
                       downstream_of(task_name, run.tasks))
 
 
 def prepare_run(spec_path: str, pipeline_root: str, params: Sequence[str] = (),
-                form: str = LEGACY_FORM, image_root: Optional[str] = IMAGE_PROJECT_ROOT,
-                use_cache: bool = True) -> Run:
-    """Checks the spec and the options; nothing is written yet."""
-    if form not in PARAMETER_FORMS:
+                form: Optional[str] = None, image_root: Optional[str] = IMAGE_PROJECT_ROOT,
+                use_cache: bool = True, backend: Optional[str] = None, image: Optional[str] = None) -> Run:
+    """Checks the spec and the options; nothing is written yet.
+
+    `backend`: kfp2 or vertex (default: by the spec's form, see default_backend). `form`: how
+    parameters reach the steps; kfp2 allows parameterValues only, vertex defaults to parameters.
+    `image`: run every step's command inside this image (image_exec.py) instead of this checkout.
+    """
+    if backend is not None and backend not in BACKENDS:
+        raise SpecError(f"--backend {backend!r}: choose one of {list(BACKENDS)}")
+    if form is not None and form not in PARAMETER_FORMS:
         raise SpecError(f"--parameter-form {form!r}: choose one of {list(PARAMETER_FORMS)}")
     if "://" in pipeline_root:
         raise SpecError(f"--pipeline-root {pipeline_root!r}: give a local folder; run-compiled writes "
                         "every step's outputs on this machine")
     job = load_spec(spec_path)
+    backend = backend or default_backend(job)
+    if backend == KFP2:
+        if form not in (None, VALUES_FORM):
+            raise SpecError(f"--parameter-form {form}: open-source KFP 2.x sends parameters only as "
+                            f"{VALUES_FORM} (rule parameter-values: {KFP_SOURCE} "
+                            f"{KFP_RULES['parameter-values'][1]})")
+        check_kfp2_rules(job, spec_path)
+        form = VALUES_FORM
+    form = form or LEGACY_FORM
     check_supported(job)
     task_order(job["pipelineSpec"]["root"]["dag"]["tasks"])
     pipeline_root = os.path.abspath(pipeline_root)
+    executor = None
+    if image:
+        from pipeline import image_exec
+        try:
+            executor = image_exec.ImageExec.detect(image, pipeline_root)
+        except image_exec.ImageError as exc:
+            raise SpecError(str(exc)) from None
+        image_root = None  # the image has its own /app
     path_map = PathMap(image_root=image_root,
                        compiled_pipeline_root=job.get("runtimeConfig", {}).get("gcsOutputDirectory"),
                        pipeline_root=pipeline_root)
     values = {k: path_map(v) for k, v in run_parameters(job, params).items()}
     return Run(job=job, spec_path=spec_path, pipeline_root=pipeline_root, params=values, form=form,
-               path_map=path_map, use_cache=use_cache)
+               path_map=path_map, use_cache=use_cache, backend=backend, image=executor)
 
 
 def execute(run: Run, on_step: Optional[Callable[[int, int, StepResult], None]] = None,
@@ -689,7 +845,9 @@ def execute(run: Run, on_step: Optional[Callable[[int, int, StepResult], None]] 
     for index, name in enumerate(order, start=1):
         if on_start:
             on_start(index, len(order), name)
-        step = run_resolver_step if "resolver" in run.executor(name) else run_container_step
+        executor = run.executor(name)
+        step = (run_resolver_step if "resolver" in executor else
+                run_importer_step if "importer" in executor else run_container_step)
         try:
             result = step(run, name, history)
         except StepFailed as exc:
@@ -716,6 +874,10 @@ def outcome(run: Run) -> List[str]:
                 title, meta = artifact.schema_title, artifact.metadata
                 if title == "tfx.Model" and result.state == "resolved":
                     lines.append(f"baseline: {artifact.uri}")
+                elif title == "tfx.Model" and "baseline_found" in meta:  # the LatestPushedModel step
+                    if _number(meta.get("baseline_found")) == 1:
+                        lines.append(f"baseline: version {meta.get('pushed_version')} (Trainer model "
+                                     f"{meta.get('source_model_uri')}), copied to {artifact.uri}")
                 elif title == "tfx.ModelBlessing" and result.state != "resolved":
                     lines.append("blessed: " + ("yes" if _number(meta.get("blessed")) == 1 else "no"))
                 elif title == "tfx.PushedModel":

@@ -1,4 +1,8 @@
-"""`submit`: upload a compiled package to Kubeflow Pipelines and start a run or a recurring run."""
+"""`submit`: upload a compiled package to Kubeflow Pipelines and start a run or a recurring run.
+
+A `kfp2` spec goes to KFP 2.x's v2beta1 REST API (plain HTTP here: the kfp 2 SDK cannot share a
+venv with kfp 1.8); a `kubeflow-v1` Argo YAML goes through the kfp 1.8 client (v1beta1).
+"""
 from __future__ import annotations
 
 import dataclasses
@@ -6,7 +10,11 @@ import json
 import os
 import re
 import time
-from typing import Dict, Optional, Sequence
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from typing import Dict, Optional, Sequence, Tuple
 
 import yaml
 
@@ -52,13 +60,16 @@ def declared_parameters(package_path: str) -> Dict[str, object]:
     except (ValueError, yaml.YAMLError) as exc:
         raise ConfigError(f"--package {package_path!r} is not a compiled pipeline: {exc}") from exc
     if isinstance(document, dict) and "pipelineSpec" in document:
-        declared = document["pipelineSpec"]["root"].get("inputDefinitions", {}).get("parameters", {})
-        defaults = document.get("runtimeConfig", {}).get("parameters", {})
-        return {name: next(iter(defaults.get(name, {None: None}).values())) for name in declared}
+        raise ConfigError(f"--package {package_path!r} is a vertex pipeline job, for Vertex AI Pipelines: "
+                          "submit it with Vertex AI's SDK (google.cloud.aiplatform.PipelineJob(template_path="
+                          "...).submit()) or gcloud; for a Kubeflow Pipelines 2.x API, compile with --target kfp2")
+    if isinstance(document, dict) and "root" in document and "pipelineInfo" in document:
+        declared = document["root"].get("inputDefinitions", {}).get("parameters", {})
+        return {name: d.get("defaultValue") for name, d in declared.items()}
     if isinstance(document, dict) and document.get("kind") == "Workflow":
         return {p["name"]: p.get("value") for p in document["spec"].get("arguments", {}).get("parameters", [])}
-    raise ConfigError(f"--package {package_path!r} is neither a kubeflow-v2 pipeline JSON nor a "
-                      "kubeflow-v1 Argo workflow")
+    raise ConfigError(f"--package {package_path!r} is neither a kfp2 pipeline spec (compile --target kfp2) "
+                      "nor a kubeflow-v1 Argo workflow (compile --target kubeflow-v1)")
 
 
 def parse_params(items: Sequence[str], declared: Dict[str, object]) -> Dict[str, str]:
@@ -91,6 +102,8 @@ def submit(package_path: str, endpoint: str, experiment: str, params: Sequence[s
     cron_expression = kfp_cron(cron) if cron else None
     if not re.match(r"^https?://[^\s/]+", endpoint or ""):
         raise ConfigError(f"--endpoint {endpoint!r}: give the KFP API URL, e.g. http://127.0.0.1:8888")
+    if not package_path.endswith((".yaml", ".yml", ".tar.gz", ".tgz", ".zip")):
+        return submit_v2beta1(package_path, endpoint, experiment, values, cron_expression, pipeline_name)
 
     import kfp  # slow import, only for this command
     import urllib3
@@ -121,3 +134,134 @@ def submit(package_path: str, endpoint: str, experiment: str, params: Sequence[s
     except ApiException as exc:
         raise ConfigError(f"the Kubeflow Pipelines API at {endpoint} refused the request: "
                           f"{exc.status} {exc.reason}: {exc.body}") from None
+
+
+# ---------------------------------------------------------------- KFP 2.x: the v2beta1 REST API
+# Paths and fields as in kubeflow/pipelines backend/api/v2beta1/*.proto (experiment, pipeline,
+# run, recurring_run, runtime_config) and the upload handlers registered in
+# backend/src/apiserver/main.go:599-600 (multipart field `uploadfile`, query `name`, `pipelineid`:
+# backend/src/apiserver/server/pipeline_upload_server.go:45-53).
+
+V2 = "/apis/v2beta1"
+
+
+def typed_parameters(package_path: str, values: Dict[str, str]) -> Dict[str, object]:
+    """`--param` strings as the JSON values KFP 2.x checks against each parameter's parameterType."""
+    with open(package_path) as f:
+        declared = json.load(f)["root"].get("inputDefinitions", {}).get("parameters", {})
+    typed = {}
+    for name, raw in values.items():
+        ptype = declared[name].get("parameterType", "STRING")
+        try:
+            if ptype == "NUMBER_INTEGER":
+                typed[name] = int(raw)
+            elif ptype == "NUMBER_DOUBLE":
+                typed[name] = float(raw)
+            elif ptype == "BOOLEAN":
+                if raw.lower() not in ("true", "false"):
+                    raise ValueError(raw)
+                typed[name] = raw.lower() == "true"
+            else:
+                typed[name] = raw
+        except ValueError:
+            raise ConfigError(f"--param {name}={raw!r}: {name} is {ptype} in the package; give a "
+                              f"{'whole number' if ptype == 'NUMBER_INTEGER' else 'number' if ptype == 'NUMBER_DOUBLE' else 'true or false'}") from None
+    return typed
+
+
+class _Api:
+    """A small JSON client for the v2beta1 API, with errors that say what to do."""
+
+    def __init__(self, endpoint: str):
+        self.endpoint = endpoint.rstrip("/")
+
+    def call(self, method: str, path: str, body: Optional[dict] = None,
+             query: Optional[Dict[str, str]] = None, multipart: Optional[Tuple[str, bytes]] = None,
+             missing_ok: bool = False) -> Optional[dict]:
+        url = self.endpoint + path + ("?" + urllib.parse.urlencode(query) if query else "")
+        headers, data = {}, None
+        if multipart is not None:
+            boundary = uuid.uuid4().hex
+            filename, content = multipart
+            data = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"uploadfile\"; "
+                    f"filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n").encode() \
+                + content + f"\r\n--{boundary}--\r\n".encode()
+            headers["Content-Type"] = f"multipart/form-data; boundary={boundary}"
+        elif body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        request = urllib.request.Request(url, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                text = response.read()
+        except urllib.error.HTTPError as exc:
+            if missing_ok and exc.code == 404:
+                return None
+            detail = exc.read().decode(errors="replace")[:500]
+            raise ConfigError(f"the Kubeflow Pipelines API at {self.endpoint} refused {method} {path}: "
+                              f"{exc.code} {exc.reason}: {detail}") from None
+        except (urllib.error.URLError, ConnectionError, OSError) as exc:
+            raise ConfigError(f"cannot reach the Kubeflow Pipelines API at {self.endpoint}: {exc}. Check the "
+                              "URL (for a cluster: kubectl port-forward -n kubeflow svc/ml-pipeline-ui 8080:80, "
+                              "then --endpoint http://127.0.0.1:8080/pipeline)") from None
+        try:
+            return json.loads(text or b"{}")
+        except ValueError:
+            raise ConfigError(f"the Kubeflow Pipelines API at {self.endpoint} answered {method} {path} with "
+                              f"something that is not JSON: {text[:200]!r}; is this a KFP 2.x endpoint?") from None
+
+
+def submit_v2beta1(package_path: str, endpoint: str, experiment: str, values: Dict[str, str],
+                   cron_expression: Optional[str], pipeline_name: Optional[str]) -> Submitted:
+    """A kfp2 spec to KFP 2.x: pipeline (by name) + a new version, then a run or a recurring run."""
+    parameters = typed_parameters(package_path, values)
+    with open(package_path, "rb") as f:
+        content = f.read()
+    spec = json.loads(content)
+    name = pipeline_name or spec["pipelineInfo"]["name"]
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    api = _Api(endpoint)
+    api.call("GET", f"{V2}/healthz")
+
+    predicate = {"predicates": [{"key": "display_name", "operation": "EQUALS", "string_value": experiment}]}
+    listed = api.call("GET", f"{V2}/experiments", query={"filter": json.dumps(predicate)}) or {}
+    known = [e for e in listed.get("experiments", []) if e.get("display_name") == experiment]
+    experiment_id = (known[0] if known else api.call(
+        "POST", f"{V2}/experiments", body={"display_name": experiment}))["experiment_id"]
+
+    upload = (os.path.basename(package_path), content)
+    version_name = f"{name}-{stamp}"
+    pipeline = api.call("GET", f"{V2}/pipelines/names/{urllib.parse.quote(name, safe='')}", missing_ok=True)
+    if pipeline and pipeline.get("pipeline_id"):
+        pipeline_id = pipeline["pipeline_id"]
+        version = api.call("POST", f"{V2}/pipelines/upload_version", multipart=upload,
+                           query={"pipelineid": pipeline_id, "name": version_name})
+    else:
+        pipeline_id = api.call("POST", f"{V2}/pipelines/upload", multipart=upload,
+                               query={"name": name})["pipeline_id"]
+        versions = api.call("GET", f"{V2}/pipelines/{pipeline_id}/versions",
+                            query={"page_size": "1", "sort_by": "created_at desc"}) or {}
+        if not versions.get("pipeline_versions"):
+            raise ConfigError(f"the Kubeflow Pipelines API at {endpoint} created pipeline {pipeline_id} "
+                              "but lists no version of it")
+        version = versions["pipeline_versions"][0]
+    version_id = version["pipeline_version_id"]
+
+    runtime_config = {"parameters": parameters}
+    if spec.get("defaultPipelineRoot"):
+        runtime_config["pipeline_root"] = spec["defaultPipelineRoot"]
+    reference = {"pipeline_id": pipeline_id, "pipeline_version_id": version_id}
+    result = Submitted(experiment_id=experiment_id, pipeline_id=pipeline_id, version_id=version_id)
+    if cron_expression:
+        job = api.call("POST", f"{V2}/recurringruns", body={
+            "display_name": f"{name}-schedule-{stamp}", "experiment_id": experiment_id,
+            "pipeline_version_reference": reference, "runtime_config": runtime_config,
+            "trigger": {"cron_schedule": {"cron": cron_expression}}, "max_concurrency": "1",
+            "mode": "ENABLE", "no_catchup": True})
+        result.recurring_run_id = job["recurring_run_id"]
+    else:
+        run = api.call("POST", f"{V2}/runs", body={
+            "display_name": f"{name}-{stamp}", "experiment_id": experiment_id,
+            "pipeline_version_reference": reference, "runtime_config": runtime_config})
+        result.run_id = run["run_id"]
+    return result

@@ -4,6 +4,9 @@ TFX's Pusher copies the model file by file into `<base>/<version>/`; a run kille
 leaves a half-written version that TF Serving may try to load. Here the copy goes to
 `<base>/.partial-<version>/` (not a number, so servers ignore it) and is renamed to
 `<base>/<version>/` in one step. Leftovers of a killed push are removed at the next push.
+
+After each push (local or remote) a push record names the version and the Trainer's model
+artifact it came from (components/latest_pushed_model/records.py): the next run's baseline.
 """
 from __future__ import annotations
 
@@ -18,6 +21,8 @@ from tfx.components.pusher import executor as stock_executor
 from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, proto_utils
+
+from components.latest_pushed_model import records
 
 PARTIAL_PREFIX = ".partial-"
 
@@ -49,7 +54,10 @@ class Executor(stock_executor.Executor):
                                   destination)
         base = destination.filesystem.base_directory
         if destination.WhichOneof("destination") != "filesystem" or "://" in base:
-            return super().Do(input_dict, output_dict, exec_properties)  # remote: TFX's own copy
+            super().Do(input_dict, output_dict, exec_properties)  # remote: TFX's own copy
+            if destination.WhichOneof("destination") == "filesystem":
+                self._record_push(input_dict, output_dict, base)
+            return None
 
         self._log_startup(input_dict, output_dict, exec_properties)
         model_push = artifact_utils.get_single_instance(
@@ -63,4 +71,33 @@ class Executor(stock_executor.Executor):
         io_utils.copy_dir(model_path, model_push.uri)
         self._MarkPushed(model_push, pushed_destination=serving_path,
                          pushed_version=os.path.basename(serving_path))
+        self._record_push(input_dict, output_dict, base)
         return None
+
+    def _record_push(self, input_dict, output_dict, base: str) -> None:
+        """Writes the push record the next run's LatestPushedModel step reads."""
+        model_push = artifact_utils.get_single_instance(
+            output_dict[standard_component_specs.PUSHED_MODEL_KEY])
+        if not model_push.get_int_custom_property("pushed"):
+            return
+        model = artifact_utils.get_single_instance(input_dict[standard_component_specs.MODEL_KEY])
+        blessing = input_dict.get(standard_component_specs.MODEL_BLESSING_KEY) or [None]
+        records.write_record(base, push_record(
+            version=model_push.get_string_custom_property("pushed_version"),
+            pushed_destination=model_push.get_string_custom_property("pushed_destination"),
+            model=model, blessing=blessing[0], pushed_model_uri=model_push.uri))
+
+
+def push_record(*, version: str, pushed_destination: str, model, blessing,
+                pushed_model_uri: str) -> dict:
+    """What a push record holds: the version, where it went, and the artifacts it came from."""
+    return {
+        "version": str(version),
+        "pushed_destination": pushed_destination,
+        "pushed_at": time.time(),
+        "model_uri": model.uri,
+        "model_id": model.id or None,
+        "model_name": model.name or None,
+        "model_blessing_uri": blessing.uri if blessing is not None else None,
+        "pushed_model_uri": pushed_model_uri,
+    }

@@ -11,6 +11,8 @@ from tfx.proto import trainer_pb2
 from tfx.types import standard_component_specs
 import tensorflow_model_analysis as tfma
 
+from components.latest_pushed_model.executor import without_empty_baseline
+
 TRAIN_STEPS_KEY = "train_steps"
 EVAL_STEPS_KEY = "eval_steps"
 MIN_ACCURACY_KEY = "min_accuracy"
@@ -60,11 +62,15 @@ def with_min_accuracy(exec_properties: Dict[str, Any]) -> Dict[str, Any]:
     return updated
 
 
+# A baseline from LatestPushedModel that holds no model (nothing pushed yet) is dropped, so the
+# stock executors see what they saw when TFX's resolver found nothing: no base / baseline model.
 class TrainerExecutor(trainer_executor.GenericExecutor):
     def Do(self, input_dict, output_dict, exec_properties):
+        input_dict = without_empty_baseline(input_dict, standard_component_specs.BASE_MODEL_KEY)
         return super().Do(input_dict, output_dict, with_steps(exec_properties))
 
 
 class EvaluatorExecutor(evaluator_executor.Executor):
     def Do(self, input_dict, output_dict, exec_properties):
+        input_dict = without_empty_baseline(input_dict, standard_component_specs.BASELINE_MODEL_KEY)
         return super().Do(input_dict, output_dict, with_min_accuracy(exec_properties))

@@ -89,7 +89,7 @@ def test_terminal_shows_progress_training_and_a_summary_that_says_why(first_run,
     progress = [line.split() for line in lines if line.startswith("[")]
     assert [(p[0], p[1], p[2]) for p in progress] == [
         (f"[{i}/8]", node, "ran") for i, node in enumerate(
-            [pipeline_lib.EXAMPLE_GEN, pipeline_lib.SCHEMA_GEN, pipeline_lib.RESOLVER,
+            [pipeline_lib.EXAMPLE_GEN, pipeline_lib.SCHEMA_GEN, pipeline_lib.BASELINE,
              pipeline_lib.STATISTICS_GEN, pipeline_lib.EXAMPLE_VALIDATOR, pipeline_lib.TRAINER,
              pipeline_lib.EVALUATOR, pipeline_lib.PUSHER], 1)], terminal
     # While training: step, loss and examples/s every tenth of the 150 steps, before the Trainer's line.
@@ -99,9 +99,9 @@ def test_terminal_shows_progress_training_and_a_summary_that_says_why(first_run,
                for t in training), terminal
     assert lines.index(next(line for line in lines if line.startswith("[6/8] Trainer"))) > \
         lines.index(next(line for line in lines if "step 150/150" in line))
-    # The first run has no baseline: one plain line, right after the resolver's.
-    resolver = next(i for i, line in enumerate(lines) if pipeline_lib.RESOLVER in line and line.startswith("["))
-    assert lines[resolver + 1].strip() == logs.NO_BASELINE
+    # The first run has no baseline: one plain line, right after the baseline step's.
+    baseline = next(i for i, line in enumerate(lines) if pipeline_lib.BASELINE in line and line.startswith("["))
+    assert lines[baseline + 1].strip() == logs.NO_BASELINE
     assert "Traceback" not in terminal and "INFO:" not in terminal and "WARNING:" not in terminal
     # The summary: metrics, why it was blessed, the pushed version, the report.
     accuracy = summary.metrics["accuracy"]

@@ -1,4 +1,5 @@
-"""The compiled kubeflow-v2 pipeline, run step by step here (`run-compiled`), against a local run."""
+"""The compiled kfp2 and vertex pipelines, each run step by step here by its backend's rules
+(`run-compiled`), against a local run."""
 from __future__ import annotations
 
 import json
@@ -39,18 +40,30 @@ def config(small_taxi_dir, tmp_path_factory):
                                      output_dir=str(tmp_path_factory.mktemp("local") / "out"))
 
 
+# Each target, run by its own backend's rules (run-compiled's default for that spec).
+@pytest.fixture(scope="module", params=["kfp2", "vertex"])
+def target(request):
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def spec(config, small_taxi_dir, tmp_path_factory):
+def spec(config, small_taxi_dir, tmp_path_factory, target):
     """Compiled as for a cluster, except that the data and schema are local paths."""
-    path = str(tmp_path_factory.mktemp("compiled") / "keras-tfx.json")
-    return kubeflow_runner.compile_pipeline(config, target="kubeflow-v2", output=path, image=IMAGE,
+    path = str(tmp_path_factory.mktemp("compiled") / f"keras-tfx-{target}.json")
+    return kubeflow_runner.compile_pipeline(config, target=target, output=path, image=IMAGE,
                                             pipeline_root=COMPILED_ROOT, data_root=small_taxi_dir,
                                             schema_uri=config.schema_path)
 
 
+def spec_tasks(spec):
+    with open(spec) as f:
+        document = json.load(f)
+    return document.get("pipelineSpec", document)["root"]["dag"]["tasks"]
+
+
 @pytest.fixture(scope="module")
-def kfp_root(tmp_path_factory):
-    return str(tmp_path_factory.mktemp("kfp") / "root")
+def kfp_root(tmp_path_factory, target):
+    return str(tmp_path_factory.mktemp(f"kfp-{target}") / "root")
 
 
 @pytest.fixture(scope="module")
@@ -60,31 +73,44 @@ def first_run(spec, kfp_root):
     return result, records(kfp_root)[-1]
 
 
-def test_every_task_of_the_spec_runs_and_the_model_is_pushed_under_the_local_root(spec, first_run, kfp_root):
+def test_every_task_of_the_spec_runs_and_the_model_is_pushed_under_the_local_root(spec, first_run, kfp_root,
+                                                                                  target):
     result, record = first_run
-    with open(spec) as f:
-        tasks = json.load(f)["pipelineSpec"]["root"]["dag"]["tasks"]
-    assert record["state"] == "succeeded"
-    assert {name: step["state"] for name, step in record["tasks"].items()} == {
-        name: ("resolved" if name.startswith(config_lib.RESOLVER) else "ran") for name in tasks}
+    tasks = spec_tasks(spec)
+    assert record["state"] == "succeeded" and record["backend"] == target
+    assert f"by {target}'s rules" in result.stdout
+    assert {name: step["state"] for name, step in record["tasks"].items()} == {name: "ran" for name in tasks}
     pushed = output(record, config_lib.PUSHER, "pushed_model")["metadata"]
     assert pushed["pushed"] == 1
     assert pushed["pushed_destination"].startswith(os.path.join(kfp_root, "serving_model") + "/")
     assert os.path.isfile(os.path.join(pushed["pushed_destination"], "saved_model.pb"))
     assert "baseline: none" in result.stdout and "blessed: yes" in result.stdout
-    # The ExampleGen driver ran first and its span/fingerprint reached the executor.
-    gen_input = os.path.join(kfp_root, run_compiled.RUNS_DIR, record["run_id"], config_lib.EXAMPLE_GEN,
-                             "executor_input.json")
-    with open(gen_input) as f:
-        assert "input_fingerprint" in json.load(f)["inputs"]["parameters"]
+    gen_dir = os.path.join(kfp_root, run_compiled.RUNS_DIR, record["run_id"], config_lib.EXAMPLE_GEN)
+    with open(os.path.join(gen_dir, "executor_input.json")) as f:
+        gen_inputs = json.load(f)["inputs"]
+    if target == "vertex":
+        # The ExampleGen driver ran first and its span/fingerprint reached the executor.
+        assert "input_fingerprint" in gen_inputs["parameters"]
+    else:
+        # KFP 2.x runs no lifecycle hook and sends parameterValues only; the step runs without them.
+        assert set(gen_inputs) == {"parameterValues", "artifacts"}
+        assert "input_fingerprint" not in gen_inputs["parameterValues"]
+        assert not os.path.exists(os.path.join(gen_dir, "driver_output.json"))
+        with open(os.path.join(kfp_root, run_compiled.RUNS_DIR, record["run_id"], "logs",
+                               f"{config_lib.TRAINER}.log")) as f:
+            assert '"parameterValues"' in f.read()
 
 
-def test_pushed_model_has_the_eval_metrics_of_a_local_run_with_the_same_config_and_seed(config, first_run):
+@pytest.fixture(scope="module")
+def local_metrics(config):
+    return results.summarize(local_runner.run(config)).metrics
+
+
+def test_pushed_model_has_the_eval_metrics_of_a_local_run_with_the_same_config_and_seed(local_metrics, first_run):
     _, record = first_run
-    local = results.summarize(local_runner.run(config))
     compiled = results.overall_metrics(output(record, config_lib.EVALUATOR, "evaluation")["uri"])
-    assert set(compiled) == set(local.metrics)
-    for name, value in local.metrics.items():
+    assert set(compiled) == set(local_metrics)
+    for name, value in local_metrics.items():
         assert compiled[name] == pytest.approx(value, abs=1e-6), name
 
 
@@ -94,24 +120,38 @@ def test_a_second_run_uses_the_first_runs_blessed_model_as_its_baseline(spec, fi
     assert result.returncode == 0, result.stderr[-3000:]
     second = records(kfp_root)[-1]
     first_model = output(first, config_lib.TRAINER, "model")
-    baseline = output(second, f"{config_lib.RESOLVER}-model-resolver", "model")
-    assert baseline["uri"] == first_model["uri"] and baseline["name"] == first_model["name"]
-    # Same inputs as before: served from the cache, as KFP would; the Evaluator runs with a baseline.
+    first_push = output(first, config_lib.PUSHER, "pushed_model")["metadata"]
+    # The baseline step found the first run's push record, naming the first run's Trainer model,
+    # and copied that pushed version.
+    baseline = output(second, config_lib.BASELINE, "model")
+    assert baseline["metadata"]["baseline_found"] == 1
+    assert baseline["metadata"]["source_model_uri"] == first_model["uri"]
+    assert baseline["metadata"]["pushed_version"] == os.path.basename(first_push["pushed_destination"])
+    with open(os.path.join(baseline["uri"], "Format-Serving", "saved_model.pb"), "rb") as copy, \
+            open(os.path.join(first_push["pushed_destination"], "saved_model.pb"), "rb") as pushed:
+        assert copy.read() == pushed.read()
+    # Same inputs as before: served from the cache, as KFP would; the baseline step never is, and
+    # the Evaluator runs with a baseline.
     assert second["tasks"][config_lib.TRAINER]["state"] == "cached"
+    assert second["tasks"][config_lib.BASELINE]["state"] == "ran"
     assert second["tasks"][config_lib.EVALUATOR]["state"] == "ran"
     with open(os.path.join(kfp_root, run_compiled.RUNS_DIR, second["run_id"], config_lib.EVALUATOR,
                            "executor_input.json")) as f:
         evaluator_input = json.load(f)["inputs"]["artifacts"]
-    assert [a["uri"] for a in evaluator_input["baseline_model"]["artifacts"]] == [first_model["uri"]]
+    assert [a["uri"] for a in evaluator_input["baseline_model"]["artifacts"]] == [baseline["uri"]]
+    assert [a["uri"] for a in evaluator_input["model"]["artifacts"]] == [first_model["uri"]]
     blessing = output(second, config_lib.EVALUATOR, "blessing")["metadata"]
-    assert blessing["baseline_model_id"] == first_model["name"]
-    assert f"baseline: {first_model['uri']}" in result.stdout
+    assert blessing["baseline_model"] == baseline["uri"] and blessing["blessed"] == 1
+    # TFMA compared the two: the metrics have a baseline and a diff (zero: the same model).
+    metrics = results.sliced_metrics(output(second, config_lib.EVALUATOR, "evaluation")["uri"])
+    assert metrics["overall"]["diff"]["accuracy"] == pytest.approx(0, abs=1e-9)
+    assert f"baseline: version {baseline['metadata']['pushed_version']}" in result.stdout
 
 
 def test_a_step_that_cannot_start_stops_the_run_with_its_name_and_log_tail(spec, tmp_path):
     with open(spec) as f:
         job = json.load(f)
-    executor = job["pipelineSpec"]["deploymentSpec"]["executors"][f"{config_lib.EXAMPLE_GEN}_executor"]
+    executor = job.get("pipelineSpec", job)["deploymentSpec"]["executors"][f"{config_lib.EXAMPLE_GEN}_executor"]
     args = executor["container"]["args"]
     args[args.index("--executor_class_path") + 1] = "components.no_such_module.Executor"
     broken = tmp_path / "broken.json"
@@ -140,5 +180,5 @@ def test_a_bad_parameter_fails_in_its_step_or_before_anything_runs(spec, tmp_pat
     assert records(root)[-1]["tasks"] == {}
 
     refused = run_compiled_cli(spec, str(tmp_path / "other"), "--param", "train_steps=many")
-    assert refused.returncode == 2 and "train_steps is INT" in refused.stderr
+    assert refused.returncode == 2 and "train_steps is" in refused.stderr and "give a number" in refused.stderr
     assert not os.path.exists(tmp_path / "other")

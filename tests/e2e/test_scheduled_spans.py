@@ -48,7 +48,10 @@ def test_newest_span_is_ingested_and_training_warm_starts(tmp_path):
     run_dir = _latest_output(config, pipeline_lib.TRAINER, "ModelRun").uri
     with open(os.path.join(run_dir, task.WARM_START_REPORT)) as f:
         report = json.load(f)
-    assert report["base_model"].startswith(first_model.uri)
+    # The base model is the baseline step's copy of the version the first run pushed.
+    baseline = _latest_output(config, pipeline_lib.BASELINE, "Model")
+    assert baseline.custom_properties["source_model_uri"].string_value == first_model.uri
+    assert report["base_model"].startswith(baseline.uri)
     assert any(name.startswith("dense_0") for name in report["copied"])
     assert any(name.startswith("probabilities") for name in report["copied"])
 

@@ -17,20 +17,15 @@ from pipeline.config import ConfigError, PipelineConfig
 IMAGE = "registry.example/keras-tfx:test"
 ROOT = "gs://no-such-bucket/keras-tfx"
 
-# The resolver node compiles to two v2 tasks (model blessing, then model).
 LOCAL_DEPENDENCIES = {
     pipeline_lib.EXAMPLE_GEN: set(),
     pipeline_lib.SCHEMA_GEN: set(),
     pipeline_lib.STATISTICS_GEN: {pipeline_lib.EXAMPLE_GEN},
     pipeline_lib.EXAMPLE_VALIDATOR: {pipeline_lib.STATISTICS_GEN, pipeline_lib.SCHEMA_GEN},
     pipeline_lib.TRAINER: {pipeline_lib.EXAMPLE_GEN, pipeline_lib.SCHEMA_GEN, pipeline_lib.EXAMPLE_VALIDATOR},
-    pipeline_lib.EVALUATOR: {pipeline_lib.EXAMPLE_GEN, pipeline_lib.TRAINER, pipeline_lib.RESOLVER},
+    pipeline_lib.EVALUATOR: {pipeline_lib.EXAMPLE_GEN, pipeline_lib.TRAINER, pipeline_lib.BASELINE},
     pipeline_lib.PUSHER: {pipeline_lib.TRAINER, pipeline_lib.EVALUATOR},
 }
-
-
-def _node(task_name: str) -> str:
-    return pipeline_lib.RESOLVER if task_name.startswith(pipeline_lib.RESOLVER) else task_name
 
 
 def _module_importable(command):
@@ -45,40 +40,59 @@ def compiled(tmp_path_factory):
     os.chdir(out)  # a compiler that wrote under the root would leave gs:/ here
     try:
         config = PipelineConfig(train_steps=321, eval_steps=4, min_accuracy=0.7)
-        v2 = kubeflow_runner.compile_pipeline(config, target="kubeflow-v2", output=str(out / "p.json"),
-                                              image=IMAGE, pipeline_root=ROOT)
-        v1 = kubeflow_runner.compile_pipeline(config, target="kubeflow-v1", output=str(out / "p.yaml"),
-                                              image=IMAGE, pipeline_root=ROOT)
+        specs = {target: kubeflow_runner.compile_pipeline(config, target=target, output=str(out / name),
+                                                          image=IMAGE, pipeline_root=ROOT)
+                 for target, name in (("kfp2", "kfp2.json"), ("vertex", "vertex.json"),
+                                      ("kubeflow-v1", "p.yaml"))}
     finally:
         os.chdir(cwd)
-    return out, v2, v1
+    return out, specs, specs["kubeflow-v1"]
+
+
+IR_TARGETS = ["kfp2", "vertex"]
 
 
 def test_compiling_touches_nothing_but_the_output(compiled):
     out, _, _ = compiled
-    assert sorted(os.listdir(out)) == ["p.json", "p.yaml"]
+    assert sorted(os.listdir(out)) == ["kfp2.json", "p.yaml", "vertex.json"]
 
 
-def test_v2_spec_parses_strictly_and_matches_the_local_graph(compiled):
-    _, v2, _ = compiled
-    job = json_format.Parse(open(v2).read(), pipeline_spec_pb2.PipelineJob())  # unknown fields fail
-    spec = json_format.ParseDict(json.loads(open(v2).read())["pipelineSpec"], pipeline_spec_pb2.PipelineSpec())
+def _pipeline_spec(specs, target):
+    """The PipelineSpec dict: kfp2 writes it bare (as KFP's API server reads it), vertex in a PipelineJob."""
+    document = json.loads(open(specs[target]).read())
+    return document if target == "kfp2" else document["pipelineSpec"]
+
+
+@pytest.mark.parametrize("target", IR_TARGETS)
+def test_ir_spec_parses_strictly_and_matches_the_local_graph(compiled, target):
+    _, specs, _ = compiled
+    text = open(specs[target]).read()
+    if target == "vertex":
+        job = json_format.Parse(text, pipeline_spec_pb2.PipelineJob())  # unknown fields fail
+        assert job.runtime_config.gcs_output_directory == ROOT
+        spec = job.pipeline_spec
+    else:
+        spec = json_format.Parse(text, pipeline_spec_pb2.PipelineSpec())  # a bare spec, strictly
+        assert spec.default_pipeline_root == ROOT
+    spec = json_format.ParseDict(_pipeline_spec(specs, target), pipeline_spec_pb2.PipelineSpec())
+    assert spec.schema_version == {"kfp2": "2.1.0", "vertex": "2.0.0"}[target]
     tasks = spec.root.dag.tasks
-    dependencies = {}
-    for name, task in tasks.items():
-        dependencies.setdefault(_node(name), set()).update(_node(t) for t in task.dependent_tasks)
-    assert set(dependencies) == set(pipeline_lib.COMPONENT_IDS)
+    dependencies = {name: set(task.dependent_tasks) for name, task in tasks.items()}
+    assert set(dependencies) == set(pipeline_lib.COMPONENT_IDS)  # one task per node: no resolver tasks
     for node, upstream in LOCAL_DEPENDENCIES.items():
         assert dependencies[node] == upstream, node
-    assert job.pipeline_spec  # the job wraps the same spec
-    assert job.runtime_config.gcs_output_directory == ROOT
+    # The baseline task has no inputs, so it must never come from a cache; every other task may.
+    for name, task in tasks.items():
+        assert task.caching_options.enable_cache == (name != pipeline_lib.BASELINE), name
 
 
-def test_v2_every_container_step_uses_the_image_and_importable_code(compiled):
-    _, v2, _ = compiled
-    executors = json.loads(open(v2).read())["pipelineSpec"]["deploymentSpec"]["executors"]
-    containers = [e["container"] for e in executors.values() if "container" in e]
-    assert len(containers) == 7  # every component but the resolver, which KFP answers itself
+@pytest.mark.parametrize("target", IR_TARGETS)
+def test_ir_every_task_is_a_container_using_the_image_and_importable_code(compiled, target):
+    _, specs, _ = compiled
+    executors = _pipeline_spec(specs, target)["deploymentSpec"]["executors"]
+    assert all(set(e) == {"container"} for e in executors.values())  # no resolver, no importer
+    containers = [e["container"] for e in executors.values()]
+    assert len(containers) == 8
     for container in containers:
         assert container["image"] == IMAGE
         _module_importable(container["command"])
@@ -91,9 +105,45 @@ def test_v2_every_container_step_uses_the_image_and_importable_code(compiled):
             _module_importable(lifecycle["command"])
 
 
-def test_v2_run_parameters_are_declared_with_defaults(compiled):
-    _, v2, _ = compiled
-    job = json.loads(open(v2).read())
+def test_kfp2_spec_has_typed_parameters_and_parameter_values_only(compiled):
+    """What open-source KFP 2.x's driver needs (see README: parameterType, parameterValues, constant)."""
+    _, specs, _ = compiled
+    spec = _pipeline_spec(specs, "kfp2")
+    assert spec["schemaVersion"] == "2.1.0" and "runtimeConfig" not in spec
+    declared = spec["root"]["inputDefinitions"]["parameters"]
+    assert {k: (v["parameterType"], v["defaultValue"], v["isOptional"]) for k, v in declared.items()} == {
+        "data_root": ("STRING", "/app/data/taxi", True), "train_steps": ("NUMBER_INTEGER", 321, True),
+        "eval_steps": ("NUMBER_INTEGER", 4, True), "min_accuracy": ("NUMBER_DOUBLE", 0.7, True)}
+    assert isinstance(declared["train_steps"]["defaultValue"], int)
+    for name, component in spec["components"].items():
+        for pname, definition in component.get("inputDefinitions", {}).get("parameters", {}).items():
+            assert "parameterType" in definition and "type" not in definition, (name, pname)
+    for name, task in spec["root"]["dag"]["tasks"].items():
+        for pname, value in task.get("inputs", {}).get("parameters", {}).items():
+            assert "constantValue" not in value.get("runtimeValue", {}), (name, pname)
+    for executor in spec["deploymentSpec"]["executors"].values():
+        assert "--json_serialized_inputs_spec_args" in executor["container"]["args"]
+    trainer = spec["root"]["dag"]["tasks"]["Trainer"]["inputs"]["parameters"]
+    assert trainer["train_steps"] == {"componentInputParameter": "train_steps"}
+
+
+def test_vertex_spec_builds_a_vertex_pipeline_job_with_typed_run_parameters(compiled):
+    """Vertex AI's own SDK reads the spec offline (anonymous credentials, nothing sent)."""
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import aiplatform
+    _, specs, _ = compiled
+    job = aiplatform.PipelineJob(display_name="keras-tfx", template_path=specs["vertex"], project="p",
+                                 location="us-central1", credentials=AnonymousCredentials(),
+                                 parameter_values={"train_steps": 5})
+    parameters = job._gca_resource.runtime_config.parameters  # what Vertex would be sent
+    assert {k: type(v).to_dict(v) for k, v in parameters.items()} == {
+        "data_root": {"string_value": "/app/data/taxi"}, "train_steps": {"int_value": "5"},
+        "eval_steps": {"int_value": "4"}, "min_accuracy": {"double_value": 0.7}}
+
+
+def test_vertex_run_parameters_are_declared_with_defaults(compiled):
+    _, specs, _ = compiled
+    job = json.loads(open(specs["vertex"]).read())
     declared = job["pipelineSpec"]["root"]["inputDefinitions"]["parameters"]
     assert {k: v["type"] for k, v in declared.items()} == {
         "data_root": "STRING", "train_steps": "INT", "eval_steps": "INT", "min_accuracy": "DOUBLE"}
@@ -115,6 +165,12 @@ def test_v1_workflow_matches_the_local_graph_and_image(compiled):
     by_name = {t["name"]: t for t in dag}
     names = {name.lower(): name for name in pipeline_lib.COMPONENT_IDS}
     assert set(by_name) == set(names)
+    # The baseline step is never served from a cache: not KFP 1.8's, not TFX's own inside the step.
+    baseline = templates[pipeline_lib.BASELINE.lower()]
+    assert baseline["metadata"]["annotations"]["pipelines.kubeflow.org/max_cache_staleness"] == "P0D"
+    args = baseline["container"]["args"]
+    node_ir = json.loads(args[args.index("--tfx_ir") + 1])["nodes"][0]["pipelineNode"]
+    assert not node_ir["executionOptions"]["cachingOptions"].get("enableCache")
     for task_name, task in by_name.items():
         upstream = {names[d] for d in task.get("dependencies", [])}
         node = names[task_name]
@@ -129,8 +185,14 @@ def test_v1_workflow_matches_the_local_graph_and_image(compiled):
 
 
 def test_bad_compile_settings_are_refused(tmp_path):
+    with pytest.raises(ConfigError, match="kubeflow-v2 is gone.*--target kfp2 .*--target vertex"):
+        kubeflow_runner.compile_pipeline(PipelineConfig(), target="kubeflow-v2", output=str(tmp_path / "p.json"),
+                                         image=IMAGE, pipeline_root=ROOT)
+    with pytest.raises(ConfigError, match="JSON file"):
+        kubeflow_runner.compile_pipeline(PipelineConfig(), target="kfp2", output=str(tmp_path / "p.yaml"),
+                                         image=IMAGE, pipeline_root=ROOT)
     with pytest.raises(ConfigError, match="--image"):
-        kubeflow_runner.compile_pipeline(PipelineConfig(), target="kubeflow-v2",
+        kubeflow_runner.compile_pipeline(PipelineConfig(), target="kfp2",
                                          output=str(tmp_path / "p.json"), image="", pipeline_root=ROOT)
     with pytest.raises(ConfigError, match="outside the project"):
         kubeflow_runner.path_in_image("/etc/passwd")

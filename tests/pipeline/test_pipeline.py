@@ -63,3 +63,17 @@ def test_eval_config_multiclass_uses_sparse_metrics():
     config = pipeline_lib.eval_config(Label("y", (0, 1, 2)), [], 0.5, 0.0)
     names = {m.class_name for m in config.metrics_specs[0].metrics}
     assert "SparseCategoricalAccuracy" in names and "AUC" not in names
+
+
+def test_the_baseline_is_a_plain_step_that_feeds_the_evaluator_and_warm_start():
+    from tfx.dsl.components.common.resolver import Resolver
+    pipeline = _build(PipelineConfig(warm_start=True))
+    nodes = {c.id: c for c in pipeline.components}
+    assert not any(isinstance(c, Resolver) for c in pipeline.components)  # KFP 2.x cannot run one
+    baseline = nodes[pipeline_lib.BASELINE]
+    assert baseline.exec_properties["serving_dir"] == "/serving"  # the Pusher's destination
+    assert "last_pushed_model" not in baseline.exec_properties  # compiled: no cache key, no cache
+    assert nodes[pipeline_lib.EVALUATOR].inputs["baseline_model"].producer_component_id == pipeline_lib.BASELINE
+    assert nodes[pipeline_lib.TRAINER].inputs["base_model"].producer_component_id == pipeline_lib.BASELINE
+    trainer = next(c for c in _build().components if c.id == pipeline_lib.TRAINER)
+    assert "base_model" not in trainer.inputs  # no warm start: no base model

@@ -303,3 +303,113 @@ def test_task_and_output_names_that_could_be_paths_are_refused(bad):
             break
     with pytest.raises(SpecError, match="output name"):
         run_compiled.check_supported(job)
+
+
+# ---------------------------------------------------------------- the kfp2 backend's rules
+
+
+def test_a_vertex_form_spec_with_a_resolver_is_refused_by_kfp2_rules_naming_each_rule_and_source(
+        spec_file, tmp_path):
+    root = tmp_path / "root"
+    with pytest.raises(SpecError) as refused:
+        run_compiled.prepare_run(spec_file, str(root), backend=run_compiled.KFP2)
+    message = str(refused.value)
+    assert "breaks open-source KFP 2.x's rules" in message
+    for rule, (_, source) in run_compiled.KFP_RULES.items():
+        if rule != "parameter-values":
+            assert f"rule {rule}:" in message and source in message, rule
+    assert "task Blessing-resolver is a resolver executor" in message
+    assert "backend/src/v2/compiler/visitor.go:126-134" in message and run_compiled.KFP_SOURCE in message
+    assert "parameter data_root: no parameterType (type: STRING)" in message
+    assert "runtimeValue.constantValue" in message
+    assert not root.exists()
+    # The same spec runs by Vertex's rules (its default), and the kfp2 form cannot be forced on it there.
+    assert run_compiled.prepare_run(spec_file, str(root)).backend == run_compiled.VERTEX
+    with pytest.raises(SpecError, match="sends parameters only as parameterValues"):
+        run_compiled.prepare_run(kfp2_spec_file(tmp_path), str(root), form=run_compiled.LEGACY_FORM)
+
+
+def kfp2_spec(tmp_path):
+    """A bare 2.1.0 PipelineSpec, shaped like `compile --target kfp2`: an importer, then a container
+    step (a tiny Python program) that writes the ExecutorInput it gets and its lifecycle hook, if run."""
+    show = ("import json, os, sys; invocation = json.loads(sys.argv[1]); "
+            "out = os.path.dirname(invocation['outputs']['outputFile']); os.makedirs(out, exist_ok=True); "
+            "open(os.path.join(out, sys.argv[2]), 'w').write(json.dumps(invocation))")
+    return {
+        "pipelineInfo": {"name": "small"}, "schemaVersion": "2.1.0", "defaultPipelineRoot": ROOT,
+        "root": {
+            "inputDefinitions": {"parameters": {
+                "train_steps": {"parameterType": "NUMBER_INTEGER", "defaultValue": 50, "isOptional": True},
+                "data_root": {"parameterType": "STRING", "defaultValue": "/app/data/taxi", "isOptional": True}}},
+            "dag": {"tasks": {
+                "Import": {"componentRef": {"name": "Import"}, "taskInfo": {"name": "Import"},
+                           "inputs": {"parameters": {"uri": {"componentInputParameter": "data_root"}}}},
+                "Show": {"componentRef": {"name": "Show"}, "taskInfo": {"name": "Show"},
+                         "dependentTasks": ["Import"],
+                         "inputs": {"artifacts": {"data": {"taskOutputArtifact": {
+                                        "producerTask": "Import", "outputArtifactKey": "artifact"}}},
+                                    "parameters": {
+                                        "train_steps": {"componentInputParameter": "train_steps"},
+                                        "label": {"runtimeValue": {"constant": "big_tipper"}}}}}}}},
+        "components": {
+            "Import": {"executorLabel": "Import_executor",
+                       "inputDefinitions": {"parameters": {"uri": {"parameterType": "STRING"}}},
+                       "outputDefinitions": {"artifacts": {"artifact": {"artifactType": {"schemaTitle": "system.Dataset"}}}}},
+            "Show": {"executorLabel": "Show_executor",
+                     "inputDefinitions": {"artifacts": {"data": {"artifactType": {"schemaTitle": "system.Dataset"}}},
+                                          "parameters": {"train_steps": {"parameterType": "NUMBER_INTEGER"},
+                                                         "label": {"parameterType": "STRING"}}}}},
+        "deploymentSpec": {"executors": {
+            "Import_executor": {"importer": {"artifactUri": {"runtimeParameter": "uri"},
+                                             "typeSchema": {"schemaTitle": "system.Dataset"}}},
+            "Show_executor": {"container": {
+                "image": "registry.example/keras-tfx:test", "command": ["python", "-c", show],
+                "args": ["{{$}}", "executor.json"],
+                "lifecycle": {"preCacheCheck": {"command": ["python", "-c", show],
+                                                "args": ["{{$}}", "hook.json"]}}}}}},
+    }
+
+
+def kfp2_spec_file(tmp_path):
+    path = tmp_path / "kfp2.json"
+    path.write_text(json.dumps(kfp2_spec(tmp_path)))
+    return str(path)
+
+
+def test_a_kfp2_spec_runs_by_kfp2_rules_parameter_values_importer_and_no_lifecycle_hook(tmp_path):
+    root = tmp_path / "root"
+    run = run_compiled.prepare_run(kfp2_spec_file(tmp_path), str(root), params=["train_steps=7"])
+    assert run.backend == run_compiled.KFP2 and run.form == run_compiled.VALUES_FORM
+    results = run_compiled.execute(run)
+    assert {name: r.state for name, r in results.items()} == {"Import": "imported", "Show": "ran"}
+    (imported,) = results["Import"].outputs["artifact"]
+    assert imported.uri == os.path.join(config_lib.PROJECT_ROOT, "data", "taxi")  # the image's /app, mapped
+    show_dir = os.path.join(run.run_dir, "Show")
+    with open(os.path.join(show_dir, "executor.json")) as f:
+        invocation = json.load(f)
+    assert invocation["inputs"]["parameterValues"] == {"train_steps": 7, "label": "big_tipper"}
+    assert "parameters" not in invocation["inputs"]
+    assert [a["uri"] for a in invocation["inputs"]["artifacts"]["data"]["artifacts"]] == [imported.uri]
+    assert not os.path.exists(os.path.join(show_dir, "hook.json"))  # KFP 2.x runs no lifecycle hook
+    with open(run.log_path("Show")) as f:
+        assert "lifecycle.preCacheCheck not run" in f.read()
+
+
+@pytest.mark.parametrize("break_it, rule", [
+    (lambda s: s["components"]["Show"]["inputDefinitions"]["parameters"]["label"].pop("parameterType"),
+     "parameter-type"),
+    (lambda s: s["root"]["dag"]["tasks"]["Show"]["inputs"]["parameters"].update(
+        label={"runtimeValue": {"constantValue": {"stringValue": "x"}}}), "constant"),
+    (lambda s: s["deploymentSpec"]["executors"].update(
+        Show_executor={"resolver": {"outputArtifactQueries": {}}}), "container-or-importer"),
+    (lambda s: s.update(schemaVersion="2.0.0"), "pipeline-spec"),
+])
+def test_each_kfp2_rule_alone_refuses_the_spec(tmp_path, break_it, rule):
+    spec = kfp2_spec(tmp_path)
+    break_it(spec)
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps(spec))
+    with pytest.raises(SpecError) as refused:
+        run_compiled.prepare_run(str(path), str(tmp_path / "root"))
+    assert [line.split(":")[0].strip() for line in str(refused.value).splitlines() if "rule " in line] == [
+        f"rule {rule}"]

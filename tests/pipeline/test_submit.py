@@ -61,3 +61,79 @@ def test_unreachable_endpoint_is_a_clear_error(package):
         port = s.getsockname()[1]  # nothing listens here once closed
     with pytest.raises(ConfigError, match=f"cannot reach the Kubeflow Pipelines API at http://127.0.0.1:{port}"):
         submit.submit(package, f"http://127.0.0.1:{port}", "e")
+
+
+# ---------------------------------------------------------------- KFP 2.x (v2beta1)
+
+
+@pytest.fixture(scope="module")
+def kfp2_package(tmp_path_factory):
+    out = tmp_path_factory.mktemp("kfp2")
+    return kubeflow_runner.compile_pipeline(PipelineConfig(train_steps=300), target="kfp2",
+                                            output=str(out / "p.json"), image="registry.example/k:1",
+                                            pipeline_root="minio://mlpipeline/keras-tfx")
+
+
+def test_submit_v2beta1_uploads_the_spec_then_runs_it_with_typed_parameters(kfp2_package):
+    with FakeKfp() as kfp_api:
+        result = submit.submit(kfp2_package, kfp_api.url, "nightly",
+                               params=["train_steps=500", "min_accuracy=0.7", "data_root=/data"])
+    assert (result.experiment_id, result.pipeline_id, result.version_id, result.run_id) == (
+        "exp-1", "pipeline-1", "pipeline-1-v1", "run-1")
+    assert [r["path"] for r in kfp_api.requests if r["path"].startswith("/apis/v1beta1")] == []
+    assert kfp_api.posts("/apis/v2beta1/experiments")[0]["body"] == {"display_name": "nightly"}
+    upload = kfp_api.posts("/apis/v2beta1/pipelines/upload")[0]
+    assert upload["content_type"].startswith("multipart/form-data") and upload["query"]["name"] == ["keras-tfx"]
+    with open(kfp2_package, "rb") as f:
+        assert upload["uploaded"] == f.read()  # the bare PipelineSpec, as KFP's upload handler reads it
+    run = kfp_api.posts("/apis/v2beta1/runs")[0]["body"]
+    assert run["experiment_id"] == "exp-1"
+    assert run["pipeline_version_reference"] == {"pipeline_id": "pipeline-1", "pipeline_version_id": "pipeline-1-v1"}
+    # Typed as the spec declares them: KFP 2.x refuses a string for a NUMBER_INTEGER parameter.
+    assert run["runtime_config"] == {"parameters": {"train_steps": 500, "min_accuracy": 0.7, "data_root": "/data"},
+                                     "pipeline_root": "minio://mlpipeline/keras-tfx"}
+    assert isinstance(run["runtime_config"]["parameters"]["train_steps"], int)
+
+
+def test_submit_v2beta1_again_adds_a_version_to_the_same_pipeline_and_reuses_the_experiment(kfp2_package):
+    with FakeKfp() as kfp_api:
+        first = submit.submit(kfp2_package, kfp_api.url, "nightly")
+        second = submit.submit(kfp2_package, kfp_api.url, "nightly")
+    assert first.pipeline_id == second.pipeline_id and first.version_id != second.version_id
+    assert len(kfp_api.posts("/apis/v2beta1/experiments")) == 1
+    version = kfp_api.posts("/apis/v2beta1/pipelines/upload_version")[0]
+    assert version["query"]["pipelineid"] == [first.pipeline_id]
+    runs = kfp_api.posts("/apis/v2beta1/runs")
+    assert runs[1]["body"]["pipeline_version_reference"]["pipeline_version_id"] == second.version_id
+    assert runs[0]["body"]["runtime_config"]["parameters"] == {}  # the spec's defaults apply
+
+
+def test_submit_v2beta1_with_cron_creates_a_recurring_run(kfp2_package):
+    with FakeKfp() as kfp_api:
+        result = submit.submit(kfp2_package, kfp_api.url, "nightly", cron="30 2 * * *", params=["eval_steps=3"])
+    assert result.recurring_run_id == "recurring-1" and result.run_id is None
+    job = kfp_api.posts("/apis/v2beta1/recurringruns")[0]["body"]
+    assert job["trigger"] == {"cron_schedule": {"cron": "0 30 2 * * *"}}
+    assert job["mode"] == "ENABLE" and int(job["max_concurrency"]) == 1
+    assert job["runtime_config"]["parameters"] == {"eval_steps": 3}
+    assert job["pipeline_version_reference"]["pipeline_id"] == result.pipeline_id
+    assert not kfp_api.posts("/apis/v2beta1/runs")
+
+
+def test_submit_v2beta1_refuses_bad_values_and_vertex_specs_before_anything_is_sent(kfp2_package, tmp_path):
+    with FakeKfp() as kfp_api:
+        with pytest.raises(ConfigError, match="train_steps is NUMBER_INTEGER in the package; give a whole number"):
+            submit.submit(kfp2_package, kfp_api.url, "e", params=["train_steps=1.5"])
+        vertex = kubeflow_runner.compile_pipeline(PipelineConfig(), target="vertex", output=str(tmp_path / "v.json"),
+                                                  image="registry.example/k:1", pipeline_root="gs://b/r")
+        with pytest.raises(ConfigError, match="for Vertex AI Pipelines.*--target kfp2"):
+            submit.submit(vertex, kfp_api.url, "e")
+    assert kfp_api.requests == []
+
+
+def test_submit_v2beta1_unreachable_endpoint_is_a_clear_error(kfp2_package):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(ConfigError, match=f"cannot reach the Kubeflow Pipelines API at http://127.0.0.1:{port}"):
+        submit.submit(kfp2_package, f"http://127.0.0.1:{port}", "e")

@@ -1,0 +1,70 @@
+"""Push records: what the Pusher writes beside the serving dir for each version it publishes.
+
+`<serving_dir>-records/<version>.json` names the pushed version and the Trainer's model artifact
+it came from (URI, id), and the blessing that let it through. The serving dir itself keeps only
+numeric version folders, as model servers expect. Written with TFX's fileio, so a `gs://`
+serving dir works the same as a local one.
+"""
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+from typing import Dict, List, Optional
+
+from tfx.dsl.io import fileio
+
+RECORDS_SUFFIX = "-records"
+_RECORD_NAME = re.compile(r"^([0-9]+)\.json$")
+
+
+def records_dir(serving_dir: str) -> str:
+    """Where the push records of `serving_dir` live: a sibling folder, never inside it."""
+    return serving_dir.rstrip("/") + RECORDS_SUFFIX
+
+
+def write_record(serving_dir: str, record: Dict[str, object]) -> str:
+    """Writes `<records_dir>/<version>.json` whole or not at all; returns its path."""
+    version = str(record["version"])
+    if not version.isdigit():
+        raise ValueError(f"push record version {version!r} is not a number")
+    folder = records_dir(serving_dir)
+    fileio.makedirs(folder)
+    path = posixpath.join(folder, f"{version}.json")
+    tmp = posixpath.join(folder, f".{version}.json.tmp")
+    with fileio.open(tmp, "w") as f:
+        f.write(json.dumps(record, indent=1, sort_keys=True))
+    fileio.rename(tmp, path, overwrite=True)
+    return path
+
+
+def read_records(serving_dir: str) -> List[Dict[str, object]]:
+    """Every readable push record, newest version first."""
+    folder = records_dir(serving_dir)
+    if not fileio.isdir(folder):
+        return []
+    versions = sorted((int(m.group(1)) for m in map(_RECORD_NAME.match, fileio.listdir(folder)) if m),
+                      reverse=True)
+    found = []
+    for version in versions:
+        try:
+            with fileio.open(posixpath.join(folder, f"{version}.json")) as f:
+                found.append(json.loads(f.read()))
+        except (ValueError, OSError):
+            continue  # unreadable: not a baseline candidate
+    return found
+
+
+def latest_pushed(serving_dir: str) -> Optional[Dict[str, object]]:
+    """The newest record whose pushed version is still whole where it was pushed, or None."""
+    for record in read_records(serving_dir):
+        destination = str(record.get("pushed_destination") or "")
+        if destination and fileio.exists(posixpath.join(destination, "saved_model.pb")):
+            return record
+    return None
+
+
+def last_pushed_model(serving_dir: str) -> str:
+    """The Trainer model URI that the newest usable push record names, or "" (nothing pushed)."""
+    record = latest_pushed(serving_dir)
+    return str(record.get("model_uri") or "") if record else ""
