@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import textwrap
@@ -14,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline import config as config_lib
-from pipeline import results
+from pipeline import results, run_compiled
 from pipeline.__main__ import cli
 from tests.conftest import read_taxi_rows, write_csv
 from tests.e2e.test_local_pipeline import tree_digest, trainer_executions
@@ -314,3 +315,40 @@ def test_the_built_in_model_learns_from_a_text_column_after_infer_schema(sentime
     write_csv(str(rows_csv), ["text", "source"], RAW_TEXT_ROWS)
     scored = predict(out, rows_csv, tmp_path / "scored.csv")
     assert [r["predicted_class"] for r in scored] == ["positive", "negative"]
+
+
+def test_the_example_compiles_for_kfp2_with_its_model_and_runs_with_run_compiled(sentiment, tmp_path):
+    """compile --model with the dotted module the image holds; run-compiled maps /app to this
+    checkout and runs every step by open-source KFP 2.x's rules."""
+    spec = tmp_path / "byo-kfp2.json"
+    result = CliRunner().invoke(cli, [
+        "compile", "--target", "kfp2", "--output", str(spec), "--image", "registry.example/keras-tfx:test",
+        "--pipeline-root", "gs://no-such-bucket/byo", "--data-root", str(sentiment / "data"),
+        "--schema", os.path.join(PROJECT, "schemas", "sentiment", "schema.pbtxt"), "--label", "label",
+        "--train-steps", "100", "--min-accuracy", "0", "--model", "examples.text_classifier:build_model",
+        "--input-map", "input_1=text"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    text = spec.read_text()
+    assert '\\"module\\": \\"examples.text_classifier\\"' in text and '\\"search_path\\": \\"/app\\"' in text
+
+    root = tmp_path / "root"
+    completed = subprocess.run(
+        [sys.executable, "-m", "pipeline", "run-compiled", str(spec), "--pipeline-root", str(root)],
+        capture_output=True, text=True, cwd=PROJECT, check=False)
+    assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-3000:]
+    assert "blessed: yes" in completed.stdout
+    record = run_compiled.load_records(str(root))[-1]
+    assert record["state"] == "succeeded" and record["backend"] == "kfp2"
+    trainer_log = root / run_compiled.RUNS_DIR / record["run_id"] / "logs" / f"{config_lib.TRAINER}.log"
+    assert "input_1 (string, shape (None, 1)) <- text   (--input-map)" in trainer_log.read_text()
+    pushed = record["tasks"][config_lib.PUSHER]["outputs"]["pushed_model"][0]["metadata"]
+    assert pushed["pushed"] == 1 and os.path.isfile(os.path.join(pushed["pushed_destination"], "saved_model.pb"))
+
+
+def test_compile_refuses_a_model_file_the_image_does_not_hold(prototypes, tmp_path):
+    result = CliRunner().invoke(cli, [
+        "compile", "--target", "kfp2", "--output", str(tmp_path / "x.json"), "--image", "r/x:1",
+        "--pipeline-root", "gs://b/r", "--model", f"{prototypes}:numeric_sequential"], catch_exceptions=False)
+    assert result.exit_code == 2
+    assert "is outside the project, so the image (which copies the project) does not contain it" in result.stderr
+    assert not (tmp_path / "x.json").exists()
