@@ -34,10 +34,11 @@ def built_image():
             pytest.fail("CI: no docker engine and no podman as root, so the image cannot be built "
                         "(.ci/run installs podman and debootstrap as root)")
         pytest.skip("no docker engine and no podman as root here: the image cannot be built")
-    result = subprocess.run(["make", "image", f"IMAGE={IMAGE}"], cwd=config_lib.PROJECT_ROOT,
-                            capture_output=True, text=True, check=False)
+    # --no-print-directory: under `make test` this make is nested and would add "Leaving directory".
+    result = subprocess.run(["make", "--no-print-directory", "image", f"IMAGE={IMAGE}"],
+                            cwd=config_lib.PROJECT_ROOT, capture_output=True, text=True, check=False)
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
-    assert result.stdout.strip().splitlines()[-1].startswith(f"built image {IMAGE} ")
+    assert result.stdout.strip().splitlines()[-1].startswith(f"built image {IMAGE} "), result.stdout[-2000:]
     return IMAGE
 
 
