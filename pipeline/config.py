@@ -101,13 +101,9 @@ class PipelineConfig:
         return dict(self.hparams)
 
     def check_hparams(self) -> None:
-        """The built-in model knows its hyperparameters; a user's model gets any, and the
-        pipeline itself reads only batch_size."""
+        """The --hparam values, checked as the Trainer will read them."""
         from components.trainer import hparams as hparams_lib
-        if self.model is None:
-            hparams_lib.HParams.from_dict(self.hparams_dict)
-        elif "batch_size" in self.hparams_dict:
-            hparams_lib.check_batch_size(self.hparams_dict["batch_size"])
+        hparams_lib.batch_size_of(self.hparams_dict, users_model=self.model is not None)
 
     def check_output_dir(self) -> None:
         """Creates the output dir if needed and proves a file can be written in it."""

@@ -30,6 +30,7 @@ from tfx.orchestration import data_types
 
 from components.trainer.features import features_from_schema, load_schema
 from pipeline import config as config_lib
+from components.trainer import user_model
 from components.trainer.user_model import ModelSpec
 from pipeline.config import ConfigError, PipelineConfig
 from pipeline.pipeline import BASELINE, create_pipeline, with_resolved_slices
@@ -79,7 +80,7 @@ def model_in_image(spec: ModelSpec) -> ModelSpec:
                 "project) does not contain it. Move it under the project, e.g. examples/, rebuild the "
                 "image, and pass it as a dotted module (examples.my_model:build_model)") from None
         return dataclasses.replace(spec, module=module, search_path=os.path.dirname(module))
-    origin = _module_origin(spec)
+    origin = os.path.abspath(user_model.module_file(spec.module, spec.search_path, str(spec)))
     if os.path.relpath(origin, config_lib.PROJECT_ROOT).startswith(".."):
         raise ConfigError(
             f"--model {spec}: module {spec.module} is {origin}, outside the project, so the image does "
@@ -90,16 +91,6 @@ def model_in_image(spec: ModelSpec) -> ModelSpec:
             f"(/app); compile from the project root ({config_lib.PROJECT_ROOT}) with a module path "
             "relative to it")
     return dataclasses.replace(spec, search_path=IMAGE_PROJECT_ROOT)
-
-
-def _module_origin(spec: ModelSpec) -> str:
-    import importlib.util
-    import sys
-    sys.path.insert(0, spec.search_path)
-    try:
-        return os.path.abspath(importlib.util.find_spec(spec.module).origin)
-    finally:
-        sys.path.remove(spec.search_path)
 
 
 def run_parameters(config: PipelineConfig, data_root: str) -> Dict[str, data_types.RuntimeParameter]:

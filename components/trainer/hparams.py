@@ -48,8 +48,15 @@ class HParams:
         return cls(**values)
 
 
-def check_batch_size(value) -> int:
-    """The one hyperparameter the pipeline itself uses with a user's own model."""
+def batch_size_of(values: Optional[Mapping], users_model: bool) -> int:
+    """The batch size the pipeline trains with, after checking the --hparam values.
+
+    The built-in model knows its hyperparameters (any other name is refused); a user's model
+    gets any names, and the pipeline itself reads only batch_size.
+    """
+    if not users_model:
+        return HParams.from_dict(values).batch_size
+    value = dict(values or {}).get("batch_size", HParams.batch_size)
     _check(_is_int(value) and 1 <= value <= 1_000_000,
            f"batch_size must be a whole number in 1..1000000 (got {value!r})")
     return value

@@ -53,9 +53,7 @@ class Settings:
 
     @property
     def batch_size(self) -> int:
-        if self.model is None:
-            return self.builtin_hparams.batch_size
-        return hparams_lib.check_batch_size(self.hparams.get("batch_size", model_lib.HParams.batch_size))
+        return hparams_lib.batch_size_of(self.hparams, users_model=self.model is not None)
 
 
 def trainer_settings(custom_config: Mapping[str, Any]) -> Settings:
@@ -262,6 +260,7 @@ def served_probabilities(output, head: user_model.Head):
         output = output[:, 1:2]
     return tf.identity(output, name="served_probabilities")
 
+
 WARM_START_REPORT = "warm_start.json"
 ASSETS_EXTRA = "assets.extra"
 SCHEMA_FILE = "schema.pbtxt"
@@ -315,7 +314,7 @@ def users_keras_model(fn_args: FnArgs, features: features_lib.FeatureSet, settin
         function, spec, train_dataset=train_dataset, num_classes=label.num_classes,
         class_names=[str(c) for c in label.classes], hparams=dict(settings.hparams))
     user_model.check_model(keras_model, spec)
-    if not keras_model.inputs:  # a Sequential without an input shape: build it on real data
+    if not keras_model.inputs:  # a Sequential without an input shape: build it for its feature(s)
         build_sequential(keras_model, spec, features, settings, train_dataset)
     head = user_model.output_head(keras_model, spec, label.num_classes)
     binding = binding_lib.bind(binding_lib.model_inputs(keras_model), features, settings.input_map)
@@ -347,8 +346,7 @@ def build_sequential(keras_model, spec, features: features_lib.FeatureSet, setti
             f"--model {spec}: the Sequential model {keras_model.name!r} has no input shape yet, and "
             "which feature it takes is not clear. Start it with tf.keras.Input(shape=(1,), "
             "dtype=...) and pass --input-map INPUT=FEATURE")
-    spec_of = train_dataset.element_spec
-    dtype = spec_of[chosen[0]].dtype
+    dtype = train_dataset.element_spec[chosen[0]].dtype
     try:
         keras_model(tf.keras.Input(shape=(len(chosen),), dtype=dtype))
     except Exception as exc:  # their layers refused the data

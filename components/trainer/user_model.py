@@ -74,11 +74,13 @@ def parse_spec(text: str, search_path: Optional[str] = None) -> ModelSpec:
         return ModelSpec(path, function, os.path.dirname(path), _sha256(path))
     if not all(part.isidentifier() for part in module.split(".")):
         raise UserModelError(f"--model {text!r}: {module!r} is neither a .py file nor a dotted module name")
-    origin = _module_file(module, search_path, text)
+    origin = module_file(module, search_path, text)
     return ModelSpec(module, function, search_path, _sha256(origin))
 
 
-def _module_file(module: str, search_path: str, text: str) -> str:
+def module_file(module: str, search_path: str, text: str) -> str:
+    """The file of a dotted module as imported from `search_path`, without running it (its
+    parent packages run); `text` is the --model value the errors quote."""
     with _on_path(search_path):
         try:
             spec = importlib.util.find_spec(module)
