@@ -64,6 +64,12 @@ def example_command(output_dir: str, steps: int, batch_size: int):
 
 # --- one side, in its own process ----------------------------------------------------------
 
+def _split(examples: str):
+    """The schema's features and the example run's train and eval files: what both sides use."""
+    return (_features(), [os.path.join(examples, "Split-train", "*")],
+            [os.path.join(examples, "Split-eval", "*")])
+
+
 def _features():
     from components.trainer import features as features_lib
     return features_lib.features_from_schema(
@@ -104,9 +110,7 @@ def side_estimator(args) -> dict:
             if self.first is None:
                 self.first = self.last
 
-    features = _features()
-    train_files = [os.path.join(args.examples, "Split-train", "*")]
-    eval_files = [os.path.join(args.examples, "Split-eval", "*")]
+    features, train_files, eval_files = _split(args.examples)
     custom_config = {
         task.LABEL_KEY: LABEL, task.HPARAMS_KEY: _hparams(args.batch_size), task.SEED_KEY: SEED,
         task.MODEL_KEY: user_model.parse_spec(MODEL, PROJECT_ROOT).to_dict(),
@@ -166,9 +170,7 @@ def side_fit(args) -> dict:
             if self.first is None:
                 self.first = self.last
 
-    features = _features()
-    train_files = [os.path.join(args.examples, "Split-train", "*")]
-    eval_files = [os.path.join(args.examples, "Split-eval", "*")]
+    features, train_files, eval_files = _split(args.examples)
     hparams = _hparams(args.batch_size)
     batch = args.batch_size
     function = user_model.load_function(user_model.parse_spec(MODEL, PROJECT_ROOT))
