@@ -29,7 +29,7 @@ IMPORTS = [
     ("import tfx.components", "import tfx.components"),
     ("import apache_beam", "import apache_beam"),
     ("import tensorflow_model_analysis", "import tensorflow_model_analysis"),
-    ("from pipeline import local_runner (everything a run imports)", "from pipeline import local_runner"),
+    ("from pipeline.local import runner (everything a run imports)", "from pipeline.local import runner"),
 ]
 
 

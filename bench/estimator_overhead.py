@@ -25,7 +25,8 @@ import tensorflow as tf  # noqa: E402
 from components.trainer import inputs, model as model_lib, task  # noqa: E402
 from components.trainer.features import features_from_schema, load_schema  # noqa: E402
 from components.trainer.hparams import HParams  # noqa: E402
-from pipeline import config as config_lib, serving  # noqa: E402
+from pipeline import config as config_lib  # noqa: E402
+from pipeline.serving import model as serving
 
 
 def write_records(path: str, features) -> int:

@@ -162,7 +162,8 @@ def run(data_root, schema_path, label, output_dir, train_steps, eval_steps, min_
     except (config_lib.ConfigError, ValueError, TypeError) as exc:
         _fail(str(exc))
 
-    from pipeline import logs, run_lock
+    from pipeline import logs
+    from pipeline.local import run_lock
     try:
         with run_lock.exclusive(config.output_dir):
             log_path = logs.new_log_path(config.output_dir)
@@ -173,7 +174,7 @@ def run(data_root, schema_path, label, output_dir, train_steps, eval_steps, min_
             with logs.progress(total=len(config_lib.COMPONENT_IDS), show_training=not verbose) as progress:
                 try:
                     with logs.captured(log_path, enabled=not verbose):
-                        from pipeline import local_runner  # TFX, Beam and TF import noisily
+                        from pipeline.local import runner as local_runner  # TFX, Beam and TF import noisily
                         config = local_runner.run(config)
                 except Exception as exc:  # pylint: disable=broad-except
                     progress.fail()
@@ -190,7 +191,7 @@ def run(data_root, schema_path, label, output_dir, train_steps, eval_steps, min_
                               "--verbose to see it on the terminal).", code=1)
                     _fail(message, code=1)
             with logs.captured(log_path, enabled=not verbose):
-                from pipeline import results
+                from pipeline.report import results
                 summary = results.summarize(config)
                 summary.report_path = _write_report(config)
     except run_lock.RunInProgress as exc:
@@ -230,7 +231,7 @@ def _write_report(config, run_index: int = 0, since: Optional[float] = None,
                   anomalies_found: Optional[list] = None) -> Optional[str]:
     """Writes the run's HTML report; a report that cannot be written does not fail the run."""
     import logging
-    from pipeline import report
+    from pipeline.report import page as report
     try:
         return report.write(config, run_index, since=since, anomalies_found=anomalies_found)
     except Exception:  # pylint: disable=broad-except
@@ -285,7 +286,7 @@ def compile_command(target, output, image, pipeline_root, data_root, serving_dir
     try:
         from pipeline import logs
         with logs.captured(os.devnull):
-            from pipeline import kubeflow_runner
+            from pipeline.kubeflow import runner as kubeflow_runner
             path = kubeflow_runner.compile_pipeline(
                 config, target=target, output=output, image=image, pipeline_root=pipeline_root,
                 data_root=data_root, serving_dir=serving_dir, schema_uri=schema_uri)
@@ -317,7 +318,7 @@ def compile_command(target, output, image, pipeline_root, data_root, serving_dir
 @click.option("--no-cache", is_flag=True, help="Run every step, even one whose inputs match an earlier run's.")
 def run_compiled_command(spec_path, pipeline_root, params, backend, parameter_form, image, no_cache) -> None:
     """Run a compiled kfp2 or vertex pipeline JSON here, step by step, as that backend's launcher would."""
-    from pipeline import run_compiled
+    from pipeline.kubeflow import run_compiled
     started = time.time()
     try:
         run = run_compiled.prepare_run(spec_path, pipeline_root, params, form=parameter_form,
@@ -350,7 +351,7 @@ def run_compiled_command(spec_path, pipeline_root, params, backend, parameter_fo
               help="Create a recurring run on this schedule instead of one run, e.g. '0 2 * * *'.")
 def submit_command(package, endpoint, experiment, params, cron) -> None:
     """Upload a compiled pipeline to Kubeflow Pipelines and start a run (or a recurring run)."""
-    from pipeline import submit
+    from pipeline.kubeflow import submit
     try:
         result = submit.submit(package, endpoint, experiment, params=params, cron=cron)
     except config_lib.ConfigError as exc:
@@ -369,7 +370,7 @@ def runs_command(output_dir, limit) -> None:
     from pipeline import logs
     config = config_lib.PipelineConfig(output_dir=output_dir)
     with logs.captured(os.devnull):
-        from pipeline import results
+        from pipeline.report import results
         lines = results.history(config_lib.absolute(config), limit)
     if not lines:
         _fail(f"no runs recorded in {config.metadata_path}", code=1)
@@ -387,7 +388,7 @@ def report_command(output_dir, run_number) -> None:
     if not os.path.isfile(config.metadata_path):
         _fail(f"no runs recorded in {config.metadata_path}", code=1)
     with logs.captured(os.devnull):
-        from pipeline import report
+        from pipeline.report import page as report
         try:
             path = report.write(config, run_number - 1)
         except LookupError as exc:
@@ -412,7 +413,7 @@ def predict_command(input_path, output, model_dir, output_dir, beam_args) -> Non
     from pipeline import logs
     try:
         with logs.captured(os.devnull):
-            from pipeline import predict, serving
+            from pipeline.serving import predict, model as serving
             model_dir = model_dir or serving.latest_version(os.path.join(output_dir, "serving_model"))
             if not model_dir:
                 raise config_lib.ConfigError(f"no pushed model under {output_dir}/serving_model; run the "
@@ -438,7 +439,8 @@ def predict_command(input_path, output, model_dir, output_dir, beam_args) -> Non
               "instead of only in the log file.")
 def infer_schema(data_root, output, label, output_dir, verbose) -> None:
     """Infer a schema from a CSV folder, to review and check in."""
-    from pipeline import logs, schema_tools
+    from pipeline import logs
+    from pipeline.data import schema_tools
     log_path = schema_tools.log_path(output_dir)
     try:
         with logs.captured(log_path, enabled=not verbose):  # TF's C++ logs at import too

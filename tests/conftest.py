@@ -46,7 +46,7 @@ def small_taxi_dir(tmp_path_factory):
 def write_tfrecords(path: str, rows, features) -> str:
     """Rows (CSV dicts) as a gzipped TFRecord of tf.Examples, typed like CsvExampleGen's."""
     import tensorflow as tf
-    from pipeline.serving import to_example
+    from pipeline.serving.model import to_example
 
     os.makedirs(os.path.dirname(path), exist_ok=True)
     label = features.label

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from ml_metadata.proto import metadata_store_pb2
 
 from pipeline import config as config_lib
-from pipeline import results
+from pipeline.report import results
 from pipeline import pipeline as pipeline_lib
 from pipeline.__main__ import cli
 from tests.conftest import read_taxi_rows, write_csv

@@ -11,7 +11,9 @@ import pytest
 
 from components.trainer.features import features_from_schema, load_schema
 from pipeline import config as config_lib
-from pipeline import local_runner, report, results, serving
+from pipeline.local import runner as local_runner
+from pipeline.report import page as report, results
+from pipeline.serving import model as serving
 from tests.conftest import read_taxi_rows, write_csv
 
 pytestmark = pytest.mark.e2e

@@ -15,7 +15,8 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline import config as config_lib
-from pipeline import results, run_compiled
+from pipeline.report import results
+from pipeline.kubeflow import run_compiled
 from pipeline.__main__ import cli
 from tests.conftest import read_taxi_rows, write_csv
 from tests.e2e.test_local_pipeline import tree_digest, trainer_executions

@@ -57,7 +57,7 @@ def _tail(path, n=3000):
 def test_chief_worker_and_ps_on_localhost_train_one_model_that_serves(tmp_path, taxi_records,
                                                                        taxi_features):
     from components.trainer import task
-    from pipeline import serving
+    from pipeline.serving import model as serving
     import tensorflow as tf
 
     chief_port, worker_port, ps_port = _free_ports(3)

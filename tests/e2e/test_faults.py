@@ -11,7 +11,7 @@ import time
 import pytest
 
 from pipeline import config as config_lib
-from pipeline import results
+from pipeline.report import results
 from pipeline import pipeline as pipeline_lib
 
 pytestmark = pytest.mark.e2e

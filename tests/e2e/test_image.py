@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from pipeline import config as config_lib
-from pipeline import kubeflow_runner, run_compiled
+from pipeline.kubeflow import runner as kubeflow_runner, run_compiled
 
 pytestmark = pytest.mark.e2e
 

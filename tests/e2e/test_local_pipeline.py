@@ -16,12 +16,15 @@ from ml_metadata.proto import metadata_store_pb2
 
 from components.trainer.features import features_from_schema, load_schema
 from pipeline import config as config_lib
-from pipeline import local_runner, logs, plots, results, serving
+from pipeline import logs
+from pipeline.local import runner as local_runner
+from pipeline.report import plots, results
+from pipeline.serving import model as serving
 from pipeline.__main__ import cli
 from pipeline import pipeline as pipeline_lib
 from tests import browser
 from tests.conftest import read_taxi_rows, write_csv
-from tests.pipeline import test_report
+from tests.pipeline.report import test_report
 
 pytestmark = pytest.mark.e2e
 

@@ -10,7 +10,9 @@ import sys
 import pytest
 
 from pipeline import config as config_lib
-from pipeline import kubeflow_runner, local_runner, results, run_compiled
+from pipeline.kubeflow import runner as kubeflow_runner, run_compiled
+from pipeline.local import runner as local_runner
+from pipeline.report import results
 
 pytestmark = pytest.mark.e2e
 

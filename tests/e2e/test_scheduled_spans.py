@@ -8,7 +8,8 @@ import pytest
 
 from components.trainer import task
 from pipeline import config as config_lib
-from pipeline import local_runner, results
+from pipeline.local import runner as local_runner
+from pipeline.report import results
 from pipeline import pipeline as pipeline_lib
 from tests.conftest import read_taxi_rows, write_csv
 

@@ -10,7 +10,9 @@ import pytest
 
 from components.trainer.features import features_from_schema, load_schema
 from pipeline import config as config_lib
-from pipeline import csv_check, local_runner, predict, serving
+from pipeline.data import csv_check
+from pipeline.local import runner as local_runner
+from pipeline.serving import predict, model as serving
 from tests.conftest import read_taxi_rows, write_csv
 
 pytestmark = pytest.mark.e2e

@@ -11,7 +11,7 @@ from tfx.components.trainer.fn_args_utils import FnArgs
 from components.trainer import task
 from components.trainer.features import features_from_schema
 from pipeline import config as config_lib
-from pipeline import serving
+from pipeline.serving import model as serving
 from tests.conftest import read_taxi_rows, write_tfrecords
 
 

@@ -8,7 +8,7 @@ import json
 import re
 import types
 
-from pipeline import plots, report, results
+from pipeline.report import plots, page as report, results
 from tests import browser
 
 PLOTTED = ("loss", "eval", "roc", "pr", "calibration", "histogram")

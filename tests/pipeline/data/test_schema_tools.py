@@ -11,10 +11,10 @@ import pytest
 from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
 
-from pipeline import schema_tools
+from pipeline.data import schema_tools
 from tests.conftest import write_csv
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 SENTIMENT_CSV = os.path.join(ROOT, "data", "sentiment", "data.csv")
 SHOPS = ["north", "south", "east"]
 # Several words each: TFDV's text heuristic matches these too, yet they are categories.

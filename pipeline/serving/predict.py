@@ -58,7 +58,7 @@ def predict_csv(input_path: str, output: str, model_dir: str) -> Tuple[int, int,
     import numpy as np
     import tensorflow as tf
 
-    from pipeline import serving
+    from pipeline.serving import model as serving
 
     features = load_model_card(model_dir)
     classes = [str(c) for c in features.label.classes]
@@ -153,7 +153,7 @@ def predict_beam(input_path: str, output: str, model_dir: str, beam_args: List[s
 
     class Parse(beam.DoFn):
         def process(self, file_and_line):
-            from pipeline import serving
+            from pipeline.serving import model as serving
             path, line = file_and_line
             try:
                 values = next(csv.reader([line]))

@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from pipeline import run_lock
+from pipeline.local import run_lock
 
 
 def test_second_holder_is_refused_and_the_lock_is_released_after(tmp_path):

@@ -16,7 +16,7 @@ import shutil
 import time
 from typing import Dict, List, Optional, Tuple
 
-from pipeline import plots, results
+from pipeline.report import plots, results
 from pipeline import pipeline as pipeline_lib
 from pipeline.config import PipelineConfig
 
@@ -225,7 +225,7 @@ def _classes(model_uri: Optional[str]) -> List[str]:
     """The label's classes, from the schema the model carries (assets.extra/)."""
     if not model_uri:
         return []
-    from pipeline import predict
+    from pipeline.serving import predict
     try:
         return [str(c) for c in predict.load_model_card(os.path.join(model_uri, "Format-Serving")).label.classes]
     except Exception:  # pylint: disable=broad-except  # an older model without its schema

@@ -8,8 +8,8 @@ import sys
 import pytest
 
 from pipeline import config as config_lib
-from pipeline import run_compiled
-from pipeline.run_compiled import Artifact, SpecError
+from pipeline.kubeflow import run_compiled
+from pipeline.kubeflow.run_compiled import Artifact, SpecError
 
 MODEL_TYPE = {"instanceSchema": "title: tfx.Model\ntype: object\n"}
 BLESSING_TYPE = {"instanceSchema": "title: tfx.ModelBlessing\ntype: object\n"}
@@ -284,7 +284,7 @@ def test_options_that_cannot_work_are_refused_before_anything_is_written(spec_fi
 
 
 def test_image_root_matches_the_kubeflow_runner():
-    from pipeline import kubeflow_runner
+    from pipeline.kubeflow import runner as kubeflow_runner
     assert run_compiled.IMAGE_PROJECT_ROOT == kubeflow_runner.IMAGE_PROJECT_ROOT
 
 

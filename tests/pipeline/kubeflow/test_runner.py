@@ -10,7 +10,7 @@ import yaml
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
-from pipeline import kubeflow_runner
+from pipeline.kubeflow import runner as kubeflow_runner
 from pipeline import pipeline as pipeline_lib
 from pipeline.config import ConfigError, PipelineConfig
 

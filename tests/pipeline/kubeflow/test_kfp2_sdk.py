@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from pipeline import config as config_lib
-from pipeline import kubeflow_runner
+from pipeline.kubeflow import runner as kubeflow_runner
 from pipeline.config import PipelineConfig
 
 LOCK = os.path.join(config_lib.PROJECT_ROOT, "tests", "kfp2_sdk", "requirements.lock")

@@ -3,8 +3,8 @@ import pytest
 from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
 
-from pipeline import csv_check
-from pipeline.csv_check import DataError
+from pipeline.data import csv_check
+from pipeline.data.csv_check import DataError
 
 SCHEMA = text_format.Parse("""
   feature { name: "fare" type: FLOAT }

@@ -3,9 +3,9 @@ import socket
 
 import pytest
 
-from pipeline import kubeflow_runner, submit
+from pipeline.kubeflow import runner as kubeflow_runner, submit
 from pipeline.config import ConfigError, PipelineConfig
-from tests.pipeline.fake_kfp import FakeKfp
+from tests.pipeline.kubeflow.fake_kfp import FakeKfp
 
 
 @pytest.fixture(scope="module")

@@ -815,7 +815,7 @@ def prepare_run(spec_path: str, pipeline_root: str, params: Sequence[str] = (),
     pipeline_root = os.path.abspath(pipeline_root)
     executor = None
     if image:
-        from pipeline import image_exec
+        from pipeline.kubeflow import image_exec
         try:
             executor = image_exec.ImageExec.detect(image, pipeline_root)
         except image_exec.ImageError as exc:

@@ -15,7 +15,8 @@ from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
 from components.latest_pushed_model import records
 from components.trainer.features import FeatureSet, features_from_schema, load_schema
-from pipeline import config as config_lib, csv_check
+from pipeline import config as config_lib
+from pipeline.data import csv_check
 from pipeline.config import PipelineConfig
 from pipeline.pipeline import create_pipeline, with_resolved_slices
 

@@ -6,7 +6,7 @@ from tfx.components.trainer.fn_args_utils import FnArgs
 
 from components.trainer import task
 from pipeline import config as config_lib
-from pipeline import predict
+from pipeline.serving import predict
 from pipeline.config import ConfigError
 from tests.conftest import read_taxi_rows, write_csv
 
