@@ -1,23 +1,42 @@
-"""Pusher executor that never leaves a partial model where a server would load it.
+"""Pusher executor: never a partial model where a server looks, never the same model twice.
 
-TFX's Pusher copies the model file by file into `<base>/<version>/`; a run killed mid-copy
-leaves a half-written version that TF Serving may try to load. Here the copy goes to
-`<base>/.partial-<version>/` (not a number, so servers ignore it) and is renamed to
-`<base>/<version>/` in one step. Leftovers of a killed push are removed at the next push.
+What a model server does with the push destination (TF Serving's FileSystemStoragePathSource,
+and servers that copy its convention): it polls the folder, takes every child whose name is a
+number as a version, and loads the highest. So:
 
-After each push (local or remote) a push record names the version and the Trainer's model
-artifact it came from (components/latest_pushed_model/records.py): the next run's baseline.
+* Local destinations: the copy goes to `<base>/.partial-<version>/` (not a number, so servers
+  ignore it) and is renamed to `<base>/<version>/` in one step.
+* Remote destinations (`gs://`, `s3://`, ...; any filesystem TFX's fileio knows): object stores
+  have no atomic folder rename, and a "folder" exists as soon as its first object does. The model
+  is first uploaded to `<base>/.partial-<version>/`, then copied inside the store to
+  `<base>/<version>/` with `saved_model.pb` last: the file a server loads a version from
+  (SavedModel's loader reads it first) appears only once every other file is whole. A server that
+  polls in the short window before it appears sees a version it cannot load yet and keeps serving
+  the one it has (TF Serving retries the load). A push killed during the upload leaves only the
+  ignored `.partial-` folder; killed during the copy, a numeric folder without `saved_model.pb`;
+  the next push removes both (a folder with `saved_model.pb` is whole and is kept).
+* A blessed model whose files are byte for byte those of the version already served (the newest
+  whole numeric version) is not pushed again: the PushedModel artifact in ML Metadata gets
+  `pushed` 0 and says why (`not_pushed_reason`, `serving_version`, `serving_destination`). This is
+  what a second run on unchanged data meets: the baseline changed, so the Evaluator reran and
+  blessed an equal model.
+
+After each push a push record names the version and the Trainer's model artifact it came from
+(components/latest_pushed_model/records.py): the next run's baseline.
 """
 from __future__ import annotations
 
+import hashlib
 import os
+import posixpath
 import shutil
 import time
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional, Tuple
 
 from absl import logging
 from tfx import types
 from tfx.components.pusher import executor as stock_executor
+from tfx.dsl.io import fileio
 from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, proto_utils
@@ -25,17 +44,78 @@ from tfx.utils import io_utils, proto_utils
 from components.latest_pushed_model import records
 
 PARTIAL_PREFIX = ".partial-"
+# The files a server loads a version from: written last in a remote push.
+SERVED_FILES = ("saved_model.pb", "saved_model.pbtxt")
+NOT_PUSHED_REASON = "not_pushed_reason"
+SERVING_VERSION = "serving_version"
+SERVING_DESTINATION = "serving_destination"
+_CHUNK = 1 << 20
+
+
+def _is_remote(path: str) -> bool:
+    return "://" in path
+
+
+def _join(*parts: str) -> str:
+    return posixpath.join(*parts) if _is_remote(parts[0]) else os.path.join(*parts)
+
+
+def _children(folder: str) -> List[str]:
+    return [name.rstrip("/") for name in fileio.listdir(folder)] if fileio.isdir(folder) else []
+
+
+def _is_whole(version_dir: str) -> bool:
+    return any(fileio.exists(_join(version_dir, name)) for name in SERVED_FILES)
+
+
+def model_files(root: str) -> Tuple[List[str], List[str]]:
+    """(folders, files) under `root`, as sorted '/'-separated paths relative to it."""
+    root = root.rstrip("/")
+    folders, files = [], []
+    for folder, subdirs, names in fileio.walk(root):
+        folder = str(folder).rstrip("/")
+        rel = folder[len(root):].strip("/").replace(os.sep, "/")
+        prefix = f"{rel}/" if rel else ""
+        folders += [prefix + str(d).rstrip("/") for d in subdirs]
+        files += [prefix + str(n) for n in names]
+    return sorted(folders), sorted(files)
+
+
+def model_digest(root: str) -> str:
+    """sha256 over every file's relative path and bytes: equal digests, the same model."""
+    total = hashlib.sha256()
+    for rel in model_files(root)[1]:
+        one = hashlib.sha256()
+        with fileio.open(_join(root, *rel.split("/")), "rb") as f:
+            for chunk in iter(lambda: f.read(_CHUNK), b""):
+                one.update(chunk)
+        total.update(f"{rel}\0{one.hexdigest()}\n".encode())
+    return total.hexdigest()
+
+
+def serving_version(base_directory: str) -> Optional[Tuple[str, str]]:
+    """(version, path) of the newest whole numeric version: what a server serves, or None."""
+    versions = sorted((int(n) for n in _children(base_directory) if n.isdigit()), reverse=True)
+    for version in versions:
+        path = _join(base_directory, str(version))
+        if _is_whole(path):
+            return str(version), path
+    return None
+
+
+def _new_version(base_directory: str) -> int:
+    """Now in seconds, but above every existing version, so a server takes it as the newest."""
+    existing = [int(n) for n in _children(base_directory) if n.isdigit()]
+    return max([int(time.time())] + [v + 1 for v in existing])
 
 
 def publish(model_path: str, base_directory: str) -> str:
-    """Copies `model_path` to a new numeric version under `base_directory`, atomically."""
+    """Copies `model_path` to a new numeric version under a local `base_directory`, atomically."""
     os.makedirs(base_directory, exist_ok=True)
     for name in os.listdir(base_directory):
         if name.startswith(PARTIAL_PREFIX):
             shutil.rmtree(os.path.join(base_directory, name), ignore_errors=True)
-    version = int(time.time())
-    while os.path.exists(os.path.join(base_directory, str(version))):
-        version += 1
+    version = _new_version(base_directory)
     partial = os.path.join(base_directory, f"{PARTIAL_PREFIX}{version}")
     shutil.copytree(model_path, partial)
     final = os.path.join(base_directory, str(version))
@@ -43,8 +123,45 @@ def publish(model_path: str, base_directory: str) -> str:
     return final
 
 
+def _clear_interrupted_remote(base_directory: str) -> None:
+    """Removes what a killed remote push left: its staging folder, and its version if not whole."""
+    for name in _children(base_directory):
+        if not name.startswith(PARTIAL_PREFIX):
+            continue
+        version = name[len(PARTIAL_PREFIX):]
+        final = _join(base_directory, version)
+        if version.isdigit() and fileio.isdir(final) and not _is_whole(final):
+            logging.warning("AtomicPusher: removing %s, left incomplete by an interrupted push", final)
+            fileio.rmtree(final)
+        fileio.rmtree(_join(base_directory, name))
+
+
+def _copy_tree(source: str, target: str, folders: List[str], files: List[str]) -> None:
+    fileio.makedirs(target)
+    for rel in folders:
+        fileio.makedirs(_join(target, *rel.split("/")))
+    for rel in files:
+        fileio.copy(_join(source, *rel.split("/")), _join(target, *rel.split("/")), overwrite=False)
+
+
+def publish_remote(model_path: str, base_directory: str) -> str:
+    """Pushes `model_path` to a new version under a remote `base_directory` (see module doc)."""
+    fileio.makedirs(base_directory)
+    _clear_interrupted_remote(base_directory)
+    version = _new_version(base_directory)
+    staging = _join(base_directory, f"{PARTIAL_PREFIX}{version}")
+    final = _join(base_directory, str(version))
+    folders, files = model_files(model_path)
+    _copy_tree(model_path, staging, folders, files)  # the upload: under a name no server takes
+    last = [rel for rel in files if rel in SERVED_FILES]
+    _copy_tree(staging, final, folders, [rel for rel in files if rel not in SERVED_FILES])
+    _copy_tree(staging, final, [], last)  # now the version can be loaded, and it is whole
+    fileio.rmtree(staging)
+    return final
+
+
 class Executor(stock_executor.Executor):
-    """Pushes a blessed model to a local filesystem destination atomically."""
+    """TFX's Pusher for filesystem destinations, local or remote (see the module doc)."""
 
     def Do(self, input_dict: Dict[str, List[types.Artifact]],
            output_dict: Dict[str, List[types.Artifact]],
@@ -52,12 +169,9 @@ class Executor(stock_executor.Executor):
         destination = pusher_pb2.PushDestination()
         proto_utils.json_to_proto(exec_properties[standard_component_specs.PUSH_DESTINATION_KEY],
                                   destination)
+        if destination.WhichOneof("destination") != "filesystem":
+            return super().Do(input_dict, output_dict, exec_properties)
         base = destination.filesystem.base_directory
-        if destination.WhichOneof("destination") != "filesystem" or "://" in base:
-            super().Do(input_dict, output_dict, exec_properties)  # remote: TFX's own copy
-            if destination.WhichOneof("destination") == "filesystem":
-                self._record_push(input_dict, output_dict, base)
-            return None
 
         self._log_startup(input_dict, output_dict, exec_properties)
         model_push = artifact_utils.get_single_instance(
@@ -66,30 +180,44 @@ class Executor(stock_executor.Executor):
             self._MarkNotPushed(model_push)
             return None
         model_path = self.GetModelPath(input_dict)
-        serving_path = publish(model_path, base)
+        digest = model_digest(model_path)
+        served = serving_version(base)
+        if served is not None and _served_digest(base, *served) == digest:
+            version, path = served
+            reason = (f"the same model (sha256 {digest[:12]}) is already served as version "
+                      f"{version} at {path}; pushing it again would only make a server reload")
+            logging.info("AtomicPusher: not pushed: %s", reason)
+            self._MarkNotPushed(model_push)
+            model_push.set_string_custom_property(NOT_PUSHED_REASON, reason)
+            model_push.set_string_custom_property(SERVING_VERSION, version)
+            model_push.set_string_custom_property(SERVING_DESTINATION, path)
+            return None
+        serving_path = publish_remote(model_path, base) if _is_remote(base) else publish(model_path, base)
         logging.info("Model written to serving path %s.", serving_path)
         io_utils.copy_dir(model_path, model_push.uri)
         self._MarkPushed(model_push, pushed_destination=serving_path,
-                         pushed_version=os.path.basename(serving_path))
-        self._record_push(input_dict, output_dict, base)
+                         pushed_version=os.path.basename(serving_path.rstrip("/")))
+        self._record_push(input_dict, model_push, base, digest)
         return None
 
-    def _record_push(self, input_dict, output_dict, base: str) -> None:
+    def _record_push(self, input_dict, model_push: types.Artifact, base: str, digest: str) -> None:
         """Writes the push record the next run's LatestPushedModel step reads."""
-        model_push = artifact_utils.get_single_instance(
-            output_dict[standard_component_specs.PUSHED_MODEL_KEY])
-        if not model_push.get_int_custom_property("pushed"):
-            return
         model = artifact_utils.get_single_instance(input_dict[standard_component_specs.MODEL_KEY])
         blessing = input_dict.get(standard_component_specs.MODEL_BLESSING_KEY) or [None]
         records.write_record(base, push_record(
             version=model_push.get_string_custom_property("pushed_version"),
             pushed_destination=model_push.get_string_custom_property("pushed_destination"),
-            model=model, blessing=blessing[0], pushed_model_uri=model_push.uri))
+            model=model, blessing=blessing[0], pushed_model_uri=model_push.uri, digest=digest))
+
+
+def _served_digest(base: str, version: str, path: str) -> str:
+    """The served version's digest: from its push record when it has one, else from its files."""
+    record = records.read_record(base, version) or {}
+    return str(record.get("model_digest") or "") or model_digest(path)
 
 
 def push_record(*, version: str, pushed_destination: str, model, blessing,
-                pushed_model_uri: str) -> dict:
+                pushed_model_uri: str, digest: Optional[str] = None) -> dict:
     """What a push record holds: the version, where it went, and the artifacts it came from."""
     return {
         "version": str(version),
@@ -100,4 +228,5 @@ def push_record(*, version: str, pushed_destination: str, model, blessing,
         "model_name": model.name or None,
         "model_blessing_uri": blessing.uri if blessing is not None else None,
         "pushed_model_uri": pushed_model_uri,
+        "model_digest": digest,
     }

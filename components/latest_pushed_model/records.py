@@ -55,6 +55,18 @@ def read_records(serving_dir: str) -> List[Dict[str, object]]:
     return found
 
 
+def read_record(serving_dir: str, version: str) -> Optional[Dict[str, object]]:
+    """The push record of one version, or None when there is none or it cannot be read."""
+    path = posixpath.join(records_dir(serving_dir), f"{version}.json")
+    if not fileio.exists(path):
+        return None
+    try:
+        with fileio.open(path) as f:
+            return json.loads(f.read())
+    except (ValueError, OSError, fileio.NotFoundError):
+        return None
+
+
 def latest_pushed(serving_dir: str) -> Optional[Dict[str, object]]:
     """The newest record whose pushed version is still whole where it was pushed, or None."""
     for record in read_records(serving_dir):

@@ -883,6 +883,9 @@ def outcome(run: Run) -> List[str]:
                 elif title == "tfx.PushedModel":
                     pushed = _number(meta.get("pushed")) == 1
                     lines.append(f"pushed: {meta.get('pushed_destination')}" if pushed
+                                 else f"pushed: nothing new; the same model is already served as version "
+                                      f"{meta['serving_version']} at {meta.get('serving_destination')}"
+                                 if meta.get("serving_version")
                                  else "pushed: nothing (the model was not blessed)")
     if not any(line.startswith("baseline:") for line in lines):
         lines.insert(0, "baseline: none (no blessed model from an earlier run under this root)")

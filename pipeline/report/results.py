@@ -52,6 +52,10 @@ class RunSummary:
     checks: List[Check] = dataclasses.field(default_factory=list)
     has_baseline: bool = False
     report_path: Optional[str] = None
+    # Blessed but not pushed because the same model is already served (the Pusher says so).
+    serving_version: Optional[str] = None
+    serving_path: Optional[str] = None
+    not_pushed_reason: Optional[str] = None
 
 
 def open_store(metadata_path: str) -> metadata_store.MetadataStore:
@@ -252,15 +256,24 @@ def summarize_run(store, executions: Dict[str, metadata_store_pb2.Execution]) ->
                 checks, has_baseline = threshold_checks(evaluation.uri, sliced)
         if blessing is not None and "blessed" in blessing.custom_properties:
             blessed = bool(blessing.custom_properties["blessed"].int_value)
-    pushed, pushed_path = False, None
+    pushed, pushed_path, not_pushed = False, None, {}
     if pipeline_lib.PUSHER in executions:
         pushed_model = _artifact_of_type(
             store, output_artifacts(store, executions[pipeline_lib.PUSHER].id), "PushedModel")
-        if pushed_model is not None and "pushed" in pushed_model.custom_properties:
-            pushed = bool(pushed_model.custom_properties["pushed"].int_value)
+        properties = pushed_model.custom_properties if pushed_model is not None else {}
+        if "pushed" in properties:
+            pushed = bool(properties["pushed"].int_value)
             if pushed:
-                pushed_path = pushed_model.custom_properties["pushed_destination"].string_value
-    return RunSummary(states, metrics, blessed, pushed, pushed_path, evaluation_uri, checks, has_baseline)
+                pushed_path = properties["pushed_destination"].string_value
+        not_pushed = {field: properties[key].string_value for field, key in _NOT_PUSHED.items()
+                      if not pushed and key in properties}
+    return RunSummary(states, metrics, blessed, pushed, pushed_path, evaluation_uri, checks, has_baseline,
+                      **not_pushed)
+
+
+# What the Pusher records on a PushedModel it did not push (components/atomic_pusher/executor.py).
+_NOT_PUSHED = {"serving_version": "serving_version", "serving_path": "serving_destination",
+               "not_pushed_reason": "not_pushed_reason"}
 
 
 def history(config: PipelineConfig, limit: int = 20) -> List[str]:
@@ -277,6 +290,7 @@ def history(config: PipelineConfig, limit: int = 20) -> List[str]:
         metrics = " ".join(f"{k}={summary.metrics[k]:.4f}" for k in ("accuracy", "auc") if k in summary.metrics)
         blessed = {True: "blessed", False: "not blessed", None: "-"}[summary.blessed]
         pushed = (f"pushed {os.path.basename(summary.pushed_path.rstrip('/'))}" if summary.pushed
+                  else f"already served as {summary.serving_version}" if summary.serving_version
                   else "not pushed")
         lines.append(f"{when}  {steps:<22} {metrics or '-':<32} {blessed:<12} {pushed}"
                      + (f"  failed: {', '.join(failed)}" if failed else ""))
@@ -302,6 +316,9 @@ def format_summary(summary: RunSummary, seconds: float) -> str:
     elif summary.pushed:
         version = os.path.basename(summary.pushed_path.rstrip("/"))
         lines.append(f"pushed: version {version} to {summary.pushed_path}")
+    elif summary.serving_version:
+        lines.append(f"pushed: nothing new; the same model is already served as version "
+                     f"{summary.serving_version} at {summary.serving_path}")
     else:
         lines.append("pushed: nothing (the model was not blessed)")
     if summary.report_path:

@@ -170,11 +170,37 @@ def test_pushed_model_predicts_on_raw_examples(first_run):
     assert ((probabilities[:, 0] > 0.5) == labels).mean() > 0.6
 
 
-def test_second_run_is_served_from_the_cache(first_run):
-    config, _ = first_run
-    local_runner.run(config)
+def test_second_run_is_served_from_the_cache_and_pushes_no_second_copy(first_run):
+    config, first = first_run
+    version = os.path.basename(first.pushed_path.rstrip("/"))
+    before = tree_digest(config.serving_dir)
+    completed = subprocess.run(
+        [sys.executable, "-m", "pipeline", "run", "--data-root", config.data_root,
+         "--output-dir", config.output_dir, "--train-steps", str(config.train_steps),
+         "--seed", str(config.seed)], capture_output=True, text=True, timeout=900)
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     summary = results.summarize(config)
     assert {node: summary.states[node] for node in UPSTREAM} == {node: "cached" for node in UPSTREAM}
+    # The baseline is now the first run's push, so the Evaluator ran again and blessed the same
+    # model; the Pusher ran and pushed nothing: the serving dir is byte for byte as it was.
+    assert summary.states[pipeline_lib.EVALUATOR] == "ran" and summary.blessed is True
+    assert summary.states[pipeline_lib.PUSHER] == "ran" and not summary.pushed
+    assert tree_digest(config.serving_dir) == before
+    assert summary.serving_version == version
+    assert f"already served as version {version}" in summary.not_pushed_reason
+    assert (f"pushed: nothing new; the same model is already served as version {version} at "
+            f"{first.pushed_path}") in completed.stdout.splitlines()
+
+
+def test_a_changed_model_is_pushed_as_a_new_version(first_run):
+    config, first = first_run
+    versions = sorted(v for v in os.listdir(config.serving_dir) if v.isdigit())
+    local_runner.run(config_lib.replace(config, train_steps=80, max_accuracy_drop=1.0, min_accuracy=0.0))
+    summary = results.summarize(config)
+    assert summary.states[pipeline_lib.TRAINER] == "ran" and summary.pushed
+    new = os.path.basename(summary.pushed_path.rstrip("/"))
+    assert sorted(v for v in os.listdir(config.serving_dir) if v.isdigit()) == versions + [new]
+    assert int(new) > int(versions[-1]) and summary.serving_version is None
 
 
 def test_impossible_threshold_pushes_nothing_and_keeps_earlier_versions(first_run):

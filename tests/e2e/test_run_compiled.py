@@ -148,6 +148,14 @@ def test_a_second_run_uses_the_first_runs_blessed_model_as_its_baseline(spec, fi
     metrics = results.sliced_metrics(output(second, config_lib.EVALUATOR, "evaluation")["uri"])
     assert metrics["overall"]["diff"]["accuracy"] == pytest.approx(0, abs=1e-9)
     assert f"baseline: version {baseline['metadata']['pushed_version']}" in result.stdout
+    # Blessed again, but it is the model already served: no second version, and the Pusher's
+    # artifact says which version serves it (as a cluster run, where the baseline step reruns).
+    first_version = os.path.basename(first_push["pushed_destination"])
+    push = output(second, config_lib.PUSHER, "pushed_model")["metadata"]
+    assert push["pushed"] == 0 and push["serving_version"] == first_version
+    assert f"already served as version {first_version}" in push["not_pushed_reason"]
+    assert sorted(v for v in os.listdir(os.path.join(kfp_root, "serving_model")) if v.isdigit()) == [first_version]
+    assert f"the same model is already served as version {first_version}" in result.stdout
 
 
 def test_a_step_that_cannot_start_stops_the_run_with_its_name_and_log_tail(spec, tmp_path):
