@@ -1,6 +1,7 @@
 """Command line: `python -m pipeline run|report|runs|predict|infer-schema ...`."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -11,6 +12,7 @@ from typing import Optional, Tuple
 import click
 
 from pipeline import config as config_lib
+from pipeline import pairs
 
 _DEFAULTS = config_lib.PipelineConfig()
 
@@ -20,30 +22,29 @@ def _fail(message: str, code: int = 2) -> None:
     sys.exit(code)
 
 
-def _parse_hparams(values: Tuple[str, ...]) -> Tuple[Tuple[str, object], ...]:
-    parsed = []
-    for item in values:
-        key, sep, raw = item.partition("=")
-        if not sep or not key:
-            raise config_lib.ConfigError(f"--hparam {item!r}: expected NAME=VALUE, e.g. learning_rate=0.01")
-        try:
-            value = json.loads(raw)  # numbers and lists only: JSON, never eval
-        except json.JSONDecodeError:
-            raise config_lib.ConfigError(f"--hparam {item!r}: the value must be a number or a JSON list")
-        parsed.append((key, value))
-    return tuple(parsed)
+def _parse_hparams(values: Tuple[str, ...], users_model: bool) -> Tuple[Tuple[str, object], ...]:
+    """--hparam pairs, typed as the built-in model declares them; a user's model takes any names
+    (untyped but batch_size, which the pipeline reads)."""
+    from components.trainer.hparams import HParams
+    defaults = dataclasses.asdict(HParams())
+    types = {"batch_size": pairs.INTEGER} if users_model else HParams.TYPES
+    receiver = pairs.Receiver(
+        option="--hparam", noun="hyperparameter", owner="your model" if users_model else "the built-in model",
+        types=types, takes_other_names=users_model,
+        examples={name: json.dumps(value, separators=(",", ":")) for name, value in defaults.items()})
+    return tuple(pairs.parse(values, receiver).items())
 
 
 def _parse_input_map(values: Tuple[str, ...]) -> Tuple[Tuple[str, str], ...]:
-    parsed = {}
-    for item in values:
-        name, sep, feature = item.partition("=")
-        if not sep or not name.strip() or not feature.strip():
-            raise config_lib.ConfigError(f"--input-map {item!r}: expected INPUT=FEATURE, e.g. "
-                                         "--input-map text_vectorization_input=review")
-        if name in parsed:
-            raise config_lib.ConfigError(f"--input-map {item!r}: input {name!r} is mapped twice")
-        parsed[name.strip()] = feature.strip()
+    """--input-map pairs: any model input, each to a feature name (the binding checks both exist)."""
+    receiver = pairs.Receiver(option="--input-map", noun="model input", owner="your model",
+                              takes_other_names=True, other_names_type=pairs.STRING,
+                              examples={"input_1": "text"})
+    parsed = pairs.parse(values, receiver)
+    for name, feature in parsed.items():
+        if not feature:
+            raise config_lib.ConfigError(f"--input-map {name}=: give the feature that feeds {name}, e.g. "
+                                         f"--input-map {name}=text")
     return tuple(parsed.items())
 
 
@@ -154,8 +155,9 @@ def run(data_root, schema_path, label, output_dir, train_steps, eval_steps, min_
             max_accuracy_drop=max_accuracy_drop,
             train_hash_buckets=train_buckets, eval_hash_buckets=eval_buckets,
             slice_features=tuple(slice_features) or config_lib.DEFAULT_SLICE_FEATURES,
-            hparams=_parse_hparams(hparams), seed=seed, enable_cache=not no_cache, warm_start=warm_start,
-            beam_args=tuple(beam_args), model=_parse_model(model, input_map),
+            hparams=_parse_hparams(hparams, users_model=model is not None), seed=seed,
+            enable_cache=not no_cache, warm_start=warm_start, beam_args=tuple(beam_args),
+            model=_parse_model(model, input_map),
             input_map=_parse_input_map(input_map))
         config.check_hparams()
         config.check_output_dir()
@@ -277,7 +279,8 @@ def compile_command(target, output, image, pipeline_root, data_root, serving_dir
     try:
         config = config_lib.PipelineConfig(schema_path=schema_path, label=label, train_steps=train_steps,
                                            eval_steps=eval_steps, min_accuracy=min_accuracy,
-                                           beam_args=tuple(beam_args), hparams=_parse_hparams(hparams),
+                                           beam_args=tuple(beam_args),
+                                           hparams=_parse_hparams(hparams, users_model=model is not None),
                                            model=_parse_model(model, input_map),
                                            input_map=_parse_input_map(input_map))
         config.check_hparams()

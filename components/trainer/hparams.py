@@ -17,6 +17,12 @@ class HParams:
     max_text_tokens: int = 64       # tokens of a text feature the model reads (the rest cut)
     text_embedding_dim: int = 32
 
+    # Each hyperparameter's type, by the names of pipeline/pairs.py, which types `--hparam` values
+    # by it (the bounds are checked below).
+    TYPES = {"hidden_units": "list", "dropout": "float", "learning_rate": "float", "batch_size": "integer",
+             "max_embedding_dim": "integer", "l2": "float", "max_text_tokens": "integer",
+             "text_embedding_dim": "integer"}
+
     def __post_init__(self):
         units = self.hidden_units
         _check(isinstance(units, (list, tuple)) and 1 <= len(units) <= 16

@@ -33,7 +33,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
 import os
 import re
 import subprocess
@@ -43,6 +42,7 @@ import uuid
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from components.names import is_plain_name
+from pipeline import pairs
 from pipeline.config import PROJECT_ROOT, ConfigError
 
 RUNS_DIR = "run-compiled"
@@ -315,38 +315,29 @@ def plain_value(value: Dict[str, object]) -> object:
     raise SpecError(f"unsupported parameter value {value!r}")
 
 
-def typed_value(raw: str, ptype: str, name: str) -> object:
-    """`--param name=raw` as the type the spec declares, or SpecError."""
-    try:
-        if ptype in _INT_TYPES:
-            return int(raw)
-        if ptype in _DOUBLE_TYPES:
-            number = float(raw)
-            if not math.isfinite(number):
-                raise ValueError(raw)
-            return number
-    except ValueError as exc:
-        raise SpecError(f"--param {name}={raw!r}: {name} is {ptype}, give a number") from exc
-    if ptype in _STRING_TYPES:
-        return raw
-    raise SpecError(f"--param {name}: type {ptype} is not supported by run-compiled")
-
-
 def run_parameters(job: Dict[str, object], overrides: Sequence[str]) -> Dict[str, object]:
-    """The pipeline's run parameters: compiled defaults, then `--param NAME=VALUE` overrides."""
+    """The pipeline's run parameters: compiled defaults, then `--param NAME=VALUE` overrides, typed
+    by the spec's parameterType (pipeline/pairs.py)."""
     definitions = job["pipelineSpec"]["root"].get("inputDefinitions", {}).get("parameters", {})
     runtime = job.get("runtimeConfig", {})
     values = {k: d["defaultValue"] for k, d in definitions.items() if "defaultValue" in d}
     values.update({k: plain_value(v) for k, v in runtime.get("parameters", {}).items()})
     values.update(runtime.get("parameterValues", {}))
+    receiver = pairs.Receiver(
+        option="--param", noun="parameter", owner="this pipeline",
+        types={name: pairs.spec_type(parameter_type(d)) for name, d in definitions.items()},
+        examples={name: v if isinstance(v, str) else json.dumps(v) for name, v in values.items()})
+    try:
+        overridden = pairs.parse(overrides, receiver)
+    except pairs.PairError as exc:
+        raise SpecError(str(exc)) from None
     for item in overrides:
-        name, sep, raw = item.partition("=")
-        if not sep or not name:
-            raise SpecError(f"--param {item!r}: expected NAME=VALUE, e.g. train_steps=500")
-        if name not in definitions:
-            raise SpecError(f"--param {name}: the pipeline has no such parameter; it has "
-                            f"{', '.join(sorted(definitions)) or 'none'}")
-        values[name] = typed_value(raw, parameter_type(definitions[name]), name)
+        name = item.partition("=")[0]
+        ptype = parameter_type(definitions[name])
+        if ptype not in _STRING_TYPES | _INT_TYPES | _DOUBLE_TYPES:
+            raise SpecError(f"--param {item}: {name} is a {ptype} parameter, which run-compiled does not "
+                            "support (strings, integers and doubles only)")
+    values.update(overridden)
     missing = sorted(set(definitions) - set(values))
     if missing:
         raise SpecError(f"no value for the run parameters {missing}: pass --param NAME=VALUE")

@@ -18,6 +18,7 @@ from typing import Dict, Optional, Sequence, Tuple
 
 import yaml
 
+from pipeline import pairs
 from pipeline.config import ConfigError
 
 # KFP's scheduler reads 6-field cron expressions (seconds first); a 5-field one gets "0 ".
@@ -48,8 +49,11 @@ def kfp_cron(expression: str) -> str:
     return " ".join(fields)
 
 
-def declared_parameters(package_path: str) -> Dict[str, object]:
-    """Run parameters a compiled package declares (v2 JSON or v1 Argo YAML), with defaults."""
+def declared_parameters(package_path: str) -> Dict[str, Tuple[Optional[str], object]]:
+    """Run parameters a compiled package declares (v2 JSON or v1 Argo YAML): name -> (type, default).
+
+    A kfp2 spec types them by parameterType (KFP 2.x refuses a string for a NUMBER_INTEGER); an
+    Argo workflow's parameters are all strings, as the v1beta1 API takes them."""
     if not os.path.isfile(package_path):
         raise ConfigError(f"--package {package_path!r} does not exist; compile it first "
                           "(python -m pipeline compile ...)")
@@ -65,24 +69,23 @@ def declared_parameters(package_path: str) -> Dict[str, object]:
                           "...).submit()) or gcloud; for a Kubeflow Pipelines 2.x API, compile with --target kfp2")
     if isinstance(document, dict) and "root" in document and "pipelineInfo" in document:
         declared = document["root"].get("inputDefinitions", {}).get("parameters", {})
-        return {name: d.get("defaultValue") for name, d in declared.items()}
+        return {name: (pairs.spec_type(d.get("parameterType", "STRING")), d.get("defaultValue"))
+                for name, d in declared.items()}
     if isinstance(document, dict) and document.get("kind") == "Workflow":
-        return {p["name"]: p.get("value") for p in document["spec"].get("arguments", {}).get("parameters", [])}
+        return {p["name"]: (pairs.STRING, p.get("value"))
+                for p in document["spec"].get("arguments", {}).get("parameters", [])}
     raise ConfigError(f"--package {package_path!r} is neither a kfp2 pipeline spec (compile --target kfp2) "
                       "nor a kubeflow-v1 Argo workflow (compile --target kubeflow-v1)")
 
 
-def parse_params(items: Sequence[str], declared: Dict[str, object]) -> Dict[str, str]:
-    params = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise ConfigError(f"--param {item!r}: expected NAME=VALUE, e.g. train_steps=500")
-        if name not in declared:
-            raise ConfigError(f"--param {name!r} is not a run parameter of this package; "
-                              f"it declares: {sorted(declared)}")
-        params[name] = value
-    return params
+def parse_params(items: Sequence[str], declared: Dict[str, Tuple[Optional[str], object]]) -> Dict[str, object]:
+    """`--param` pairs, typed as the package declares them (pipeline/pairs.py)."""
+    receiver = pairs.Receiver(
+        option="--param", noun="parameter", owner="this package",
+        types={name: type_ for name, (type_, _) in declared.items()},
+        examples={name: default if isinstance(default, str) else json.dumps(default)
+                  for name, (_, default) in declared.items() if default is not None})
+    return pairs.parse(items, receiver)
 
 
 @dataclasses.dataclass
@@ -145,30 +148,6 @@ def submit(package_path: str, endpoint: str, experiment: str, params: Sequence[s
 V2 = "/apis/v2beta1"
 
 
-def typed_parameters(package_path: str, values: Dict[str, str]) -> Dict[str, object]:
-    """`--param` strings as the JSON values KFP 2.x checks against each parameter's parameterType."""
-    with open(package_path) as f:
-        declared = json.load(f)["root"].get("inputDefinitions", {}).get("parameters", {})
-    typed = {}
-    for name, raw in values.items():
-        ptype = declared[name].get("parameterType", "STRING")
-        try:
-            if ptype == "NUMBER_INTEGER":
-                typed[name] = int(raw)
-            elif ptype == "NUMBER_DOUBLE":
-                typed[name] = float(raw)
-            elif ptype == "BOOLEAN":
-                if raw.lower() not in ("true", "false"):
-                    raise ValueError(raw)
-                typed[name] = raw.lower() == "true"
-            else:
-                typed[name] = raw
-        except ValueError:
-            raise ConfigError(f"--param {name}={raw!r}: {name} is {ptype} in the package; give a "
-                              f"{'whole number' if ptype == 'NUMBER_INTEGER' else 'number' if ptype == 'NUMBER_DOUBLE' else 'true or false'}") from None
-    return typed
-
-
 class _Api:
     """A small JSON client for the v2beta1 API, with errors that say what to do."""
 
@@ -211,10 +190,10 @@ class _Api:
                               f"something that is not JSON: {text[:200]!r}; is this a KFP 2.x endpoint?") from None
 
 
-def submit_v2beta1(package_path: str, endpoint: str, experiment: str, values: Dict[str, str],
+def submit_v2beta1(package_path: str, endpoint: str, experiment: str, parameters: Dict[str, object],
                    cron_expression: Optional[str], pipeline_name: Optional[str]) -> Submitted:
-    """A kfp2 spec to KFP 2.x: pipeline (by name) + a new version, then a run or a recurring run."""
-    parameters = typed_parameters(package_path, values)
+    """A kfp2 spec to KFP 2.x: pipeline (by name) + a new version, then a run or a recurring run
+    with `parameters` (typed by parse_params)."""
     with open(package_path, "rb") as f:
         content = f.read()
     spec = json.loads(content)

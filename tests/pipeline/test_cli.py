@@ -12,9 +12,32 @@ from pipeline.config import ConfigError
     (["--train-steps", "0"], "Invalid value for '--train-steps'"),
     (["--eval-steps", "-3"], "Invalid value for '--eval-steps'"),
     (["--min-accuracy", "1.5"], "Invalid value for '--min-accuracy'"),
-    (["--hparam", "dropout"], "--hparam 'dropout': expected NAME=VALUE"),
-    (["--hparam", "dropout=__import__('os')"], "the value must be a number or a JSON list"),
-    (["--hparam", "learnin_rate=0.1"], "unknown hyperparameter(s) ['learnin_rate']"),
+    (["--hparam", "dropout"], "--hparam dropout: expected NAME=VALUE (no '=' in it), e.g. --hparam dropout=0.3"),
+    (["--hparam", "dropout=__import__('os')"],
+     "--hparam dropout=__import__('os'): dropout is a float hyperparameter; give a number, e.g. "
+     "--hparam dropout=0.3"),
+    (["--hparam", "learnin_rate=0.1"],
+     "--hparam learnin_rate=0.1: learnin_rate is not a hyperparameter of the built-in model; known: "
+     "batch_size, dropout, hidden_units, l2, learning_rate"),
+    (["--hparam", "train_steps=5e2"], "train_steps is not a hyperparameter of the built-in model"),
+    (["--hparam", "batch_size=5e2"],
+     "--hparam batch_size=5e2: batch_size is an integer hyperparameter; give a whole number, e.g. "
+     "--hparam batch_size=128"),
+    (["--hparam", "hidden_units=64"], "hidden_units is a list hyperparameter; give a JSON list, e.g. "
+     "--hparam hidden_units=[128,64]"),
+    (["--hparam", "dropout=0.1", "--hparam", "dropout=0.2"],
+     "--hparam dropout=0.2: dropout is given twice (first as dropout=0.1)"),
+    (["--hparam", "batch_size=0"], "--hparam batch_size must be a whole number in 1..1000000"),
+    (["--model", "examples/text_classifier.py:build_model", "--hparam", "batch_size=many"],
+     "--hparam batch_size=many: batch_size is an integer hyperparameter"),
+    (["--model", "examples/text_classifier.py:build_model", "--input-map", "input_1"],
+     "--input-map input_1: expected NAME=VALUE (no '=' in it), e.g. --input-map input_1=text"),
+    (["--model", "examples/text_classifier.py:build_model", "--input-map", "input_1="],
+     "--input-map input_1=: give the feature that feeds input_1"),
+    (["--model", "examples/text_classifier.py:build_model", "--input-map", "=text"],
+     "--input-map =text: NAME is empty"),
+    (["--model", "examples/text_classifier.py:build_model", "--input-map", "a=text", "--input-map", "a=fare"],
+     "--input-map a=fare: a is given twice (first as a=text); give each model input once"),
     (["--split", "2-1"], "--split '2-1': expected TRAIN:EVAL"),
     (["--split", "0:1"], "--split '0:1': expected TRAIN:EVAL"),
 ])
@@ -23,6 +46,26 @@ def test_bad_options_exit_2_with_the_option_named(tmp_path, args, words):
     assert result.exit_code == 2, result.output
     assert words in result.output
     assert not os.path.exists(tmp_path / "out")  # nothing was written
+
+
+def test_a_users_model_takes_its_own_hparams_typed_by_the_one_rule():
+    from pipeline.__main__ import _parse_hparams, _parse_input_map
+    assert _parse_hparams(("units=8", "activation=relu", "sizes=[4,2]", "batch_size=64"), users_model=True) == (
+        ("units", 8), ("activation", "relu"), ("sizes", [4, 2]), ("batch_size", 64))
+    assert _parse_hparams(("dropout=0", "hidden_units=[32]"), users_model=False) == (
+        ("dropout", 0.0), ("hidden_units", [32]))
+    # Input names and features are strings, kept as typed.
+    assert _parse_input_map(("input_1=text", "year=2024")) == (("input_1", "text"), ("year", "2024"))
+
+
+def test_compile_refuses_a_bad_hparam_with_the_same_message_as_run(tmp_path):
+    result = CliRunner().invoke(cli, ["compile", "--target", "kfp2", "--output", str(tmp_path / "p.json"),
+                                      "--image", "i:1", "--pipeline-root", "gs://b/r",
+                                      "--hparam", "learning_rate=abc"])
+    assert result.exit_code == 2, result.output
+    assert ("--hparam learning_rate=abc: learning_rate is a float hyperparameter; give a number, e.g. "
+            "--hparam learning_rate=0.001") in result.output
+    assert not os.path.exists(tmp_path / "p.json")
 
 
 def test_missing_data_root_and_schema_are_reported(tmp_path):

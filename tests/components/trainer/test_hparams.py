@@ -29,3 +29,10 @@ def test_values_out_of_type_or_bounds_are_refused_by_name(values, words):
     with pytest.raises(ValueError) as error:
         HParams.from_dict(values)
     assert words in str(error.value)
+
+
+def test_every_hyperparameter_has_a_type_for_the_hparam_parser():
+    import dataclasses
+    from pipeline import pairs
+    assert set(HParams.TYPES) == {f.name for f in dataclasses.fields(HParams)}
+    assert set(HParams.TYPES.values()) <= set(pairs.TYPES)

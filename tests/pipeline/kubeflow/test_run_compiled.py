@@ -111,14 +111,33 @@ def test_a_cycle_or_an_unknown_producer_is_refused():
 
 
 def test_run_parameters_take_compiled_defaults_then_typed_overrides():
-    params = run_compiled.run_parameters(small_job(), ["train_steps=7", "min_accuracy=0.25"])
-    assert params == {"data_root": "/app/data/taxi", "train_steps": 7, "min_accuracy": 0.25}
-    with pytest.raises(SpecError, match="train_steps is INT"):
+    params = run_compiled.run_parameters(small_job(), ["train_steps=7", "min_accuracy=1", "data_root=2024"])
+    assert params == {"data_root": "2024", "train_steps": 7, "min_accuracy": 1.0}
+    assert isinstance(params["min_accuracy"], float)
+    with pytest.raises(SpecError, match=r"^--param train_steps=many: train_steps is an integer parameter; "
+                                        r"give a whole number, e\.g\. --param train_steps=50$"):
         run_compiled.run_parameters(small_job(), ["train_steps=many"])
-    with pytest.raises(SpecError, match="no such parameter.*data_root"):
+    with pytest.raises(SpecError, match="--param train_steps=5e2: train_steps is an integer parameter"):
+        run_compiled.run_parameters(small_job(), ["train_steps=5e2"])
+    with pytest.raises(SpecError, match="--param min_accuracy=NaN: min_accuracy is a float parameter"):
+        run_compiled.run_parameters(small_job(), ["min_accuracy=NaN"])
+    with pytest.raises(SpecError, match=r"--param learning_rate=1: learning_rate is not a parameter of this "
+                                        r"pipeline; known: data_root, min_accuracy, train_steps"):
         run_compiled.run_parameters(small_job(), ["learning_rate=1"])
-    with pytest.raises(SpecError, match="NAME=VALUE"):
+    with pytest.raises(SpecError, match="--param train_steps: expected NAME=VALUE"):
         run_compiled.run_parameters(small_job(), ["train_steps"])
+    with pytest.raises(SpecError, match=r"--param train_steps=8: train_steps is given twice \(first as train_steps=7\)"):
+        run_compiled.run_parameters(small_job(), ["train_steps=7", "train_steps=8"])
+
+
+def test_a_parameter_type_run_compiled_cannot_pass_is_refused_when_overridden():
+    job = small_job()
+    job["pipelineSpec"]["root"]["inputDefinitions"]["parameters"]["flags"] = {"parameterType": "LIST",
+                                                                             "defaultValue": []}
+    assert run_compiled.run_parameters(job, [])["flags"] == []
+    with pytest.raises(SpecError, match=r"--param flags=\[1\]: flags is a LIST parameter, which run-compiled "
+                                        "does not support"):
+        run_compiled.run_parameters(job, ["flags=[1]"])
 
 
 def test_image_paths_and_the_compiled_root_become_local(spec_file, tmp_path):

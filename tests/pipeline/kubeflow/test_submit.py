@@ -51,8 +51,20 @@ def test_bad_cron_is_refused_before_anything_is_sent(package, cron, words):
 
 
 def test_unknown_parameter_is_refused_with_the_declared_ones(package):
-    with pytest.raises(ConfigError, match=r"'train_stpes' is not a run parameter.*'train_steps'"):
+    with pytest.raises(ConfigError, match=r"^--param train_stpes=5: train_stpes is not a parameter of this "
+                                          r"package; known: data_root, eval_steps, min_accuracy, pipeline-root, train_steps$"):
         submit.submit(package, "http://127.0.0.1:9", "e", params=["train_stpes=5"])
+
+
+def test_kubeflow_v1_parameters_are_strings_kept_as_typed_and_each_given_once(package):
+    declared = submit.declared_parameters(package)
+    assert submit.parse_params(["train_steps=5e2", "data_root=2024"], declared) == {
+        "train_steps": "5e2", "data_root": "2024"}  # Argo parameters are text; the v1 step parses them
+    with pytest.raises(ConfigError, match=r"--param train_steps=6: train_steps is given twice"):
+        submit.parse_params(["train_steps=5", "train_steps=6"], declared)
+    with pytest.raises(ConfigError, match=r"--param train_steps: expected NAME=VALUE \(no '=' in it\), e\.g\. "
+                                          r"--param train_steps=\d+"):
+        submit.parse_params(["train_steps"], declared)
 
 
 def test_unreachable_endpoint_is_a_clear_error(package):
@@ -95,6 +107,14 @@ def test_submit_v2beta1_uploads_the_spec_then_runs_it_with_typed_parameters(kfp2
     assert isinstance(run["runtime_config"]["parameters"]["train_steps"], int)
 
 
+def test_submit_v2beta1_keeps_a_string_parameter_as_typed(kfp2_package):
+    with FakeKfp() as kfp_api:
+        submit.submit(kfp2_package, kfp_api.url, "e", params=["data_root=2024", "min_accuracy=1"])
+    parameters = kfp_api.posts("/apis/v2beta1/runs")[0]["body"]["runtime_config"]["parameters"]
+    assert parameters == {"data_root": "2024", "min_accuracy": 1.0}
+    assert isinstance(parameters["min_accuracy"], float)
+
+
 def test_submit_v2beta1_again_adds_a_version_to_the_same_pipeline_and_reuses_the_experiment(kfp2_package):
     with FakeKfp() as kfp_api:
         first = submit.submit(kfp2_package, kfp_api.url, "nightly")
@@ -122,8 +142,12 @@ def test_submit_v2beta1_with_cron_creates_a_recurring_run(kfp2_package):
 
 def test_submit_v2beta1_refuses_bad_values_and_vertex_specs_before_anything_is_sent(kfp2_package, tmp_path):
     with FakeKfp() as kfp_api:
-        with pytest.raises(ConfigError, match="train_steps is NUMBER_INTEGER in the package; give a whole number"):
+        with pytest.raises(ConfigError, match=r"^--param train_steps=1\.5: train_steps is an integer parameter; "
+                                              r"give a whole number, e\.g\. --param train_steps=300$"):
             submit.submit(kfp2_package, kfp_api.url, "e", params=["train_steps=1.5"])
+        with pytest.raises(ConfigError, match=r"--param min_accuracy=high: min_accuracy is a float parameter; "
+                                              r"give a number, e\.g\. --param min_accuracy=0\.6"):
+            submit.submit(kfp2_package, kfp_api.url, "e", params=["min_accuracy=high"])
         vertex = kubeflow_runner.compile_pipeline(PipelineConfig(), target="vertex", output=str(tmp_path / "v.json"),
                                                   image="registry.example/k:1", pipeline_root="gs://b/r")
         with pytest.raises(ConfigError, match="for Vertex AI Pipelines.*--target kfp2"):
