@@ -7,7 +7,9 @@ setup(
     description="A TFX pipeline that trains a Keras model as an Estimator, evaluates and pushes it.",
     python_requires="==3.11.*",
     packages=find_packages(include=["pipeline", "pipeline.*", "components", "components.*"]),
-    package_data={"": ["*.pbtxt"]},
+    # The report's templates are read at run time (jinja2.PackageLoader): they must be installed
+    # with the code, since the image installs the project non-editable (`uv pip install .`).
+    package_data={"": ["*.pbtxt"], "pipeline.report": ["templates/*"]},
     # Dependencies are pinned in requirements.lock and installed with --no-deps
     # (tfx 1.15.1 declares Requires-Python <3.11; see README "Dependencies").
     install_requires=[],

@@ -1,4 +1,4 @@
-"""Renders an HTML file in headless Chromium (Debian's `chromium` package) and reads the screenshot.
+"""Renders an HTML file in headless Chromium (Debian's `chromium` package): its screenshot or its DOM.
 
 `make test` / `.ci/run` install Chromium when it is missing (`make browser`). Without it, a
 browser test fails when the CI variable is set and is skipped otherwise (a developer machine
@@ -25,18 +25,30 @@ def chromium() -> str:
     pytest.skip(message + "; this test fails instead of skipping when CI is set")
 
 
+def _offline(tmp_dir: str) -> list:
+    """Headless Chromium with every host name unresolvable (the report must need no network)."""
+    return [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--host-resolver-rules=MAP * ~NOTFOUND",
+            f"--user-data-dir={os.path.join(tmp_dir, 'chromium-profile')}"]
+
+
 def screenshot(html_path: str, png_path: str, tmp_dir: str, size: Tuple[int, int] = (1200, 6000)) -> str:
-    """Renders `html_path` offline (every host name unresolvable) into `png_path`."""
-    browser = chromium()
-    command = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync",
-               "--host-resolver-rules=MAP * ~NOTFOUND",  # the report must need no network
-               f"--user-data-dir={os.path.join(tmp_dir, 'chromium-profile')}",
-               f"--screenshot={png_path}", f"--window-size={size[0]},{size[1]}",
-               "file://" + os.path.abspath(html_path)]
+    """Renders `html_path` offline into `png_path`."""
+    command = _offline(tmp_dir) + [f"--screenshot={png_path}", f"--window-size={size[0]},{size[1]}",
+                                   "file://" + os.path.abspath(html_path)]
     completed = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert completed.returncode == 0 and os.path.isfile(png_path), completed.stderr[-2000:]
     return png_path
+
+
+def dom(html_path: str, tmp_dir: str) -> str:
+    """The document as Chromium parsed it, serialized (`--dump-dom`): a text node's `<` comes back
+    as `&lt;`, an element as a tag."""
+    completed = subprocess.run(_offline(tmp_dir) + ["--dump-dom", "file://" + os.path.abspath(html_path)],
+                               capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0 and "</html>" in completed.stdout, completed.stderr[-2000:]
+    return completed.stdout
 
 
 def color_pixels(png_path: str, colors: Dict[str, str], tolerance: int = 10) -> Dict[str, int]:

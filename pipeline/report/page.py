@@ -3,18 +3,20 @@
 Read from the run's artifacts, found through ML Metadata: StatisticsGen's statistics and
 ExampleValidator's anomalies (the data), the Trainer's TensorBoard summaries (training),
 TFMA's metrics, plots and validation result (evaluation and the decision), the Pusher's
-pushed model.
+pushed model. This module collects the values; templates/report.html.j2 lays them out.
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
 import glob
-import html
-import json
 import os
 import shutil
 import time
 from typing import Dict, List, Optional, Tuple
+
+import jinja2
+import markupsafe
 
 from pipeline.report import plots, results
 from pipeline import pipeline as pipeline_lib
@@ -232,25 +234,22 @@ def _classes(model_uri: Optional[str]) -> List[str]:
         return []
 
 
-# ---------------------------------------------------------------- HTML
+# ---------------------------------------------------------------- the page's data
 
-_CSS = """
-body { font: 14px/1.45 -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; color: #222;
-       margin: 24px auto; max-width: 1180px; padding: 0 16px; background: #fff; }
-h1 { font-size: 22px; margin-bottom: 4px; } h2 { font-size: 18px; margin-top: 32px; border-bottom: 1px solid #ddd; }
-h3 { font-size: 15px; margin: 18px 0 6px; }
-table { border-collapse: collapse; margin: 6px 0 12px; } td, th { padding: 3px 10px; border-bottom: 1px solid #eee;
-  text-align: left; vertical-align: middle; } th { background: #f6f6f6; font-weight: 600; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
-.pass { color: #17803d; font-weight: 600; } .fail { color: #c62828; font-weight: 600; } .na { color: #777; }
-.verdict { font-size: 16px; padding: 10px 14px; border-radius: 6px; background: #f3f6fa; margin: 12px 0; }
-.plots { display: flex; flex-wrap: wrap; gap: 18px; } .muted { color: #666; } code { font-size: 13px; }
-.scroll { max-height: 520px; overflow-y: auto; display: inline-block; }
-"""
+TEMPLATE = "report.html.j2"  # in pipeline/report/templates/, installed as package data
 
 
-def _e(text) -> str:
-    return html.escape(str(text))
+@functools.lru_cache(maxsize=None)
+def _environment() -> jinja2.Environment:
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("pipeline.report", "templates"),
+        # On for every template, whatever its file name ends with: a value is shown as text
+        # unless it is Markup (only the SVG charts, which plots.py builds from escaped values).
+        autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    environment.filters["num"] = _num
+    environment.filters["thousands"] = lambda value: f"{value:,.0f}"
+    environment.policies["json.dumps_kwargs"] = {}  # the facts in the order they were collected
+    return environment
 
 
 def _num(value: Optional[float], digits: int = 4) -> str:
@@ -261,16 +260,16 @@ def _num(value: Optional[float], digits: int = 4) -> str:
     return f"{value:.{digits}f}"
 
 
-def _state(passed: Optional[bool]) -> str:
-    return {True: '<span class="pass">pass</span>', False: '<span class="fail">fail</span>',
-            None: '<span class="na">not checked</span>'}[passed]
+def _chart(svg: str) -> markupsafe.Markup:
+    """An SVG chart from plots.py, to be placed as markup: plots.py escapes every text it draws."""
+    return markupsafe.Markup(svg)
 
 
 def _pushed_version(summary: results.RunSummary) -> Optional[str]:
     return os.path.basename(summary.pushed_path.rstrip("/")) if summary.pushed and summary.pushed_path else None
 
 
-def _decision_section(data: ReportData) -> str:
+def _decision(data: ReportData) -> dict:
     summary = data.summary
     failed = [node for node, state in summary.states.items() if state == "failed"]
     if summary.blessed is not None:
@@ -279,57 +278,28 @@ def _decision_section(data: ReportData) -> str:
         verdict = f"no decision: {', '.join(failed)} failed, so the run stopped before the Evaluator decided"
     else:
         verdict = "no decision: the Evaluator did not run"
-    pushed = _pushed_version(summary)
-    push_line = (f"pushed version <b>{_e(pushed)}</b> to <code>{_e(summary.pushed_path)}</code>"
-                 + (" (the same model was already pushed: cached)"
-                    if summary.states.get(pipeline_lib.PUSHER) == "cached" else "")
-                 if pushed else "nothing pushed")
-    rows = "".join(
-        f'<tr><td>{_e(c.metric)}</td><td>{"model value" if c.kind == "value" else "change vs baseline"}</td>'
-        f'<td>{_e(c.slice)}</td><td class="num">{_e(c.bound)}</td>'
-        f'<td class="num">{"-" if c.value is None else (f"{c.value:+.4f}" if c.kind == "change" else f"{c.value:.4f}")}'
-        f'</td><td>{_state(c.passed)}</td><td class="muted">{_e(c.note)}</td></tr>' for c in summary.checks)
-    table = ("<table><tr><th>metric</th><th>check</th><th>slice</th><th>held against</th><th>value</th>"
-             f"<th>result</th><th>note</th></tr>{rows}</table>" if rows else
-             "<p class='muted'>The Evaluator did not run in this run.</p>")
-    return (f'<h2 id="decision">The decision</h2><div class="verdict">{_e(verdict)}<br>{push_line}</div>'
-            f"{table}<p class='muted'>Thresholds hold on the whole eval split; a threshold set "
-            "on every slice lists each failing slice by name.</p>")
+    return {"verdict": verdict, "pushed_version": _pushed_version(summary), "pushed_path": summary.pushed_path,
+            "push_cached": summary.states.get(pipeline_lib.PUSHER) == "cached", "checks": summary.checks}
 
 
-def _data_section(data: ReportData) -> str:
-    if not data.splits:
-        return "<h2 id='data'>The data</h2><p class='muted'>No statistics recorded for this run.</p>"
+def _data(data: ReportData) -> dict:
     splits = sorted(data.splits, key=lambda s: (s != "train", s))
-    rows = " ".join(f"{_e(split)}: <b>{data.splits[split].rows:,}</b> rows" for split in splits)
-    header = "".join(f"<th>missing ({_e(s)})</th>" for s in splits) + "".join(
-        f"<th>distribution ({_e(s)})</th>" for s in splits)
-    names = sorted({name for s in splits for name in data.splits[s].features})
-    body = []
-    for name in names:
-        cells = [data.splits[s].features.get(name) for s in splits]
-        kind = next((c.kind for c in cells if c), "")
-        missing = "".join(f'<td class="num">{"-" if c is None else f"{100 * c.missing:.1f}%"}</td>' for c in cells)
-        charts = "".join(f"<td>{plots.bar_chart(c.bars, title=f'{name} ({s})') if c else ''}</td>"
-                         for s, c in zip(splits, cells))
-        body.append(f"<tr><td><b>{_e(name)}</b></td><td class='muted'>{_e(kind)}</td>{missing}{charts}</tr>")
-    if data.anomalies is None:
-        anomaly_list = ("<p class='muted'>Not available: ExampleValidator did not finish in this run "
-                        "(its reason is in the run's log and on the terminal).</p>")
-    elif data.anomalies:
-        anomaly_list = "<ul>" + "".join(f"<li class='fail'>{_e(a)}</li>" for a in data.anomalies) + "</ul>"
-    else:
-        anomaly_list = "<p class='pass'>No anomalies: the data matches the schema.</p>"
-    return (f"<h2 id='data'>The data</h2><p>{rows}</p><h3>Anomalies</h3>{anomaly_list}"
-            f"<h3>Features</h3><p class='muted'>Histograms for numbers, most frequent values for "
-            f"categories (hover a bar for its range or value and count).</p>"
-            f"<table><tr><th>feature</th><th>type</th>{header}</tr>{''.join(body)}</table>")
+    features = []
+    for name in sorted({name for s in splits for name in data.splits[s].features}):
+        stats = [data.splits[s].features.get(name) for s in splits]
+        features.append({
+            "name": name, "kind": next((f.kind for f in stats if f), ""),
+            "cells": [None if f is None else
+                      {"missing": f.missing, "chart": _chart(plots.bar_chart(f.bars, title=f"{name} ({s})"))}
+                      for s, f in zip(splits, stats)]})
+    return {"splits": [{"name": s, "rows": data.splits[s].rows} for s in splits],
+            "features": features, "anomalies": data.anomalies}
 
 
-def _training_section(data: ReportData) -> str:
+def _training(data: ReportData) -> dict:
     training = data.training
     if not training:
-        return "<h2 id='training'>Training</h2><p class='muted'>No training summaries for this run.</p>"
+        return {"ran": False, "charts": [], "last": []}
     charts = []
     steps = (0, max(step for points in training.values() for step, _ in points) or 1)
     if "training loss" in training:
@@ -348,29 +318,17 @@ def _training_section(data: ReportData) -> str:
         charts.append(plots.line_chart(
             [{"name": "steps/s", "points": training["steps/s"], "color": plots.COLORS["speed"], "markers": True}],
             title="Training speed", x_label="step", y_label="steps per second", kind="speed", x_range=steps))
-    last = {name: points[-1] for name, points in training.items() if points}
-    facts = ", ".join(f"{name} {_num(value)} at step {step:,}" for name, (step, value) in sorted(last.items()))
-    return (f"<h2 id='training'>Training</h2><p class='muted'>From the Estimator's TensorBoard summaries "
-            f"(last: {_e(facts)}).</p><div class='plots'>{''.join(charts)}</div>")
+    last = [{"name": name, "step": points[-1][0], "value": points[-1][1]}
+            for name, points in sorted(training.items()) if points]
+    return {"ran": True, "charts": [_chart(c) for c in charts], "last": last}
 
 
-def _evaluation_section(data: ReportData) -> str:
+def _evaluation(data: ReportData) -> dict:
     if not data.sliced:
-        return "<h2 id='evaluation'>Evaluation</h2><p class='muted'>The Evaluator did not run.</p>"
+        return {"ran": False}
     overall = data.sliced.get("overall", {})
     model, baseline, diff = overall.get("model", {}), overall.get(results.BASELINE, {}), overall.get("diff", {})
     names = [m for m in SHOWN_METRICS if m in model] + sorted(set(model) - set(SHOWN_METRICS))
-    has_baseline = bool(diff)
-    head = "<tr><th>metric</th><th>this model</th>" + (
-        "<th>baseline (last blessed)</th><th>change</th>" if has_baseline else "") + "</tr>"
-    rows = "".join(
-        f"<tr><td>{_e(m)}</td><td class='num' data-metric='{_e(m)}'>{_num(model.get(m))}</td>"
-        + (f"<td class='num'>{_num(baseline.get(m))}</td><td class='num'>"
-           f"{'-' if diff.get(m) is None else f'{diff[m]:+.4f}'}</td>" if has_baseline else "")
-        + "</tr>" for m in names)
-    baseline_note = ("Compared with the last blessed model (the baseline)." if has_baseline else
-                     "No blessed model yet: this run's model is held against the thresholds only.")
-    charts = []
     model_curves, base_curves = data.curves.get("model"), data.curves.get(results.BASELINE)
 
     def series(kind, attr, strip=lambda p: p):
@@ -383,6 +341,7 @@ def _evaluation_section(data: ReportData) -> str:
                         "color": plots.COLORS["baseline"], "dashed": True})
         return out
 
+    charts, confusion = [], None
     if model_curves and model_curves.roc:
         auc = model.get("auc")
         charts.append(plots.line_chart(series("roc", "roc"), title="ROC" + (f" (AUC {auc:.3f})" if auc else ""),
@@ -395,44 +354,35 @@ def _evaluation_section(data: ReportData) -> str:
             title="Calibration", x_label="mean predicted probability", y_label="observed positive rate",
             kind="calibration", x_range=(0, 1), y_range=(0, 1), diagonal=True))
     elif model_curves and model_curves.confusion:
-        charts.append(_confusion_table(model_curves.confusion, data.classes))
-    else:
-        charts.append("<p class='muted'>No plots were computed for this evaluation.</p>")
-    slices = [s for s in data.sliced if s != "overall"]
-    slice_cols = [m for m in SHOWN_METRICS if any(m in data.sliced[s].get("model", {}) for s in slices)]
-
+        confusion = _confusion(model_curves.confusion, data.classes)
+    slices = sorted((s for s in data.sliced if s != "overall"), key=results.slice_order)
+    slice_metrics = [m for m in SHOWN_METRICS if any(m in data.sliced[s].get("model", {}) for s in slices)]
     failed = {c.slice for c in data.summary.checks if c.passed is False}
-    slice_rows = "".join(
-        f"<tr><td>{_e(s)}{' <span class=fail>(failed a threshold)</span>' if s in failed else ''}</td>"
-        + "".join(f"<td class='num'>{_num(data.sliced[s].get('model', {}).get(m))}</td>" for m in slice_cols)
-        + "</tr>" for s in sorted(slices, key=results.slice_order))
-    slice_table = (f"<h3>Per slice</h3><div class='scroll'><table><tr><th>slice</th>"
-                   + "".join(f"<th>{_e(m)}</th>" for m in slice_cols) + f"</tr>{slice_rows}</table></div>"
-                   if slices else "")
-    return (f"<h2 id='evaluation'>Evaluation</h2><p>{_e(baseline_note)}</p><h3>Overall</h3>"
-            f"<table>{head}{rows}</table><div class='plots'>{''.join(charts)}</div>{slice_table}")
+    return {
+        "ran": True, "has_baseline": bool(diff),
+        "metrics": [{"name": m, "value": model.get(m), "baseline": baseline.get(m), "change": diff.get(m)}
+                    for m in names],
+        "charts": [_chart(c) for c in charts], "confusion": confusion,
+        "slice_metrics": slice_metrics,
+        "slices": [{"name": s, "failed": s in failed,
+                    "cells": [data.sliced[s].get("model", {}).get(m) for m in slice_metrics]} for s in slices],
+    }
 
 
-def _confusion_table(confusion: Dict[Tuple[int, int], float], classes: List[str]) -> str:
+def _confusion(confusion: Dict[Tuple[int, int], float], classes: List[str]) -> dict:
     """Multi-class confusion matrix: rows the actual class, columns the predicted one."""
     ids = sorted({i for pair in confusion for i in pair if i >= 0})
 
     def name(i):
         return classes[i] if 0 <= i < len(classes) else str(i)
-    head = "".join(f"<th>predicted {_e(name(i))}</th>" for i in ids)
-    body = "".join(
-        f"<tr><th>actual {_e(name(a))}</th>"
-        + "".join(f"<td class='num'>{confusion.get((a, p), 0):,.0f}</td>" for p in ids) + "</tr>" for a in ids)
-    return (f"<div><h3>Confusion matrix (overall)</h3><table class='confusion'><tr><th></th>{head}</tr>"
-            f"{body}</table><p class='muted'>ROC, precision-recall and calibration curves are drawn "
-            "for binary labels only.</p></div>")
+    return {"classes": [name(i) for i in ids],
+            "rows": [{"actual": name(a), "counts": [confusion.get((a, p), 0) for p in ids]} for a in ids]}
 
 
-def render(data: ReportData) -> str:
-    """The whole report as one HTML document (no external resources)."""
+def _facts(data: ReportData) -> dict:
+    """The report's machine-readable facts (its JSON data element)."""
     summary = data.summary
-    steps = ", ".join(f"{_e(node)} <span class='muted'>{_e(state)}</span>" for node, state in summary.states.items())
-    machine = {
+    return {
         "run": data.run_name, "when": data.when, "states": summary.states,
         "rows": {split: stats.rows for split, stats in data.splits.items()},
         "missing": {split: {name: f.missing for name, f in stats.features.items()}
@@ -445,18 +395,18 @@ def render(data: ReportData) -> str:
         "confusion": [[a, p, n] for (a, p), n in sorted(data.curves["model"].confusion.items())]
         if "model" in data.curves else [],
     }
-    facts = json.dumps(machine).replace("</", "<\\/")
-    return (
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>keras-tfx {_e(data.run_name)}</title><style>{_CSS}</style>"
-        # Machine-readable facts of the report (data, not a script: nothing runs).
-        f"<script type='application/json' id='report-data'>{facts}</script>"
-        "</head><body>"
-        f"<h1>Run {_e(data.when)}</h1><p class='muted'>{steps}</p>"
-        "<p><a href='#decision'>decision</a> · <a href='#evaluation'>evaluation</a> · "
-        "<a href='#training'>training</a> · <a href='#data'>data</a></p>"
-        + _decision_section(data) + _evaluation_section(data) + _training_section(data) + _data_section(data)
-        + "</body></html>")
+
+
+def page_data(data: ReportData) -> dict:
+    """What the template shows, as plain values (text is escaped there; charts are SVG markup)."""
+    return {"run_name": data.run_name, "when": data.when, "states": data.summary.states,
+            "facts": _facts(data), "decision": _decision(data), "evaluation": _evaluation(data),
+            "training": _training(data), "data": _data(data)}
+
+
+def render(data: ReportData) -> str:
+    """The whole report as one HTML document (no external resources)."""
+    return _environment().get_template(TEMPLATE).render(page_data(data))
 
 
 def write(config: PipelineConfig, run_index: int = 0, since: Optional[float] = None,

@@ -1,4 +1,4 @@
-"""The run report: plotting helpers, the HTML, and a real browser drawing every plot.
+"""The run report: plotting helpers, the HTML (user text shown as text), and a real browser drawing every plot.
 
 The report built from a real run's artifacts is checked in tests/e2e/test_local_pipeline.py.
 """
@@ -142,3 +142,97 @@ def test_a_run_that_stopped_early_says_so_instead_of_claiming_clean_data():
     page = report.render(data)
     assert "no decision: ExampleValidator failed" in page
     assert "No anomalies" not in page and "ExampleValidator did not finish" in page
+
+
+# Text from the user's data, schema, config or paths, as a page must show it: as text.
+HOSTILE = "<script>alert(1)</script>&co"
+ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;&amp;co"
+# In the JSON data element, "<!--<script>" would turn an unescaped "</script>" that follows into
+# text and swallow the rest of the page (the HTML parser's script-escape states).
+COMMENT = "<!--<script>"
+
+
+def _hostile_data(confusion: bool = False, text: str = HOSTILE) -> report.ReportData:
+    """A report whose every user-controlled text holds markup: feature name, category value,
+    split, metric names, slice value, anomaly, threshold note, pushed path, class names."""
+    name = f"fare{text}"
+    summary = _summary(
+        blessed=False, pushed=True, pushed_path=f"/out/{text}/serving/17/", has_baseline=True,
+        metrics={"accuracy": 0.55, text: 1.0},
+        checks=[results.Check(text, "value", ">= 0.6", 0.4, f"company={text}", False, text),
+                results.Check("accuracy", "change", ">= 0", 0.01, "overall", True, COMMENT)])
+    data = _data(summary=summary, with_curves=not confusion)
+    data.splits = {"train": report.SplitStats(10, {
+        name: report.FeatureStats(name, "categorical", 0.5, [(text, 3), (COMMENT, 2)])}),
+        f"eval{text}": report.SplitStats(5, {name: report.FeatureStats(name, "numeric", 0.0, [])})}
+    data.anomalies = [f"[eval] {name}: unexpected value {text}", COMMENT]
+    data.sliced = {"overall": {"model": {"accuracy": 0.55, text: 1.0}, "baseline": {text: 0.5},
+                               "diff": {text: 0.5}},
+                   f"company={text}": {"model": {"accuracy": 0.4}}}
+    data.training = {"training loss": [(0, 1.0), (10, 0.5)]}
+    if confusion:
+        data.curves = {"model": report.Curves([], [], [], {(0, 0): 3.0, (0, 1): 1.0, (1, 1): 4.0})}
+        data.classes = [text, COMMENT]
+    return data
+
+
+def _svgs(page: str) -> list:
+    return re.findall(r"<svg\b.*?</svg>", page, re.S)
+
+
+def test_plots_escape_titles_labels_and_names():
+    svg = plots.line_chart([{"name": HOSTILE, "points": [(0, 0), (1, 1)], "color": "#123456"}],
+                           title=HOSTILE, x_label=HOSTILE, y_label=HOSTILE, kind="roc")
+    svg += plots.bar_chart([(HOSTILE, 3)], title=HOSTILE) + plots.empty_chart(HOSTILE, HOSTILE, 10, 10)
+    assert "<script" not in svg and "&co" not in svg
+    assert svg.count(ESCAPED) == 9  # line: aria-label, title, 2 axes, legend; bar: aria-label, title; empty: 2
+
+
+def test_user_text_is_escaped_in_the_page_source():
+    for confusion in (False, True):
+        page = report.render(_hostile_data(confusion))
+        assert re.findall(r"<script[^>]*>", page) == ["<script type='application/json' id='report-data'>"]
+        assert "<script>alert" not in page and "<!--" not in page and "&co" not in page
+        assert page.count(ESCAPED) >= 15
+        # The JSON keeps the strings as they are: '<', '>', '&' and "'" as \u00XX escapes.
+        facts = _facts(page)
+        assert facts["anomalies"][1] == COMMENT and HOSTILE in facts["metrics"]
+        assert facts["missing"]["train"] == {f"fare{HOSTILE}": 0.5}
+        assert facts["pushed_path"] == f"/out/{HOSTILE}/serving/17/"
+    # Each kind of value, in its place (a text node or an attribute).
+    page = report.render(_hostile_data())
+    for shown in (f"<td><b>fare{ESCAPED}</b></td>",                       # feature name
+                  f"<title>{ESCAPED}: 3</title>",                          # category value, in its chart
+                  f"aria-label=\"fare{ESCAPED} (train)\"",                 # feature name, chart title
+                  f">fare{ESCAPED} (eval{ESCAPED}): no values</text>",     # feature and split, empty chart
+                  f"<th>missing (eval{ESCAPED})</th>",                     # split
+                  f"<td>{ESCAPED}</td><td class='num' data-metric='{ESCAPED}'>1</td>",  # metric name
+                  f"<td>company={ESCAPED} <span class='fail'>",            # slice value
+                  f"<li class='fail'>[eval] fare{ESCAPED}: unexpected value {ESCAPED}</li>",
+                  f"<td class=\"muted\">{ESCAPED}</td>",                   # threshold note
+                  f"to <code>/out/{ESCAPED}/serving/17/</code>"):          # pushed path
+        assert shown in page, shown
+    confusion = report.render(_hostile_data(confusion=True))
+    assert f"<th>predicted {ESCAPED}</th>" in confusion and f"<th>actual {ESCAPED}</th>" in confusion
+    assert all("<script" not in svg for svg in _svgs(page) + _svgs(confusion))
+
+
+def test_chromium_shows_user_text_as_text(tmp_path):
+    # A script that would show itself (an alert would hold headless Chromium until the timeout).
+    hostile = "<script>document.title=1</script>&co"
+    escaped = "&lt;script&gt;document.title=1&lt;/script&gt;&amp;co"
+    page = tmp_path / "report.html"
+    page.write_text(report.render(_hostile_data(text=hostile)))
+    parsed = browser.dom(str(page), str(tmp_path))
+    # One script element (the JSON data), the rest of the page after it, the markup as text.
+    assert len(re.findall(r"<script\b", parsed)) == 1, parsed[:3000]
+    assert "<title>keras-tfx run-20260101-000000-1</title>" in parsed
+    assert '<h2 id="data">The data</h2>' in parsed
+    assert f"<td><b>fare{escaped}</b></td>" in parsed
+    assert f"<li class=\"fail\">[eval] fare{escaped}: unexpected value {escaped}</li>" in parsed
+
+    # The check can fail: the same markup unescaped is an element for Chromium, and runs.
+    control = tmp_path / "control.html"
+    control.write_text(f"<!DOCTYPE html><html><head><title>t</title></head><body><p>{hostile}</p></body></html>")
+    parsed = browser.dom(str(control), str(tmp_path))
+    assert len(re.findall(r"<script\b", parsed)) == 1 and "<title>1</title>" in parsed, parsed
