@@ -279,7 +279,8 @@ def _decision(data: ReportData) -> dict:
     else:
         verdict = "no decision: the Evaluator did not run"
     return {"verdict": verdict, "pushed_version": _pushed_version(summary), "pushed_path": summary.pushed_path,
-            "push_cached": summary.states.get(pipeline_lib.PUSHER) == "cached", "checks": summary.checks}
+            "push_cached": summary.states.get(pipeline_lib.PUSHER) == "cached", "checks": summary.checks,
+            "serving_version": summary.serving_version, "serving_path": summary.serving_path}
 
 
 def _data(data: ReportData) -> dict:
@@ -390,6 +391,7 @@ def _facts(data: ReportData) -> dict:
         "metrics": summary.metrics, "blessed": summary.blessed,
         "checks": [dataclasses.asdict(c) for c in summary.checks],
         "pushed_version": _pushed_version(summary), "pushed_path": summary.pushed_path if summary.pushed else None,
+        "serving_version": summary.serving_version,
         "anomalies": data.anomalies,
         "classes": data.classes,
         "confusion": [[a, p, n] for (a, p), n in sorted(data.curves["model"].confusion.items())]

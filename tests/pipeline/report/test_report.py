@@ -180,6 +180,17 @@ def _svgs(page: str) -> list:
     return re.findall(r"<svg\b.*?</svg>", page, re.S)
 
 
+def test_a_blessed_model_already_served_says_which_version_serves_it():
+    summary = _summary(blessed=True, checks=[], serving_version="1795819764",
+                       serving_path="/out/serving_model/1795819764",
+                       not_pushed_reason="the same model is already served as version 1795819764")
+    page = report.render(_data(summary))
+    assert ("nothing pushed: the same model is already served as version <b>1795819764</b> at "
+            "<code>/out/serving_model/1795819764</code>") in page
+    assert _facts(page)["serving_version"] == "1795819764" and _facts(page)["pushed_version"] is None
+    assert "already served" not in report.render(_data(_summary()))
+
+
 def test_plots_escape_titles_labels_and_names():
     svg = plots.line_chart([{"name": HOSTILE, "points": [(0, 0), (1, 1)], "color": "#123456"}],
                            title=HOSTILE, x_label=HOSTILE, y_label=HOSTILE, kind="roc")
