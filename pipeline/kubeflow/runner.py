@@ -33,6 +33,7 @@ from pipeline import config as config_lib
 from components.trainer import user_model
 from components.trainer.user_model import ModelSpec
 from pipeline.config import ConfigError, PipelineConfig
+from pipeline.kubeflow import parameters
 from pipeline.pipeline import BASELINE, create_pipeline, with_resolved_slices
 
 KFP2, VERTEX, KUBEFLOW_V1 = "kfp2", "vertex", "kubeflow-v1"
@@ -50,10 +51,10 @@ RETIRED_TARGETS = {"kubeflow-v2": f"--target kubeflow-v2 is gone: its JSON ran o
 IMAGE_PROJECT_ROOT = "/app"
 
 # Run parameters a Kubeflow user can set per run, without recompiling.
-DATA_ROOT_PARAM = "data_root"
-TRAIN_STEPS_PARAM = "train_steps"
-EVAL_STEPS_PARAM = "eval_steps"
-MIN_ACCURACY_PARAM = "min_accuracy"
+DATA_ROOT_PARAM = parameters.DATA_ROOT
+TRAIN_STEPS_PARAM = parameters.TRAIN_STEPS
+EVAL_STEPS_PARAM = parameters.EVAL_STEPS
+MIN_ACCURACY_PARAM = parameters.MIN_ACCURACY
 RUN_PARAMETERS = (DATA_ROOT_PARAM, TRAIN_STEPS_PARAM, EVAL_STEPS_PARAM, MIN_ACCURACY_PARAM)
 
 

@@ -19,6 +19,7 @@ from typing import Dict, Optional, Sequence, Tuple
 import yaml
 
 from pipeline import pairs
+from pipeline.kubeflow import parameters
 from pipeline.config import ConfigError
 
 # KFP's scheduler reads 6-field cron expressions (seconds first); a 5-field one gets "0 ".
@@ -53,7 +54,8 @@ def declared_parameters(package_path: str) -> Dict[str, Tuple[Optional[str], obj
     """Run parameters a compiled package declares (v2 JSON or v1 Argo YAML): name -> (type, default).
 
     A kfp2 spec types them by parameterType (KFP 2.x refuses a string for a NUMBER_INTEGER); an
-    Argo workflow's parameters are all strings, as the v1beta1 API takes them."""
+    Argo workflow's parameters are all strings, as the v1beta1 API takes them; the project's own
+    run parameters are typed by pipeline/kubeflow/parameters.py all the same."""
     if not os.path.isfile(package_path):
         raise ConfigError(f"--package {package_path!r} does not exist; compile it first "
                           "(python -m pipeline compile ...)")
@@ -72,7 +74,9 @@ def declared_parameters(package_path: str) -> Dict[str, Tuple[Optional[str], obj
         return {name: (pairs.spec_type(d.get("parameterType", "STRING")), d.get("defaultValue"))
                 for name, d in declared.items()}
     if isinstance(document, dict) and document.get("kind") == "Workflow":
-        return {p["name"]: (pairs.STRING, p.get("value"))
+        # Argo parameters are text; this project's own run parameters are checked by their type
+        # here, before anything is sent, and sent as text.
+        return {p["name"]: (parameters.TYPES.get(p["name"], pairs.STRING), p.get("value"))
                 for p in document["spec"].get("arguments", {}).get("parameters", [])}
     raise ConfigError(f"--package {package_path!r} is neither a kfp2 pipeline spec (compile --target kfp2) "
                       "nor a kubeflow-v1 Argo workflow (compile --target kubeflow-v1)")

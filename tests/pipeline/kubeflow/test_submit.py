@@ -56,10 +56,15 @@ def test_unknown_parameter_is_refused_with_the_declared_ones(package):
         submit.submit(package, "http://127.0.0.1:9", "e", params=["train_stpes=5"])
 
 
-def test_kubeflow_v1_parameters_are_strings_kept_as_typed_and_each_given_once(package):
+def test_kubeflow_v1_parameters_are_typed_as_the_pipeline_declares_them_and_each_given_once(package):
     declared = submit.declared_parameters(package)
-    assert submit.parse_params(["train_steps=5e2", "data_root=2024"], declared) == {
-        "train_steps": "5e2", "data_root": "2024"}  # Argo parameters are text; the v1 step parses them
+    # Argo declares every parameter as text; the pipeline's own run parameters keep their types.
+    assert submit.parse_params(["train_steps=500", "data_root=2024", "min_accuracy=1"], declared) == {
+        "train_steps": 500, "data_root": "2024", "min_accuracy": 1.0}
+    with pytest.raises(ConfigError, match=r"^--param train_steps=5e2: train_steps is an integer parameter; "
+                                          r"give a whole number, e\.g\. --param train_steps=\d+$"):
+        submit.parse_params(["train_steps=5e2"], declared)
+    assert submit.parse_params(["pipeline-root=gs://b/r"], declared) == {"pipeline-root": "gs://b/r"}
     with pytest.raises(ConfigError, match=r"--param train_steps=6: train_steps is given twice"):
         submit.parse_params(["train_steps=5", "train_steps=6"], declared)
     with pytest.raises(ConfigError, match=r"--param train_steps: expected NAME=VALUE \(no '=' in it\), e\.g\. "
