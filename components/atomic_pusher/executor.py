@@ -191,6 +191,12 @@ class Executor(stock_executor.Executor):
             model_push.set_string_custom_property(NOT_PUSHED_REASON, reason)
             model_push.set_string_custom_property(SERVING_VERSION, version)
             model_push.set_string_custom_property(SERVING_DESTINATION, path)
+            if records.read_record(base, version) is None:
+                # Served but never recorded (a push killed between its copy and its record, or
+                # a version put there by hand): record it now, so it is the next baseline.
+                records.write_record(base, push_record(
+                    version=version, pushed_destination=path, model=_single(input_dict, "model"),
+                    blessing=_single(input_dict, "model_blessing"), pushed_model_uri="", digest=digest))
             return None
         serving_path = publish_remote(model_path, base) if _is_remote(base) else publish(model_path, base)
         logging.info("Model written to serving path %s.", serving_path)
@@ -202,12 +208,17 @@ class Executor(stock_executor.Executor):
 
     def _record_push(self, input_dict, model_push: types.Artifact, base: str, digest: str) -> None:
         """Writes the push record the next run's LatestPushedModel step reads."""
-        model = artifact_utils.get_single_instance(input_dict[standard_component_specs.MODEL_KEY])
-        blessing = input_dict.get(standard_component_specs.MODEL_BLESSING_KEY) or [None]
         records.write_record(base, push_record(
             version=model_push.get_string_custom_property("pushed_version"),
             pushed_destination=model_push.get_string_custom_property("pushed_destination"),
-            model=model, blessing=blessing[0], pushed_model_uri=model_push.uri, digest=digest))
+            model=_single(input_dict, standard_component_specs.MODEL_KEY),
+            blessing=_single(input_dict, standard_component_specs.MODEL_BLESSING_KEY),
+            pushed_model_uri=model_push.uri, digest=digest))
+
+
+def _single(input_dict, key: str):
+    artifacts = input_dict.get(key) or [None]
+    return artifacts[0]
 
 
 def _served_digest(base: str, version: str, path: str) -> str:

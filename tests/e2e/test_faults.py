@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from components.latest_pushed_model import records
 from pipeline import config as config_lib
 from pipeline.report import results
 from pipeline import pipeline as pipeline_lib
@@ -121,17 +122,21 @@ def test_sigkill_during_the_pusher_never_leaves_a_partial_version(small_taxi_dir
     first = _whole_versions(config.serving_dir)
     assert len(first) == 1
 
-    # Killed after the rename, before ML Metadata records the push: the version is whole; the
-    # rerun pushes the same model again as a new version. (Another step count makes a new model;
-    # --max-accuracy-drop 1 blesses it whatever its accuracy against the first.)
+    # Killed after the rename, before ML Metadata (and the push record) record the push: the
+    # version is whole and served; the rerun finds that very model served, pushes nothing, and
+    # records the version, so it is the next run's baseline. (Another step count makes a new
+    # model; --max-accuracy-drop 1 blesses it whatever its accuracy against the first.)
     command = _run_cli(small_taxi_dir, output_dir, 120) + ["--max-accuracy-drop", "1"]
     _killed_in_the_pusher(command, "after-rename", tmp_path)
-    assert len(_whole_versions(config.serving_dir)) == 2
+    second = _whole_versions(config.serving_dir)
+    assert len(second) == 2 and records.read_record(config.serving_dir, second[-1]) is None
     completed = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert completed.returncode == 0, completed.stderr[-3000:]
     summary = results.summarize(config)
-    assert summary.states[pipeline_lib.TRAINER] == "cached" and summary.pushed
-    assert len(_whole_versions(config.serving_dir)) == 3
+    assert summary.states[pipeline_lib.TRAINER] == "cached" and not summary.pushed
+    assert summary.serving_version == second[-1]
+    assert _whole_versions(config.serving_dir) == second
+    assert records.latest_pushed(config.serving_dir)["version"] == second[-1]
 
 
 def test_two_runs_started_at_once_one_runs_the_other_is_refused(small_taxi_dir, tmp_path):

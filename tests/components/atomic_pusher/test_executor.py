@@ -228,7 +228,7 @@ def test_the_same_model_is_not_pushed_twice_and_a_changed_one_is(tmp_path, remot
         assert record["model_uri"] == str(tmp_path / "m3") and len(record["model_digest"]) == 64
 
 
-def test_a_version_without_a_digest_in_its_record_is_compared_by_its_files(tmp_path):
+def test_a_served_version_without_a_record_is_compared_by_its_files_and_recorded(tmp_path):
     base = str(tmp_path / "serving")
     os.makedirs(os.path.join(base, "7"))
     shutil.copytree(os.path.join(_trainer_model(tmp_path / "m1").uri, "Format-Serving"),
@@ -236,6 +236,8 @@ def test_a_version_without_a_digest_in_its_record_is_compared_by_its_files(tmp_p
     pushed = _push(_trainer_model(tmp_path / "m2"), base, tmp_path / "p")
     assert pushed.get_int_custom_property("pushed") == 0
     assert pushed.get_string_custom_property(executor.SERVING_VERSION) == "7"
+    # Now recorded as this model's version, so the next run's baseline is the served version.
+    assert records.latest_pushed(base)["model_uri"] == str(tmp_path / "m2")
 
 
 def test_a_remote_push_never_shows_a_server_a_partial_version(tmp_path):
