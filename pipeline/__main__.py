@@ -31,6 +31,7 @@ def _parse_hparams(values: Tuple[str, ...], users_model: bool) -> Tuple[Tuple[st
     receiver = pairs.Receiver(
         option="--hparam", noun="hyperparameter", owner="your model" if users_model else "the built-in model",
         types=types, takes_other_names=users_model,
+        unknown_hint="" if users_model else "a model of your own (--model MODULE:FUNCTION) takes any name",
         examples={name: json.dumps(value, separators=(",", ":")) for name, value in defaults.items()})
     return tuple(pairs.parse(values, receiver).items())
 

@@ -56,6 +56,7 @@ class Receiver:
     takes_other_names: bool = False
     other_names_type: Optional[str] = UNTYPED    # the type of a name not in `types`, when taken
     examples: Mapping[str, str] = dataclasses.field(default_factory=dict)  # NAME -> VALUE text
+    unknown_hint: str = ""                       # appended when a name is refused as unknown
 
     def type_of(self, name: str) -> Optional[str]:
         return self.types[name] if name in self.types else self.other_names_type
@@ -93,7 +94,7 @@ def parse(items: Sequence[str], receiver: Receiver) -> Dict[str, object]:
         if name not in receiver.types and not receiver.takes_other_names:
             known = ", ".join(sorted(receiver.types)) or "none"
             raise PairError(f"{where}: {name} is not a {receiver.noun} of {receiver.owner}; "
-                            f"known: {known}")
+                            f"known: {known}" + (f"; {receiver.unknown_hint}" if receiver.unknown_hint else ""))
         type_ = receiver.type_of(name)
         value = _typed(text, type_)
         if value is _INVALID:

@@ -18,7 +18,8 @@ from pipeline.config import ConfigError
      "--hparam dropout=0.3"),
     (["--hparam", "learnin_rate=0.1"],
      "--hparam learnin_rate=0.1: learnin_rate is not a hyperparameter of the built-in model; known: "
-     "batch_size, dropout, hidden_units, l2, learning_rate"),
+     "batch_size, dropout, hidden_units, l2, learning_rate, max_embedding_dim, max_text_tokens, "
+     "text_embedding_dim; a model of your own (--model MODULE:FUNCTION) takes any name"),
     (["--hparam", "train_steps=5e2"], "train_steps is not a hyperparameter of the built-in model"),
     (["--hparam", "batch_size=5e2"],
      "--hparam batch_size=5e2: batch_size is an integer hyperparameter; give a whole number, e.g. "
