@@ -44,8 +44,6 @@ from tfx.utils import io_utils, proto_utils
 from components.latest_pushed_model import records
 
 PARTIAL_PREFIX = ".partial-"
-# The files a server loads a version from: written last in a remote push.
-SERVED_FILES = ("saved_model.pb", "saved_model.pbtxt")
 NOT_PUSHED_REASON = "not_pushed_reason"
 SERVING_VERSION = "serving_version"
 SERVING_DESTINATION = "serving_destination"
@@ -58,14 +56,6 @@ def _is_remote(path: str) -> bool:
 
 def _join(*parts: str) -> str:
     return posixpath.join(*parts) if _is_remote(parts[0]) else os.path.join(*parts)
-
-
-def _children(folder: str) -> List[str]:
-    return [name.rstrip("/") for name in fileio.listdir(folder)] if fileio.isdir(folder) else []
-
-
-def _is_whole(version_dir: str) -> bool:
-    return any(fileio.exists(_join(version_dir, name)) for name in SERVED_FILES)
 
 
 def model_files(root: str) -> Tuple[List[str], List[str]]:
@@ -93,19 +83,9 @@ def model_digest(root: str) -> str:
     return total.hexdigest()
 
 
-def serving_version(base_directory: str) -> Optional[Tuple[str, str]]:
-    """(version, path) of the newest whole numeric version: what a server serves, or None."""
-    versions = sorted((int(n) for n in _children(base_directory) if n.isdigit()), reverse=True)
-    for version in versions:
-        path = _join(base_directory, str(version))
-        if _is_whole(path):
-            return str(version), path
-    return None
-
-
 def _new_version(base_directory: str) -> int:
     """Now in seconds, but above every existing version, so a server takes it as the newest."""
-    existing = [int(n) for n in _children(base_directory) if n.isdigit()]
+    existing = [int(n) for n in records.children(base_directory) if n.isdigit()]
     return max([int(time.time())] + [v + 1 for v in existing])
 
 
@@ -125,12 +105,12 @@ def publish(model_path: str, base_directory: str) -> str:
 
 def _clear_interrupted_remote(base_directory: str) -> None:
     """Removes what a killed remote push left: its staging folder, and its version if not whole."""
-    for name in _children(base_directory):
+    for name in records.children(base_directory):
         if not name.startswith(PARTIAL_PREFIX):
             continue
         version = name[len(PARTIAL_PREFIX):]
         final = _join(base_directory, version)
-        if version.isdigit() and fileio.isdir(final) and not _is_whole(final):
+        if version.isdigit() and fileio.isdir(final) and not records.is_whole(final):
             logging.warning("AtomicPusher: removing %s, left incomplete by an interrupted push", final)
             fileio.rmtree(final)
         fileio.rmtree(_join(base_directory, name))
@@ -153,8 +133,8 @@ def publish_remote(model_path: str, base_directory: str) -> str:
     final = _join(base_directory, str(version))
     folders, files = model_files(model_path)
     _copy_tree(model_path, staging, folders, files)  # the upload: under a name no server takes
-    last = [rel for rel in files if rel in SERVED_FILES]
-    _copy_tree(staging, final, folders, [rel for rel in files if rel not in SERVED_FILES])
+    last = [rel for rel in files if rel in records.SERVED_FILES]
+    _copy_tree(staging, final, folders, [rel for rel in files if rel not in records.SERVED_FILES])
     _copy_tree(staging, final, [], last)  # now the version can be loaded, and it is whole
     fileio.rmtree(staging)
     return final
@@ -181,7 +161,7 @@ class Executor(stock_executor.Executor):
             return None
         model_path = self.GetModelPath(input_dict)
         digest = model_digest(model_path)
-        served = serving_version(base)
+        served = records.serving_version(base)
         if served is not None and _served_digest(base, *served) == digest:
             version, path = served
             reason = (f"the same model (sha256 {digest[:12]}) is already served as version "

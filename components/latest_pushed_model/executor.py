@@ -30,7 +30,7 @@ SOURCE_ID_PROPERTY = "source_model_id"
 
 def has_model(artifact: types.Artifact) -> bool:
     """True when a LatestPushedModel output (or any Model artifact) holds a serving model."""
-    return fileio.exists(posixpath.join(path_utils.serving_model_path(artifact.uri), "saved_model.pb"))
+    return records.is_whole(path_utils.serving_model_path(artifact.uri))
 
 
 def without_empty_baseline(input_dict: Dict[str, List[types.Artifact]], key: str

@@ -10,12 +10,34 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from tfx.dsl.io import fileio
 
 RECORDS_SUFFIX = "-records"
 _RECORD_NAME = re.compile(r"^([0-9]+)\.json$")
+# The files a version is loaded from (SavedModel's loader takes either): a numeric folder that
+# holds one is a version a server can load.
+SERVED_FILES = ("saved_model.pb", "saved_model.pbtxt")
+
+
+def children(folder: str) -> List[str]:
+    """The names in `folder` (none if it does not exist), without the '/' object stores add."""
+    return [name.rstrip("/") for name in fileio.listdir(folder)] if fileio.isdir(folder) else []
+
+
+def is_whole(version_dir: str) -> bool:
+    """True when `version_dir` holds the file a server loads a version from."""
+    return any(fileio.exists(posixpath.join(version_dir, name)) for name in SERVED_FILES)
+
+
+def serving_version(serving_dir: str) -> Optional[Tuple[str, str]]:
+    """(version, path) of the newest whole numeric version: what a server serves, or None."""
+    for version in sorted((int(n) for n in children(serving_dir) if n.isdigit()), reverse=True):
+        path = posixpath.join(serving_dir, str(version))
+        if is_whole(path):
+            return str(version), path
+    return None
 
 
 def records_dir(serving_dir: str) -> str:
@@ -71,7 +93,7 @@ def latest_pushed(serving_dir: str) -> Optional[Dict[str, object]]:
     """The newest record whose pushed version is still whole where it was pushed, or None."""
     for record in read_records(serving_dir):
         destination = str(record.get("pushed_destination") or "")
-        if destination and fileio.exists(posixpath.join(destination, "saved_model.pb")):
+        if destination and is_whole(destination):
             return record
     return None
 

@@ -1,12 +1,12 @@
 """Using a pushed model: raw CSV rows -> tf.Examples -> the `serving_default` signature."""
 from __future__ import annotations
 
-import os
 from typing import Iterable, Mapping, Optional
 
 import numpy as np
 import tensorflow as tf
 
+from components.latest_pushed_model import records
 from components.trainer.features import FeatureSet
 from components.trainer.model import OUTPUT_NAME
 
@@ -14,12 +14,9 @@ SIGNATURE = "serving_default"
 
 
 def latest_version(serving_dir: str) -> Optional[str]:
-    """The newest pushed version folder (numeric name) that holds a saved_model.pb."""
-    if not os.path.isdir(serving_dir):
-        return None
-    versions = [v for v in os.listdir(serving_dir) if v.isdigit()
-                and os.path.isfile(os.path.join(serving_dir, v, "saved_model.pb"))]
-    return os.path.join(serving_dir, max(versions, key=int)) if versions else None
+    """The newest pushed version folder that a server would load (the Pusher's own rule), or None."""
+    served = records.serving_version(serving_dir)
+    return served[1] if served else None
 
 
 def to_example(row: Mapping[str, str], features: FeatureSet) -> tf.train.Example:

@@ -250,7 +250,7 @@ def test_a_remote_push_never_shows_a_server_a_partial_version(tmp_path):
         """What a server polling the folder would load now: every whole numeric version."""
         for version in _numeric(served):
             folder = os.path.join(served, version)
-            if any(os.path.exists(os.path.join(folder, n)) for n in executor.SERVED_FILES):
+            if any(os.path.exists(os.path.join(folder, n)) for n in records.SERVED_FILES):
                 files = {os.path.relpath(os.path.join(d, n), folder).replace(os.sep, "/")
                          for d, _, names in os.walk(folder) for n in names}
                 assert files == set(MODEL_FILES), f"after writing {path}: version {version} is partial"
@@ -281,7 +281,7 @@ def test_an_interrupted_remote_push_leaves_nothing_loadable_and_the_next_push_cl
             executor.publish_remote(source, "gs://models/taxi")
         for version in _numeric(served):  # a server may see the folder, but cannot load it
             assert not os.path.exists(os.path.join(served, version, "saved_model.pb"))
-        assert executor.serving_version("gs://models/taxi") is None
+        assert records.serving_version("gs://models/taxi") is None
     with stand_in_bucket(tmp_path / "bucket"):
         final = executor.publish_remote(source, "gs://models/taxi")
     assert sorted(os.listdir(served)) == [os.path.basename(final)]
