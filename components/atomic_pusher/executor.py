@@ -161,9 +161,9 @@ class Executor(stock_executor.Executor):
             return None
         model_path = self.GetModelPath(input_dict)
         digest = model_digest(model_path)
-        served = records.serving_version(base)
-        if served is not None and _served_digest(base, *served) == digest:
-            version, path = served
+        served = _served_with_digest(base, digest)
+        if served is not None:
+            version, path, recorded = served
             reason = (f"the same model (sha256 {digest[:12]}) is already served as version "
                       f"{version} at {path}; pushing it again would only make a server reload")
             logging.info("AtomicPusher: not pushed: %s", reason)
@@ -171,40 +171,43 @@ class Executor(stock_executor.Executor):
             model_push.set_string_custom_property(NOT_PUSHED_REASON, reason)
             model_push.set_string_custom_property(SERVING_VERSION, version)
             model_push.set_string_custom_property(SERVING_DESTINATION, path)
-            if records.read_record(base, version) is None:
+            if not recorded:
                 # Served but never recorded (a push killed between its copy and its record, or
                 # a version put there by hand): record it now, so it is the next baseline.
-                records.write_record(base, push_record(
-                    version=version, pushed_destination=path, model=_single(input_dict, "model"),
-                    blessing=_single(input_dict, "model_blessing"), pushed_model_uri="", digest=digest))
+                _record_push(input_dict, base, version, path, pushed_model_uri="", digest=digest)
             return None
         serving_path = publish_remote(model_path, base) if _is_remote(base) else publish(model_path, base)
         logging.info("Model written to serving path %s.", serving_path)
         io_utils.copy_dir(model_path, model_push.uri)
-        self._MarkPushed(model_push, pushed_destination=serving_path,
-                         pushed_version=os.path.basename(serving_path.rstrip("/")))
-        self._record_push(input_dict, model_push, base, digest)
+        version = os.path.basename(serving_path.rstrip("/"))
+        self._MarkPushed(model_push, pushed_destination=serving_path, pushed_version=version)
+        _record_push(input_dict, base, version, serving_path, pushed_model_uri=model_push.uri, digest=digest)
         return None
 
-    def _record_push(self, input_dict, model_push: types.Artifact, base: str, digest: str) -> None:
-        """Writes the push record the next run's LatestPushedModel step reads."""
-        records.write_record(base, push_record(
-            version=model_push.get_string_custom_property("pushed_version"),
-            pushed_destination=model_push.get_string_custom_property("pushed_destination"),
-            model=_single(input_dict, standard_component_specs.MODEL_KEY),
-            blessing=_single(input_dict, standard_component_specs.MODEL_BLESSING_KEY),
-            pushed_model_uri=model_push.uri, digest=digest))
+
+def _served_with_digest(base: str, digest: str) -> Optional[Tuple[str, str, bool]]:
+    """(version, path, has a push record) of the served version when its files have `digest`
+    (its digest read from its push record when that has one, else computed from its files)."""
+    served = records.serving_version(base)
+    if served is None:
+        return None
+    version, path = served
+    record = records.read_record(base, version)
+    if ((record or {}).get("model_digest") or model_digest(path)) != digest:
+        return None
+    return version, path, record is not None
 
 
-def _single(input_dict, key: str):
-    artifacts = input_dict.get(key) or [None]
-    return artifacts[0]
-
-
-def _served_digest(base: str, version: str, path: str) -> str:
-    """The served version's digest: from its push record when it has one, else from its files."""
-    record = records.read_record(base, version) or {}
-    return str(record.get("model_digest") or "") or model_digest(path)
+def _record_push(input_dict, base: str, version: str, destination: str, *, pushed_model_uri: str,
+                 digest: str) -> None:
+    """Writes the push record the next run's LatestPushedModel step reads."""
+    def single(key):
+        return (input_dict.get(key) or [None])[0]
+    records.write_record(base, push_record(
+        version=version, pushed_destination=destination,
+        model=single(standard_component_specs.MODEL_KEY),
+        blessing=single(standard_component_specs.MODEL_BLESSING_KEY),
+        pushed_model_uri=pushed_model_uri, digest=digest))
 
 
 def push_record(*, version: str, pushed_destination: str, model, blessing,
