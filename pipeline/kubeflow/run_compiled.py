@@ -43,6 +43,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from components.names import is_plain_name
 from pipeline import pairs
+from components.atomic_pusher import already_served_line
 from pipeline.config import PROJECT_ROOT, ConfigError
 
 RUNS_DIR = "run-compiled"
@@ -874,8 +875,7 @@ def outcome(run: Run) -> List[str]:
                 elif title == "tfx.PushedModel":
                     pushed = _number(meta.get("pushed")) == 1
                     lines.append(f"pushed: {meta.get('pushed_destination')}" if pushed
-                                 else f"pushed: nothing new; the same model is already served as version "
-                                      f"{meta['serving_version']} at {meta.get('serving_destination')}"
+                                 else already_served_line(meta["serving_version"], meta.get("serving_destination"))
                                  if meta.get("serving_version")
                                  else "pushed: nothing (the model was not blessed)")
     if not any(line.startswith("baseline:") for line in lines):

@@ -10,6 +10,7 @@ from typing import Dict, List, Optional, Tuple
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
+from components.atomic_pusher import already_served_line
 from pipeline import pipeline as pipeline_lib
 from pipeline.config import PipelineConfig
 
@@ -317,8 +318,7 @@ def format_summary(summary: RunSummary, seconds: float) -> str:
         version = os.path.basename(summary.pushed_path.rstrip("/"))
         lines.append(f"pushed: version {version} to {summary.pushed_path}")
     elif summary.serving_version:
-        lines.append(f"pushed: nothing new; the same model is already served as version "
-                     f"{summary.serving_version} at {summary.serving_path}")
+        lines.append(already_served_line(summary.serving_version, summary.serving_path))
     else:
         lines.append("pushed: nothing (the model was not blessed)")
     if summary.report_path:
