@@ -41,9 +41,9 @@ import time
 import uuid
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
+from components.atomic_pusher import already_served_line
 from components.names import is_plain_name
 from pipeline import pairs
-from components.atomic_pusher import already_served_line
 from pipeline.config import PROJECT_ROOT, ConfigError
 
 RUNS_DIR = "run-compiled"
@@ -90,9 +90,6 @@ KFP_RULES = {
         "container.go:306-311"),
 }
 
-_STRING_TYPES = {"STRING"}
-_INT_TYPES = {"INT", "NUMBER_INTEGER"}
-_DOUBLE_TYPES = {"DOUBLE", "NUMBER_DOUBLE"}
 _PLACEHOLDER = "{{$}}"
 _INPUT_METADATA = re.compile(r"\{\{\$\.inputs\.artifacts\['([^']+)'\]\.metadata\['([^']+)'\]\}\}")
 
@@ -335,7 +332,7 @@ def run_parameters(job: Dict[str, object], overrides: Sequence[str]) -> Dict[str
     for item in overrides:
         name = item.partition("=")[0]
         ptype = parameter_type(definitions[name])
-        if ptype not in _STRING_TYPES | _INT_TYPES | _DOUBLE_TYPES:
+        if pairs.spec_type(ptype) not in (pairs.STRING, pairs.INTEGER, pairs.FLOAT):
             raise SpecError(f"--param {item}: {name} is a {ptype} parameter, which run-compiled does not "
                             "support (strings, integers and doubles only)")
     values.update(overridden)
@@ -349,10 +346,11 @@ def form_value(value: object, ptype: str, form: str) -> object:
     """A parameter as the launcher sends it, in the chosen form."""
     if form == VALUES_FORM:
         return value
-    if ptype in _INT_TYPES or (ptype not in _DOUBLE_TYPES and isinstance(value, int)
-                               and not isinstance(value, bool)):
+    type_ = pairs.spec_type(ptype)
+    if type_ == pairs.INTEGER or (type_ != pairs.FLOAT and isinstance(value, int)
+                                  and not isinstance(value, bool)):
         return {"intValue": str(int(value))}
-    if ptype in _DOUBLE_TYPES or isinstance(value, float):
+    if type_ == pairs.FLOAT or isinstance(value, float):
         return {"doubleValue": float(value)}
     return {"stringValue": str(value)}
 
