@@ -32,9 +32,10 @@ EXAMPLE_VALIDATOR = "ExampleValidator"
 TRAINER = "Trainer"
 BASELINE = "LatestPushedModel"
 EVALUATOR = "Evaluator"
+SERVING_CHECK = "ServingCheck"
 PUSHER = "Pusher"
 COMPONENT_IDS = (EXAMPLE_GEN, STATISTICS_GEN, SCHEMA_GEN, EXAMPLE_VALIDATOR, TRAINER, BASELINE,
-                 EVALUATOR, PUSHER)
+                 EVALUATOR, SERVING_CHECK, PUSHER)
 
 _NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 

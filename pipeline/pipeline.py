@@ -18,12 +18,13 @@ from tfx.proto import example_gen_pb2
 from components.atomic_pusher.component import AtomicPusher
 from components.latest_pushed_model.component import LatestPushedModel
 from components.run_parameters import component as run_parameters
+from components.serving_check.component import ServingCheck
 from components.strict_example_validator.component import StrictExampleValidator
 from components.trainer import task
 from components.trainer.features import FeatureSet, Label
 # Component ids live with the settings, so light modules (the CLI) can use them too.
 from pipeline.config import (COMPONENT_IDS, EVALUATOR, EXAMPLE_GEN, EXAMPLE_VALIDATOR,  # noqa: F401
-                             BASELINE, PUSHER, RUN_FN, SCHEMA_GEN, STATISTICS_GEN, TRAINER,
+                             BASELINE, PUSHER, RUN_FN, SCHEMA_GEN, SERVING_CHECK, STATISTICS_GEN, TRAINER,
                              ConfigError, DEFAULT_SLICE_FEATURES, PipelineConfig)
 
 ACCURACY = "accuracy"
@@ -120,7 +121,8 @@ def create_pipeline(
     input_pattern: str = "*",
     last_pushed_model: Optional[str] = None,
 ) -> tfx_pipeline.Pipeline:
-    """CSV -> validated examples -> Keras model trained as an Estimator -> evaluated -> pushed.
+    """CSV -> validated examples -> Keras model trained as an Estimator -> evaluated -> checked
+    as a server loads it -> pushed.
 
     Pure: builds the graph from its arguments and touches no file. `label` is the schema's
     label (its classes decide binary or multi-class metrics). `data_root`, `train_steps`,
@@ -176,9 +178,15 @@ def create_pipeline(
         eval_config=eval_config(label, config.slice_features, config.min_accuracy,
                                 config.max_accuracy_drop)).with_id(EVALUATOR)
 
+    # Loads the model as a server would (a fresh TensorFlow-only process replaying the warm-up
+    # requests): TFX's InfraValidator's job, without the Docker or Kubernetes that Vertex AI lacks.
+    serving_check = ServingCheck(model=trainer.outputs["model"]).with_id(SERVING_CHECK)
+    serving_check.add_upstream_node(evaluator)
+
     pusher = AtomicPusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
+        infra_blessing=serving_check.outputs["blessing"],
         push_destination=pusher_pb2.PushDestination(
             filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=serving_dir)),
     ).with_id(PUSHER)
@@ -187,7 +195,7 @@ def create_pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=pipeline_root,
         components=[example_gen, statistics_gen, schema_gen, example_validator, trainer,
-                    baseline, evaluator, pusher],
+                    baseline, evaluator, serving_check, pusher],
         enable_cache=config.enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=list(beam_pipeline_args or config.beam_args),

@@ -21,6 +21,17 @@ def test_graph_has_every_component_in_order_and_trains_only_after_validation():
     assert order.index(pipeline_lib.EXAMPLE_VALIDATOR) < order.index(pipeline_lib.TRAINER)
     assert pipeline_lib.EXAMPLE_VALIDATOR in {n.id for n in nodes[pipeline_lib.TRAINER].upstream_nodes}
     assert pipeline_lib.EVALUATOR in {n.id for n in nodes[pipeline_lib.PUSHER].upstream_nodes}
+    # The serving check runs between the Evaluator and the Pusher, on the Trainer's model, and the
+    # Pusher takes its InfraBlessing (TFX's Pusher refuses an unblessed one), keeping the others.
+    assert order.index(pipeline_lib.EVALUATOR) < order.index(pipeline_lib.SERVING_CHECK) < \
+        order.index(pipeline_lib.PUSHER)
+    check = nodes[pipeline_lib.SERVING_CHECK]
+    assert check.inputs["model"].producer_component_id == pipeline_lib.TRAINER
+    assert check.outputs["blessing"].type_name == "InfraBlessing"
+    pusher_inputs = nodes[pipeline_lib.PUSHER].inputs
+    assert pusher_inputs["infra_blessing"].producer_component_id == pipeline_lib.SERVING_CHECK
+    assert pusher_inputs["model_blessing"].producer_component_id == pipeline_lib.EVALUATOR
+    assert pusher_inputs["model"].producer_component_id == pipeline_lib.TRAINER
 
 
 def test_settings_reach_the_components():

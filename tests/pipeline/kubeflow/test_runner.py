@@ -24,7 +24,8 @@ LOCAL_DEPENDENCIES = {
     pipeline_lib.EXAMPLE_VALIDATOR: {pipeline_lib.STATISTICS_GEN, pipeline_lib.SCHEMA_GEN},
     pipeline_lib.TRAINER: {pipeline_lib.EXAMPLE_GEN, pipeline_lib.SCHEMA_GEN, pipeline_lib.EXAMPLE_VALIDATOR},
     pipeline_lib.EVALUATOR: {pipeline_lib.EXAMPLE_GEN, pipeline_lib.TRAINER, pipeline_lib.BASELINE},
-    pipeline_lib.PUSHER: {pipeline_lib.TRAINER, pipeline_lib.EVALUATOR},
+    pipeline_lib.SERVING_CHECK: {pipeline_lib.TRAINER, pipeline_lib.EVALUATOR},
+    pipeline_lib.PUSHER: {pipeline_lib.TRAINER, pipeline_lib.EVALUATOR, pipeline_lib.SERVING_CHECK},
 }
 
 
@@ -92,7 +93,7 @@ def test_ir_every_task_is_a_container_using_the_image_and_importable_code(compil
     executors = _pipeline_spec(specs, target)["deploymentSpec"]["executors"]
     assert all(set(e) == {"container"} for e in executors.values())  # no resolver, no importer
     containers = [e["container"] for e in executors.values()]
-    assert len(containers) == 8
+    assert len(containers) == 9
     for container in containers:
         assert container["image"] == IMAGE
         _module_importable(container["command"])
