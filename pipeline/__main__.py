@@ -200,6 +200,9 @@ def run(data_root, schema_path, label, output_dir, train_steps, eval_steps, min_
     except run_lock.RunInProgress as exc:
         _fail(str(exc), code=3)
     click.echo(results.format_summary(summary, time.time() - started))
+    if summary.serving_check_failed:
+        _fail(f"ServingCheck: {summary.serving_check.get('reason')}\nNothing was pushed; the versions already "
+              "served are unchanged.", code=1)
 
 
 def _check_users_function(config, log_path: str, verbose: bool) -> None:
@@ -342,6 +345,9 @@ def run_compiled_command(spec_path, pipeline_root, params, backend, parameter_fo
         _fail(str(exc), code=1)
     click.echo(f"run-compiled finished in {time.time() - started:.1f} s ({len(results)} steps)")
     click.echo("\n".join(run_compiled.outcome(run)))
+    reason = run_compiled.serving_check_failed(run)
+    if reason:
+        _fail(f"ServingCheck: {reason}\nNothing was pushed; the versions already served are unchanged.", code=1)
 
 
 @cli.command("submit")
@@ -428,6 +434,10 @@ def predict_command(input_path, output, model_dir, output_dir, beam_args) -> Non
                 scored, rejected, rejects = predict.predict_csv(input_path, output, model_dir)
     except config_lib.ConfigError as exc:
         _fail(str(exc))
+    except Exception as exc:  # pylint: disable=broad-except
+        if type(exc).__name__ != "ModelCannotRun":  # pipeline.serving.predict's, imported late (TensorFlow)
+            raise
+        _fail(f"{exc}\nNothing was scored.", code=1)
     click.echo(f"scored {scored} rows with {model_dir} into {output}")
     if rejected:
         click.echo(f"{rejected} rows did not fit the schema and were not scored; see {rejects}", err=True)

@@ -8,6 +8,7 @@ import sys
 import time
 
 from components.latest_pushed_model import NO_BASELINE_LOG
+from components.serving_check import SERVING_CHECK_LOG
 
 
 def new_log_path(output_dir: str) -> str:
@@ -63,7 +64,8 @@ class Progress(logging.Handler):
     `[4/8] ExampleValidator         ran      0.1 s` (or cached / skipped); the failing
     component is named by `failed_node` for the error message. While the Trainer runs, its
     progress records (step, loss, examples/s) are shown indented; when the baseline step
-    (LatestPushedModel) finds no pushed model, a plain note says so.
+    (LatestPushedModel) finds no pushed model, a plain note says so; the ServingCheck's result
+    (passed, with load time and latencies, or failed, with the reason) is a note too.
     """
 
     def __init__(self, stream, total: int):
@@ -83,6 +85,8 @@ class Progress(logging.Handler):
             self.stream.flush()
         elif message == NO_BASELINE_LOG:
             self.notes.append(NO_BASELINE)
+        elif message == SERVING_CHECK_LOG:
+            self.notes.append("serving check: " + record.getMessage()[len(SERVING_CHECK_LOG % ""):])
         elif message.startswith("Component %s is running."):
             self.index += 1
             self.node, self.started, self.state = record.args[0], time.time(), "ran"

@@ -40,6 +40,7 @@ from tfx.utils import io_utils, path_utils
 
 from components import serving_check as names
 from components.serving_check import replay
+from components.serving_check.graph import PYTHON_OPS, layer_of, python_ops, python_ops_reason  # noqa: F401
 
 MODEL_KEY = "model"
 BLESSING_KEY = "blessing"
@@ -50,44 +51,12 @@ WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 MAX_WARMUP_RECORDS = 1000
 # Calls timed per signature: few, so the check stays a few seconds in every run.
 REPEATS = {"1": 30, "100": 10}
-PYTHON_OPS = ("PyFunc", "EagerPyFunc", "PyFuncStateless")
 # TFX's InfraValidator's marker files in the blessing's folder.
 BLESSED_FILE, NOT_BLESSED_FILE = "INFRA_BLESSED", "INFRA_NOT_BLESSED"
 
 
 class NotServable(Exception):
     """Found before starting the fresh process; the message is the reason, in a user's terms."""
-
-
-def python_ops(model_dir: str) -> List[Tuple[str, str]]:
-    """[(op type, node name)] of every op in the SavedModel that calls back into Python."""
-    from tensorflow.core.protobuf import saved_model_pb2
-    saved_model = saved_model_pb2.SavedModel()
-    with fileio.open(os.path.join(model_dir, "saved_model.pb"), "rb") as f:
-        saved_model.ParseFromString(f.read())
-    found = []
-    for meta_graph in saved_model.meta_graphs:
-        nodes = list(meta_graph.graph_def.node)
-        for function in meta_graph.graph_def.library.function:
-            nodes += list(function.node_def)
-        found += [(node.op, node.name) for node in nodes if node.op in PYTHON_OPS]
-    return sorted(set(found), key=lambda op: op[1])
-
-
-def layer_of(node_name: str) -> str:
-    """The name scope an op was made in, which is the Keras layer's name: 'model/lambda/EagerPyFunc'
-    -> 'lambda'. A name without scope gives ''."""
-    scopes = [s for s in node_name.split("/")[:-1] if s]
-    return scopes[-1] if scopes else ""
-
-
-def python_ops_reason(ops: List[Tuple[str, str]]) -> str:
-    layers = sorted({layer_of(name) for _, name in ops if layer_of(name)})
-    where = (f" (layer {', '.join(repr(l) for l in layers)})" if layers
-             else f" (op {ops[0][1]})")
-    return (f"the model calls tf.py_function{where}: a SavedModel cannot carry Python code, so TF Serving and "
-            "every other process fail on it; do the cleaning with tf.strings ops or "
-            "TextVectorization(standardize=...)")
 
 
 def signature_names(model_dir: str) -> List[str]:

@@ -41,6 +41,7 @@ import time
 import uuid
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
+from components import serving_check
 from components.atomic_pusher import already_served_line
 from components.names import is_plain_name
 from pipeline import pairs
@@ -502,6 +503,25 @@ def resolve_query(query: str, inputs: Dict[str, List[Artifact]],
     return matches[-1:]
 
 
+def serving_check_outcome(meta: Dict[str, object]) -> str:
+    """'passed: loaded in ...' or 'failed: <reason>' from the ServingCheck's InfraBlessing metadata."""
+    if _number(meta.get(serving_check.BLESSED)) == 1:
+        numbers = {key: _number(value) for key, value in meta.items() if _number(value) is not None}
+        return serving_check.passed_line(numbers)
+    return f"failed: {meta.get(serving_check.REASON) or 'no reason recorded'}"
+
+
+def serving_check_failed(run: "Run") -> Optional[str]:
+    """The ServingCheck's reason when it ran in this run and did not bless the model, else None."""
+    for result in run.results.values():
+        for artifacts in result.outputs.values():
+            for artifact in artifacts:
+                if artifact.schema_title == "tfx.InfraBlessing" and result.state != "resolved" \
+                        and _number(artifact.metadata.get(serving_check.BLESSED)) != 1:
+                    return str(artifact.metadata.get(serving_check.REASON) or "no reason recorded")
+    return None
+
+
 def _number(value: object) -> Optional[float]:
     try:
         return float(value)
@@ -870,11 +890,15 @@ def outcome(run: Run) -> List[str]:
                                      f"{meta.get('source_model_uri')}), copied to {artifact.uri}")
                 elif title == "tfx.ModelBlessing" and result.state != "resolved":
                     lines.append("blessed: " + ("yes" if _number(meta.get("blessed")) == 1 else "no"))
+                elif title == "tfx.InfraBlessing":  # the ServingCheck step
+                    lines.append("serving check: " + serving_check_outcome(meta))
                 elif title == "tfx.PushedModel":
                     pushed = _number(meta.get("pushed")) == 1
                     lines.append(f"pushed: {meta.get('pushed_destination')}" if pushed
                                  else already_served_line(meta["serving_version"], meta.get("serving_destination"))
                                  if meta.get("serving_version")
+                                 else "pushed: nothing (the model failed the serving check)"
+                                 if any(line.startswith("serving check: failed") for line in lines)
                                  else "pushed: nothing (the model was not blessed)")
     if not any(line.startswith("baseline:") for line in lines):
         lines.insert(0, "baseline: none (no blessed model from an earlier run under this root)")

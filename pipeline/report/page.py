@@ -280,7 +280,25 @@ def _decision(data: ReportData) -> dict:
         verdict = "no decision: the Evaluator did not run"
     return {"verdict": verdict, "pushed_version": _pushed_version(summary), "pushed_path": summary.pushed_path,
             "push_cached": summary.states.get(pipeline_lib.PUSHER) == "cached", "checks": summary.checks,
-            "serving_version": summary.serving_version, "serving_path": summary.serving_path}
+            "serving_version": summary.serving_version, "serving_path": summary.serving_path,
+            "serving_check": _serving_check(summary)}
+
+
+def _serving_check(summary: results.RunSummary) -> Optional[dict]:
+    """The ServingCheck's outcome: passed or the reason, the load time and each latency; None if it did not run."""
+    from components import serving_check as names
+    check = summary.serving_check
+    if not check:
+        return None
+    latencies = []
+    for signature in (names.DEFAULT_SIGNATURE, names.RAW_SIGNATURE):
+        for batch in names.BATCH_SIZES:
+            p50, p99 = (check.get(names.latency_key(signature, p, batch)) for p in (50, 99))
+            if p50 is not None and p99 is not None:
+                latencies.append({"signature": signature, "batch": batch, "p50_ms": p50, "p99_ms": p99})
+    return {"passed": not summary.serving_check_failed, "reason": check.get(names.REASON) or "",
+            "load_seconds": check.get(names.LOAD_SECONDS), "requests": check.get(names.REQUESTS),
+            "latencies": latencies}
 
 
 def _data(data: ReportData) -> dict:
@@ -392,6 +410,7 @@ def _facts(data: ReportData) -> dict:
         "checks": [dataclasses.asdict(c) for c in summary.checks],
         "pushed_version": _pushed_version(summary), "pushed_path": summary.pushed_path if summary.pushed else None,
         "serving_version": summary.serving_version,
+        "serving_check": _serving_check(summary),
         "anomalies": data.anomalies,
         "classes": data.classes,
         "confusion": [[a, p, n] for (a, p), n in sorted(data.curves["model"].confusion.items())]

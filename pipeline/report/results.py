@@ -10,6 +10,7 @@ from typing import Dict, List, Optional, Tuple
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
+from components import serving_check
 from components.atomic_pusher import already_served_line
 from pipeline import pipeline as pipeline_lib
 from pipeline.config import PipelineConfig
@@ -57,6 +58,13 @@ class RunSummary:
     serving_version: Optional[str] = None
     serving_path: Optional[str] = None
     not_pushed_reason: Optional[str] = None
+    # The ServingCheck's InfraBlessing properties (blessed, reason, load_seconds, latencies); None
+    # when it did not run.
+    serving_check: Optional[Dict[str, object]] = None
+
+    @property
+    def serving_check_failed(self) -> bool:
+        return bool(self.serving_check) and not self.serving_check.get(serving_check.BLESSED)
 
 
 def open_store(metadata_path: str) -> metadata_store.MetadataStore:
@@ -269,7 +277,31 @@ def summarize_run(store, executions: Dict[str, metadata_store_pb2.Execution]) ->
         not_pushed = {field: properties[key].string_value for field, key in _NOT_PUSHED.items()
                       if not pushed and key in properties}
     return RunSummary(states, metrics, blessed, pushed, pushed_path, evaluation_uri, checks, has_baseline,
-                      **not_pushed)
+                      **not_pushed, serving_check=_serving_check(store, executions))
+
+
+def _serving_check(store, executions) -> Optional[Dict[str, object]]:
+    """The ServingCheck's InfraBlessing custom properties as plain values, or None."""
+    if pipeline_lib.SERVING_CHECK not in executions:
+        return None
+    blessing = _artifact_of_type(store, output_artifacts(store, executions[pipeline_lib.SERVING_CHECK].id),
+                                 "InfraBlessing")
+    if blessing is None or serving_check.BLESSED not in blessing.custom_properties:
+        return None
+    values = {}
+    for key, value in blessing.custom_properties.items():
+        kind = value.WhichOneof("value")
+        values[key] = getattr(value, kind) if kind in ("int_value", "double_value", "string_value") else None
+    return values
+
+
+def serving_check_line(summary: RunSummary) -> Optional[str]:
+    """'serving check: passed: ...' or 'serving check: failed: <reason>'; None when it did not run."""
+    if not summary.serving_check:
+        return None
+    if summary.serving_check_failed:
+        return f"serving check: failed: {summary.serving_check.get(serving_check.REASON)}"
+    return f"serving check: {serving_check.passed_line(summary.serving_check)}"
 
 
 # What the Pusher records on a PushedModel it did not push (components/atomic_pusher/executor.py).
@@ -293,7 +325,9 @@ def history(config: PipelineConfig, limit: int = 20) -> List[str]:
         pushed = (f"pushed {os.path.basename(summary.pushed_path.rstrip('/'))}" if summary.pushed
                   else f"already served as {summary.serving_version}" if summary.serving_version
                   else "not pushed")
-        lines.append(f"{when}  {steps:<22} {metrics or '-':<32} {blessed:<12} {pushed}"
+        servable = ("-" if not summary.serving_check else "not servable" if summary.serving_check_failed
+                    else "servable")
+        lines.append(f"{when}  {steps:<22} {metrics or '-':<32} {blessed:<12} {servable:<13} {pushed}"
                      + (f"  failed: {', '.join(failed)}" if failed else ""))
     return lines
 
@@ -312,6 +346,8 @@ def format_summary(summary: RunSummary, seconds: float) -> str:
         lines.append(f"eval metrics (overall): {shown}")
     if summary.blessed is not None:
         lines.append(blessing_line(summary))
+    if serving_check_line(summary):
+        lines.append(serving_check_line(summary))
     if summary.pushed and summary.states.get(pipeline_lib.PUSHER) == "cached":
         lines.append(f"pushed: nothing new; the same model is already at {summary.pushed_path} (cached)")
     elif summary.pushed:
@@ -319,6 +355,8 @@ def format_summary(summary: RunSummary, seconds: float) -> str:
         lines.append(f"pushed: version {version} to {summary.pushed_path}")
     elif summary.serving_version:
         lines.append(already_served_line(summary.serving_version, summary.serving_path))
+    elif summary.serving_check_failed:
+        lines.append("pushed: nothing (the model failed the serving check)")
     else:
         lines.append("pushed: nothing (the model was not blessed)")
     if summary.report_path:

@@ -10,6 +10,37 @@ from pipeline.config import ConfigError
 BATCH = 1024
 
 
+class ModelCannotRun(Exception):
+    """The model given cannot be run in this process; the message says why and what to do."""
+
+
+def check_runnable(model_dir: str) -> None:
+    """Refuses a model no process but the one that trained it can run (tf.py_function inside)."""
+    from components.serving_check.graph import python_ops, python_ops_reason
+    if not os.path.isfile(os.path.join(model_dir, "saved_model.pb")):
+        raise ConfigError(f"--model {model_dir}: no SavedModel there (no saved_model.pb); give a pushed "
+                          "version folder, e.g. outputs/serving_model/<version>")
+    ops = python_ops(model_dir)
+    if ops:
+        raise ModelCannotRun(f"{model_dir} cannot be run here: {python_ops_reason(ops)}. Such a model is refused "
+                             "by the pipeline's serving check, so it is never pushed.")
+
+
+def _load_signature(model_dir: str):
+    import tensorflow as tf
+    from pipeline.serving import model as serving
+    try:
+        return tf.saved_model.load(model_dir).signatures[serving.SIGNATURE]
+    except (tf.errors.OpError, ValueError, KeyError, OSError) as exc:
+        raise ModelCannotRun(f"{model_dir} cannot be loaded: {type(exc).__name__}: {_what(exc)}") from None
+
+
+def _what(exc: BaseException) -> str:
+    """The line of a TensorFlow error that says what went wrong (its first lines say where)."""
+    from components.serving_check.replay import _first_line
+    return _first_line(exc)
+
+
 def _input_files(path: str) -> List[str]:
     if os.path.isdir(path):
         files = sorted(os.path.join(path, f) for f in os.listdir(path) if f.lower().endswith(".csv"))
@@ -60,9 +91,10 @@ def predict_csv(input_path: str, output: str, model_dir: str) -> Tuple[int, int,
 
     from pipeline.serving import model as serving
 
+    check_runnable(model_dir)
     features = load_model_card(model_dir)
     classes = [str(c) for c in features.label.classes]
-    signature = tf.saved_model.load(model_dir).signatures[serving.SIGNATURE]
+    signature = _load_signature(model_dir)
     files = _input_files(input_path)
     with open(files[0], newline="", encoding="utf-8", errors="replace") as f:
         header = next(csv.reader(f), [])
@@ -73,39 +105,49 @@ def predict_csv(input_path: str, output: str, model_dir: str) -> Tuple[int, int,
     rejects_path = output + ".rejected.csv"
     tmp, tmp_rejects = output + ".partial", rejects_path + ".partial"
     scored = rejected = 0
-    with open(tmp, "w", newline="") as out, open(tmp_rejects, "w", newline="") as bad:
-        writer = csv.writer(out)
-        writer.writerow(out_columns)
-        rejects = csv.writer(bad)
-        rejects.writerow(["file", "line", "reason"])
-        batch: List[Tuple[dict, "tf.train.Example"]] = []
+    try:
+        with open(tmp, "w", newline="") as out, open(tmp_rejects, "w", newline="") as bad:
+            writer = csv.writer(out)
+            writer.writerow(out_columns)
+            rejects = csv.writer(bad)
+            rejects.writerow(["file", "line", "reason"])
+            batch: List[Tuple[dict, "tf.train.Example"]] = []
 
-        def flush():
-            if not batch:
-                return
-            serialized = tf.constant([e.SerializeToString() for _, e in batch])
-            probabilities = signature(examples=serialized)["probabilities"].numpy()
-            if probabilities.shape[1] == 1:  # binary: the positive class
-                probabilities = np.concatenate([1 - probabilities, probabilities], axis=1)
-            for (row, _), p in zip(batch, probabilities):
-                writer.writerow([row.get(c, "") for c in header] + [classes[int(p.argmax())]]
-                                + [f"{v:.6f}" for v in p])
-            batch.clear()
-
-        for path, line, row, reason in _rows(files):
-            if row is not None:
+            def flush():
+                if not batch:
+                    return
+                serialized = tf.constant([e.SerializeToString() for _, e in batch])
                 try:
-                    batch.append((row, serving.to_example(row, features)))
-                except ValueError as exc:
-                    reason = f"a value does not fit its schema type: {exc}"
-            if reason:
-                rejects.writerow([path, line, reason])
-                rejected += 1
-                continue
-            scored += 1
-            if len(batch) >= BATCH:
-                flush()
-        flush()
+                    probabilities = signature(examples=serialized)["probabilities"].numpy()
+                except tf.errors.OpError as exc:
+                    raise ModelCannotRun(f"{model_dir} failed scoring a batch of {len(batch)} rows: "
+                                         f"{type(exc).__name__}: {_what(exc)}") from None
+                if probabilities.shape[1] == 1:  # binary: the positive class
+                    probabilities = np.concatenate([1 - probabilities, probabilities], axis=1)
+                for (row, _), p in zip(batch, probabilities):
+                    writer.writerow([row.get(c, "") for c in header] + [classes[int(p.argmax())]]
+                                    + [f"{v:.6f}" for v in p])
+                batch.clear()
+
+            for path, line, row, reason in _rows(files):
+                if row is not None:
+                    try:
+                        batch.append((row, serving.to_example(row, features)))
+                    except ValueError as exc:
+                        reason = f"a value does not fit its schema type: {exc}"
+                if reason:
+                    rejects.writerow([path, line, reason])
+                    rejected += 1
+                    continue
+                scored += 1
+                if len(batch) >= BATCH:
+                    flush()
+            flush()
+    except ModelCannotRun:
+        for path in (tmp, tmp_rejects):  # nothing half-written beside the output
+            if os.path.exists(path):
+                os.remove(path)
+        raise
     os.replace(tmp, output)
     if rejected:
         os.replace(tmp_rejects, rejects_path)
@@ -134,6 +176,7 @@ def predict_beam(input_path: str, output: str, model_dir: str, beam_args: List[s
     from tensorflow.core.example import example_pb2
     from tfx_bsl.public.proto import model_spec_pb2
 
+    check_runnable(model_dir)
     features = load_model_card(model_dir)
     classes = [str(c) for c in features.label.classes]
     files = _input_files(input_path)

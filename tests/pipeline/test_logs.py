@@ -77,3 +77,17 @@ def test_with_verbose_training_lines_are_left_to_the_log_handlers_not_printed_tw
     with logs.progress(total=1, show_training=False) as handler:
         assert handler not in training.handlers and handler in logging.getLogger("absl").handlers
     assert handler not in logging.getLogger("absl").handlers  # removed on the way out
+
+
+def test_the_serving_check_result_is_a_note_under_its_line():
+    from components.serving_check import SERVING_CHECK_LOG
+    from pipeline.config import SERVING_CHECK
+    stream = io.StringIO()
+    progress = logs.Progress(stream, total=9)
+    for record in [_record("Component %s is running.", SERVING_CHECK),
+                   _record(SERVING_CHECK_LOG, "failed: the model calls tf.py_function (layer 'lambda'): ..."),
+                   _record("Component %s is finished.", SERVING_CHECK)]:
+        progress.emit(record)
+    lines = stream.getvalue().splitlines()
+    assert lines[0].split()[:3] == ["[1/9]", SERVING_CHECK, "ran"]
+    assert lines[1] == "      serving check: failed: the model calls tf.py_function (layer 'lambda'): ..."

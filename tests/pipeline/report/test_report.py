@@ -247,3 +247,39 @@ def test_chromium_shows_user_text_as_text(tmp_path):
     control.write_text(f"<!DOCTYPE html><html><head><title>t</title></head><body><p>{hostile}</p></body></html>")
     parsed = browser.dom(str(control), str(tmp_path))
     assert len(re.findall(r"<script\b", parsed)) == 1 and "<title>1</title>" in parsed, parsed
+
+
+SERVING_CHECK_PASSED = {"blessed": 1, "reason": "", "load_seconds": 1.25, "warmup_requests": 4,
+                        "serving_default_p50_ms_batch_1": 2.5, "serving_default_p99_ms_batch_1": 4.0,
+                        "serving_default_p50_ms_batch_100": 7.5, "serving_default_p99_ms_batch_100": 9.0,
+                        "serving_raw_p50_ms_batch_1": 2.0, "serving_raw_p99_ms_batch_1": 3.0,
+                        "serving_raw_p50_ms_batch_100": 6.0, "serving_raw_p99_ms_batch_100": 8.0}
+
+
+def test_the_serving_check_shows_its_load_time_and_latencies():
+    summary = _summary(blessed=True, checks=[], pushed=True, pushed_path="/out/serving_model/17",
+                       serving_check=dict(SERVING_CHECK_PASSED))
+    page = report.render(_data(summary))
+    facts = _facts(page)["serving_check"]
+    assert facts["passed"] is True and facts["load_seconds"] == 1.25
+    assert {(l["signature"], l["batch"]): (l["p50_ms"], l["p99_ms"]) for l in facts["latencies"]} == {
+        ("serving_default", 1): (2.5, 4.0), ("serving_default", 100): (7.5, 9.0),
+        ("serving_raw", 1): (2.0, 3.0), ("serving_raw", 100): (6.0, 8.0)}
+    assert "loaded in 1.25 s" in page and "<td class=\"num\">7.50</td>" in page
+    line = results.serving_check_line(summary)
+    assert line == ("serving check: passed: loaded in 1.2 s in a fresh TensorFlow process, 4 warm-up requests "
+                    "answered through both signatures; p50/p99 2.5/4.0 ms at batch 1, 7.5/9.0 ms at batch 100")
+
+
+def test_a_failed_serving_check_says_why_nothing_was_pushed():
+    reason = "the model calls tf.py_function (layer 'clean<&>'): a SavedModel cannot carry Python code"
+    summary = _summary(blessed=True, checks=[], serving_check={"blessed": 0, "reason": reason})
+    page = report.render(_data(summary))
+    assert "nothing pushed: the model failed the serving check" in page
+    assert "layer &#39;clean&lt;&amp;&gt;&#39;" in page and "clean<&>" not in page  # the reason is escaped
+    assert _facts(page)["serving_check"] == {"passed": False, "reason": reason, "load_seconds": None,
+                                             "requests": None, "latencies": []}
+    text = results.format_summary(summary, 1.0)
+    assert f"serving check: failed: {reason}" in text
+    assert "pushed: nothing (the model failed the serving check)" in text
+    assert "serving check" not in results.format_summary(_summary(), 1.0)  # not run: not mentioned

@@ -77,3 +77,21 @@ def test_predict_through_beam_scores_like_the_streaming_path(tmp_path, model_dir
         reasons = list(csv.DictReader(f))
     assert len(reasons) == 1 and "abc" in reasons[0]["row"]
     assert "could not convert string to float: 'abc'" in reasons[0]["reason"]
+
+
+def test_predict_refuses_a_model_it_cannot_run_in_one_readable_error(tmp_path):
+    """A model with tf.py_function inside (it loads, then fails on every row in any other process)."""
+    from click.testing import CliRunner
+    from pipeline.__main__ import cli
+    from tests.components.serving_check import saved_models
+    model = saved_models.save(str(tmp_path / "serving_model" / "17"), defect="py_function")
+    write_csv(str(tmp_path / "in.csv"), ["x", "n", "text"], [{"x": "1.0", "n": "2", "text": "Hi"}])
+    output = tmp_path / "scored.csv"
+    result = CliRunner().invoke(cli, ["predict", "--input", str(tmp_path / "in.csv"),
+                                                      "--output", str(output), "--model", model])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith(f"error: {model} cannot be run here: the model calls tf.py_function "
+                                    "(layer 'lambda'): a SavedModel cannot carry Python code")
+    assert "Traceback" not in result.stderr and result.stderr.count("error:") == 1
+    assert "Nothing was scored." in result.stderr
+    assert sorted(os.listdir(tmp_path)) == ["in.csv", "serving_model"]  # no output, nothing half-written
