@@ -90,6 +90,29 @@ def two_named_inputs(train_dataset, num_classes):
     model.compile(optimizer="adam", loss=tf.keras.losses.BinaryCrossentropy(from_logits=True),
                   metrics=[tf.keras.metrics.BinaryAccuracy(threshold=0.0)])
     return model
+
+
+def _clean_names(names):
+    """Python code inside the model: what a SavedModel cannot carry."""
+    return tf.constant([[n.decode("utf-8").strip().lower().encode("utf-8")] for n in names.numpy()[:, 0]])
+
+
+def py_function_cleaning(train_dataset):
+    """Cleans the company names with Python (tf.py_function) in a Lambda: trains, evaluates, exports;
+    no other process can run it."""
+    firm = tf.keras.Input(shape=(1,), dtype=tf.string, name="company")
+
+    def clean(x):
+        cleaned = tf.py_function(_clean_names, [x], tf.string)
+        cleaned.set_shape(x.shape)
+        return cleaned
+    cleaned = tf.keras.layers.Lambda(clean, name="clean_names")(firm)
+    firms = tf.keras.layers.StringLookup()
+    firms.adapt(train_dataset.map(lambda f: tf.strings.lower(tf.strings.strip(f["company"]))))
+    embedded = tf.keras.layers.Flatten()(tf.keras.layers.Embedding(firms.vocabulary_size(), 4)(firms(cleaned)))
+    model = tf.keras.Model(firm, tf.keras.layers.Dense(1, activation="sigmoid")(embedded))
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    return model
 '''
 RAISES_LINE = 6  # `return vocabulary["missing word"]`
 
@@ -256,6 +279,50 @@ def test_a_users_mistake_stops_the_run_before_training_and_changes_nothing(
     assert "site-packages" not in message  # their code's lines, not TensorFlow's
     assert tree_digest(config.serving_dir) == served
     assert trainer_executions(config) == trainers
+
+
+def test_a_model_that_calls_python_is_refused_by_the_serving_check_and_nothing_is_pushed(
+        functional_run, prototypes, taxi, tmp_path):
+    """A prototype whose Lambda cleans text with tf.py_function trains and is blessed by the
+    Evaluator (same process), but no server can run it: the serving check refuses it, naming the
+    layer, the run exits 1 and the versions already served stay byte for byte the same."""
+    _, out = functional_run
+    config = config_lib.absolute(config_lib.PipelineConfig(output_dir=str(out)))
+    served = tree_digest(config.serving_dir)
+    versions = sorted(os.listdir(config.serving_dir))
+    result, terminal = run_cli_on_a_terminal(
+        "--data-root", str(taxi / "data"), "--output-dir", str(out), "--model", f"{prototypes}:py_function_cleaning",
+        "--max-accuracy-drop", "1", "--min-accuracy", "0")
+    assert result.exit_code == 1, result.output + terminal
+    reason = ("the model calls tf.py_function (layer 'clean_names'): a SavedModel cannot carry Python code, so "
+              "TF Serving and every other process fail on it; do the cleaning with tf.strings ops or "
+              "TextVectorization(standardize=...)")
+    assert f"      serving check: failed: {reason}" in terminal.splitlines(), terminal
+    assert f"serving check: failed: {reason}" in result.stdout.splitlines()
+    assert "pushed: nothing (the model failed the serving check)" in result.stdout.splitlines()
+    assert result.stderr == f"error: ServingCheck: {reason}\nNothing was pushed; the versions already served are unchanged.\n"
+    assert "Traceback" not in result.output + terminal
+    summary = results.summarize(config)
+    assert summary.blessed is True and summary.serving_check_failed and not summary.pushed
+    assert summary.states[config_lib.SERVING_CHECK] == "ran" and summary.states[config_lib.PUSHER] == "ran"
+    assert tree_digest(config.serving_dir) == served and sorted(os.listdir(config.serving_dir)) == versions
+    # `runs` and ML Metadata say so too.
+    runs = CliRunner().invoke(cli, ["runs", "--output-dir", str(out), "--limit", "1"], catch_exceptions=False)
+    assert " blessed      not servable  not pushed" in runs.output, runs.output
+    # predict, given the model anyway, says it cannot run it, in one message.
+    trainer_model = os.path.join(summary.serving_check["reason"] and _newest_trainer_model(out), "Format-Serving")
+    write_csv(str(tmp_path / "rows.csv"), ["company", "trip_miles"], [{"company": "Flash Cab", "trip_miles": "1"}])
+    refused = CliRunner().invoke(cli, ["predict", "--input", str(tmp_path / "rows.csv"), "--output",
+                                       str(tmp_path / "scored.csv"), "--model", trainer_model])
+    assert refused.exit_code == 1, refused.output
+    assert refused.stderr.startswith(f"error: {trainer_model} cannot be run here: the model calls tf.py_function "
+                                     "(layer 'clean_names')") and "Traceback" not in refused.output
+    assert not (tmp_path / "scored.csv").exists()
+
+
+def _newest_trainer_model(out) -> str:
+    root = os.path.join(out, "pipeline_root", "Trainer", "model")
+    return os.path.join(root, max(os.listdir(root), key=int))
 
 
 @pytest.fixture(scope="module")

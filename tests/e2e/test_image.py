@@ -6,6 +6,7 @@ no engine can build (no docker, no podman or not root), except under CI (CI set)
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -70,3 +71,11 @@ def test_the_kfp2_spec_runs_every_step_inside_the_built_image(built_image, small
         assert config_lib.PROJECT_ROOT not in log or config_lib.PROJECT_ROOT == "/app", task
     with open(record["tasks"][config_lib.TRAINER]["log"]) as f:
         assert "/opt/venv/lib/python3.11/site-packages/" in f.read()
+    # The serving check loaded the model inside the image too, in a fresh process of the image's
+    # Python that imported TensorFlow only, and blessed it.
+    check = record["tasks"][config_lib.SERVING_CHECK]["outputs"]["blessing"][0]
+    assert check["metadata"]["blessed"] == 1 and check["metadata"]["load_seconds"] > 0
+    assert any(line.startswith("serving check: passed: ") for line in result.stdout.splitlines()), result.stdout
+    with open(os.path.join(check["uri"], "serving_check.json")) as f:
+        checked = json.load(f)
+    assert checked["modules_of_the_project"] == [] and "/opt/venv/lib/python3.11/site-packages" in checked["sys_path"]

@@ -91,21 +91,27 @@ def test_terminal_shows_progress_training_and_a_summary_that_says_why(first_run,
     lines = terminal.splitlines()
     progress = [line.split() for line in lines if line.startswith("[")]
     assert [(p[0], p[1], p[2]) for p in progress] == [
-        (f"[{i}/8]", node, "ran") for i, node in enumerate(
+        (f"[{i}/9]", node, "ran") for i, node in enumerate(
             [pipeline_lib.EXAMPLE_GEN, pipeline_lib.SCHEMA_GEN, pipeline_lib.BASELINE,
              pipeline_lib.STATISTICS_GEN, pipeline_lib.EXAMPLE_VALIDATOR, pipeline_lib.TRAINER,
-             pipeline_lib.EVALUATOR, pipeline_lib.PUSHER], 1)], terminal
+             pipeline_lib.EVALUATOR, pipeline_lib.SERVING_CHECK, pipeline_lib.PUSHER], 1)], terminal
     # While training: step, loss and examples/s every tenth of the 150 steps, before the Trainer's line.
     training = [line.split() for line in lines if line.strip().startswith("Trainer: step")]
     assert [t[2] for t in training] == [f"{s}/150" for s in range(15, 151, 15)], terminal
     assert all(t[3] == "loss" and float(t[4]) > 0 and t[6] == "examples/s" and float(t[5]) > 0
                for t in training), terminal
-    assert lines.index(next(line for line in lines if line.startswith("[6/8] Trainer"))) > \
+    assert lines.index(next(line for line in lines if line.startswith("[6/9] Trainer"))) > \
         lines.index(next(line for line in lines if "step 150/150" in line))
     # The first run has no baseline: one plain line, right after the baseline step's.
     baseline = next(i for i, line in enumerate(lines) if pipeline_lib.BASELINE in line and line.startswith("["))
     assert lines[baseline + 1].strip() == logs.NO_BASELINE
     assert "Traceback" not in terminal and "INFO:" not in terminal and "WARNING:" not in terminal
+    # The serving check's note, right under its line: passed, with the load time and latencies.
+    check = next(i for i, line in enumerate(lines) if line.startswith("[8/9] " + pipeline_lib.SERVING_CHECK))
+    assert re.fullmatch(r"      serving check: passed: loaded in \d+\.\d s in a fresh TensorFlow process, \d+ "
+                        r"warm-up requests answered through both signatures; p50/p99 [\d.]+/[\d.]+ ms at batch 1, "
+                        r"[\d.]+/[\d.]+ ms at batch 100", lines[check + 1]), terminal
+    assert lines[check + 1].strip() in lines  # the summary says it again
     # The summary: metrics, why it was blessed, the pushed version, the report.
     accuracy = summary.metrics["accuracy"]
     assert f"accuracy {accuracy:.4f}" in terminal
@@ -114,6 +120,32 @@ def test_terminal_shows_progress_training_and_a_summary_that_says_why(first_run,
     assert f"pushed: version {os.path.basename(summary.pushed_path.rstrip('/'))} to {summary.pushed_path}" in lines
     report_line = [line for line in lines if line.startswith("report: ")]
     assert len(report_line) == 1 and os.path.isfile(report_line[0][len("report: "):])
+
+
+def test_the_serving_check_blessed_the_pushed_model_in_ml_metadata(first_run):
+    """The ServingCheck's InfraBlessing, read from ML Metadata as any TFX tool would."""
+    config, summary = first_run
+    store = results.open_store(config.metadata_path)
+    execution = results.latest_run_executions(store, config.pipeline_name)[pipeline_lib.SERVING_CHECK]
+    (blessing,) = [a for a in results.output_artifacts(store, execution.id)
+                   if a.type_id == store.get_artifact_type("InfraBlessing").id]
+    properties = blessing.custom_properties
+    assert properties["blessed"].int_value == 1 and properties["reason"].string_value == ""
+    assert 0 < properties["load_seconds"].double_value < 120
+    for signature in ("serving_default", "serving_raw"):
+        for batch in (1, 100):
+            p50 = properties[f"{signature}_p50_ms_batch_{batch}"].double_value
+            assert 0 < p50 <= properties[f"{signature}_p99_ms_batch_{batch}"].double_value
+    assert os.path.isfile(os.path.join(blessing.uri, "INFRA_BLESSED"))
+    with open(os.path.join(blessing.uri, "serving_check.json")) as f:
+        result = json.load(f)
+    assert result["blessed"] is True and result["modules_of_the_project"] == []
+    assert result["pairs_compared"] >= 2 and result["requests"] >= 4
+    # What it checked is what was pushed: the Trainer's model, byte for byte.
+    trainer = results.latest_run_executions(store, config.pipeline_name)[pipeline_lib.TRAINER]
+    model = results._artifact_of_type(store, results.output_artifacts(store, trainer.id), "Model")
+    assert result["model"] == os.path.join(model.uri, "Format-Serving")
+    assert tree_digest(result["model"]) == tree_digest(summary.pushed_path)
 
 
 def _report_of_first_run(first_run_terminal) -> str:
@@ -145,6 +177,10 @@ def test_run_report_holds_the_runs_numbers(first_run, first_run_terminal, small_
     assert len(facts["checks"]) == 1  # no baseline yet: TFX drops the change threshold
     assert "No blessed model yet" in page
     assert facts["pushed_version"] == os.path.basename(summary.pushed_path.rstrip("/"))
+    assert facts["serving_check"]["passed"] is True and facts["serving_check"]["load_seconds"] > 0
+    assert {(l["signature"], l["batch"]) for l in facts["serving_check"]["latencies"]} == {
+        (s, b) for s in ("serving_default", "serving_raw") for b in (1, 100)}
+    assert 'id="serving-check"' in page
     # Training: the loss curve from the Estimator's summaries reaches the last step.
     assert "Training loss" in page and "at step 150" in page
     for kind in ("loss", "roc", "pr", "calibration", "histogram"):
@@ -184,6 +220,7 @@ def test_second_run_is_served_from_the_cache_and_pushes_no_second_copy(first_run
     # The baseline is now the first run's push, so the Evaluator ran again and blessed the same
     # model; the Pusher ran and pushed nothing: the serving dir is byte for byte as it was.
     assert summary.states[pipeline_lib.EVALUATOR] == "ran" and summary.blessed is True
+    assert summary.states[pipeline_lib.SERVING_CHECK] == "cached"  # the same model: checked once
     assert summary.states[pipeline_lib.PUSHER] == "ran" and not summary.pushed
     assert tree_digest(config.serving_dir) == before
     assert summary.serving_version == version

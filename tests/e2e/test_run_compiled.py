@@ -87,6 +87,17 @@ def test_every_task_of_the_spec_runs_and_the_model_is_pushed_under_the_local_roo
     assert pushed["pushed_destination"].startswith(os.path.join(kfp_root, "serving_model") + "/")
     assert os.path.isfile(os.path.join(pushed["pushed_destination"], "saved_model.pb"))
     assert "baseline: none" in result.stdout and "blessed: yes" in result.stdout
+    # The serving check ran as its own step, blessed the model, and the Pusher took its blessing.
+    check = output(record, config_lib.SERVING_CHECK, "blessing")
+    assert check["metadata"]["blessed"] == 1 and check["metadata"]["reason"] == ""
+    assert check["metadata"]["load_seconds"] > 0 and check["metadata"]["serving_raw_p99_ms_batch_100"] > 0
+    assert os.path.isfile(os.path.join(check["uri"], "INFRA_BLESSED"))
+    assert any(line.startswith("serving check: passed: loaded in ") for line in result.stdout.splitlines()), \
+        result.stdout
+    with open(os.path.join(kfp_root, run_compiled.RUNS_DIR, record["run_id"], config_lib.PUSHER,
+                           "executor_input.json")) as f:
+        pusher_inputs = json.load(f)["inputs"]["artifacts"]
+    assert [a["uri"] for a in pusher_inputs["infra_blessing"]["artifacts"]] == [check["uri"]]
     gen_dir = os.path.join(kfp_root, run_compiled.RUNS_DIR, record["run_id"], config_lib.EXAMPLE_GEN)
     with open(os.path.join(gen_dir, "executor_input.json")) as f:
         gen_inputs = json.load(f)["inputs"]
