@@ -103,10 +103,13 @@ def _check_outputs(index, name, rows, outputs, np):
             raise CheckFailed(f"{where}: the class probabilities of a row do not sum to 1 (off by up to {worst:.3g})")
     k = p.shape[1]
     if name == DEFAULT:
+        # The class of each column; a binary model's one column is the positive class, and its
+        # all_classes names both classes (TFMA reads the label's classes from it).
         classes = outputs.get("all_classes")
-        if classes is None or list(classes.shape) != [rows, k]:
-            raise CheckFailed(f"{where}: 'all_classes' has shape "
-                              f"{None if classes is None else list(classes.shape)}, expected [{rows}, {k}]")
+        widths = (1, 2) if k == 1 else (k,)
+        if classes is None or classes.ndim != 2 or classes.shape[0] != rows or classes.shape[1] not in widths:
+            raise CheckFailed(f"{where}: 'all_classes' has shape {None if classes is None else list(classes.shape)}, "
+                              f"expected [{rows}, {' or '.join(str(w) for w in widths)}]")
     if name == RAW:
         for output in ("class_name", "class_id"):
             if output not in outputs or list(outputs[output].shape) != [rows]:
