@@ -10,6 +10,10 @@ import time
 from components.latest_pushed_model import NO_BASELINE_LOG
 
 
+LOG_FORMAT = "%(asctime)s.%(msecs)03d %(levelname)s %(name)s: %(message)s"
+LOG_DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
 def new_log_path(output_dir: str) -> str:
     return os.path.join(os.path.abspath(output_dir), "logs", time.strftime("run-%Y%m%d-%H%M%S.log"))
 
@@ -31,6 +35,16 @@ def captured(path: str, enabled: bool = True):
         root = logging.getLogger()
         level = root.level
         root.setLevel(logging.INFO)
+        # Every record once, with its time: one handler on the root logger. TensorFlow's logger
+        # has a handler of its own (added when the root had none at its first use) and also
+        # passes its records on to the root, which wrote each TensorFlow line twice.
+        saved_handlers = {name: list(logging.getLogger(name).handlers) for name in ("", "tensorflow")}
+        for name in saved_handlers:
+            for handler in saved_handlers[name]:
+                logging.getLogger(name).removeHandler(handler)
+        one = logging.StreamHandler(sys.stderr)
+        one.setFormatter(logging.Formatter(LOG_FORMAT, LOG_DATE_FORMAT))
+        root.addHandler(one)
         from absl import logging as absl_logging
         absl_level = absl_logging.get_verbosity()
         absl_logging.set_verbosity(absl_logging.INFO)
@@ -40,6 +54,10 @@ def captured(path: str, enabled: bool = True):
             logging.exception("run failed")
             raise
         finally:
+            root.removeHandler(one)
+            for name, handlers in saved_handlers.items():
+                for handler in handlers:
+                    logging.getLogger(name).addHandler(handler)
             root.setLevel(level)
             absl_logging.set_verbosity(absl_level)
             sys.stdout.flush()
