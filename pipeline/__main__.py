@@ -88,6 +88,8 @@ def explain(exc: BaseException) -> Optional[str]:
             return f"Trainer: {exc}\nNothing was trained or pushed."
         if isinstance(exc, (SchemaError, config_lib.ConfigError)):
             return str(exc)
+        if type(exc).__name__ == "TrainingStalledError":
+            return f"Trainer: {exc}\nNothing was pushed."
         if type(exc).__name__ == "NanLossDuringTrainingError":
             return ("Trainer: the training loss became NaN, so the run stopped and nothing was pushed. "
                     "Lower the learning rate (--hparam learning_rate=...) or look for extreme values "

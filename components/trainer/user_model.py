@@ -313,6 +313,21 @@ def check_model(model: Any, spec: ModelSpec) -> None:
             "tf.keras.Sequential or the functional API (tf.keras.Input ... tf.keras.Model(inputs, outputs))")
 
 
+def check_trainable(model, spec: ModelSpec) -> None:
+    """A model with weights to train; else UserModelError (Keras's Estimator train op advances the
+    global step only when it applies gradients, so a fully frozen model would train forever)."""
+    if model.trainable_weights:
+        return
+    frozen = [layer.name for layer in model.layers if layer.weights and not layer.trainable]
+    which = (f"every layer with weights is frozen (trainable=False: {frozen[:8]}"
+             + (" ..." if len(frozen) > 8 else "") + ")") if frozen else "it has no weights at all"
+    raise UserModelError(
+        f"--model {spec}: the model {model.name!r} has nothing to train: {which}. The Estimator's train "
+        "op advances its step only when it applies gradients, so training would never end. Make at "
+        "least one layer trainable (e.g. a new Dense head on a frozen pretrained base), as you would "
+        "before model.fit")
+
+
 def output_head(model, spec: ModelSpec, num_classes: int) -> Head:
     """One output whose width fits the label, and whether it gives logits; else UserModelError."""
     outputs = model.outputs or []

@@ -199,3 +199,21 @@ def test_one_hot_losses_are_refused_since_labels_are_class_ids():
     spec = user_model.ModelSpec("proto.py", "build", os.getcwd(), "0")
     with pytest.raises(UserModelError, match="sparse_categorical_crossentropy"):
         user_model.output_head(model, spec, 3)
+
+
+def test_a_model_with_nothing_to_train_is_refused_naming_the_frozen_layers(tmp_path):
+    spec = user_model.ModelSpec("proto.py", "build", str(tmp_path), "0")
+    inputs = tf.keras.Input(shape=(3,), name="x")
+    base = tf.keras.layers.Dense(4, name="pretrained_base")
+    head = tf.keras.layers.Dense(1, activation="sigmoid", name="head")
+    model = tf.keras.Model(inputs, head(base(inputs)))
+    user_model.check_trainable(model, spec)  # trainable: fine
+    base.trainable = False
+    user_model.check_trainable(model, spec)  # a frozen base with a trainable head: fine
+    head.trainable = False
+    with pytest.raises(UserModelError, match=r"nothing to train: every layer with weights is frozen "
+                                             r"\(trainable=False: \['pretrained_base', 'head'\]\)"):
+        user_model.check_trainable(model, spec)
+    no_weights = tf.keras.Model(inputs, tf.keras.layers.Lambda(lambda t: tf.reduce_mean(t, axis=1, keepdims=True))(inputs))
+    with pytest.raises(UserModelError, match="it has no weights at all"):
+        user_model.check_trainable(no_weights, spec)
