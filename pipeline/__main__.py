@@ -122,7 +122,8 @@ def cli() -> None:
               help="Train:eval ratio of CsvExampleGen's hash split, in whole buckets, e.g. 4:1.")
 @click.option("--slice", "slice_features", multiple=True,
               help="Feature to slice eval metrics by (repeatable). Default: trip_start_hour, "
-                   "else the schema's first categorical feature.")
+                   "else the schema's first categorical feature with at most 50 known values "
+                   "(else overall metrics only); the run says which.")
 @click.option("--hparam", "hparams", multiple=True, metavar="NAME=VALUE",
               help="Model hyperparameter (repeatable): hidden_units=[128,64], dropout, "
                    "learning_rate, batch_size, max_embedding_dim, max_text_tokens, text_embedding_dim. "

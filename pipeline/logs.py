@@ -72,6 +72,8 @@ def captured(path: str, enabled: bool = True):
 # since that module imports TensorFlow).
 TRAINING_LOGGER = "keras_tfx.training"
 
+SLICES_LOG = "Slices: %s"  # logged by the local runner before the components run
+
 NO_BASELINE = "no blessed model yet: this run's model is compared against the thresholds only"
 
 
@@ -98,6 +100,9 @@ class Progress(logging.Handler):
         message = str(record.msg)
         if record.name == TRAINING_LOGGER:
             self.stream.write(f"      {self.node or 'Trainer'}: {record.getMessage()}\n")
+            self.stream.flush()
+        elif message == SLICES_LOG:
+            self.stream.write(f"      {record.args[0] if record.args else ''}\n")
             self.stream.flush()
         elif message == NO_BASELINE_LOG:
             self.notes.append(NO_BASELINE)

@@ -115,3 +115,10 @@ def test_the_run_log_holds_every_line_once_each_with_its_time(tmp_path):
     assert "after the capture" not in log.read_text()
     # After the capture, logging is as it was: TF's line reaches the terminal's stderr again.
     assert "after the capture" in proc.stderr
+
+
+def test_progress_shows_what_the_metrics_are_sliced_by():
+    stream = io.StringIO()
+    progress = logs.Progress(stream, total=1)
+    progress.emit(_record(logs.SLICES_LOG, "eval metrics sliced by language"))
+    assert stream.getvalue() == "      eval metrics sliced by language\n"
