@@ -1,4 +1,4 @@
-"""Command line: `python -m pipeline run|report|runs|predict|infer-schema ...`."""
+"""Command line: `python -m pipeline run|compile|run-compiled|submit|runs|rollback|report|predict|infer-schema`."""
 from __future__ import annotations
 
 import dataclasses
@@ -382,6 +382,31 @@ def runs_command(output_dir, limit) -> None:
     if not lines:
         _fail(f"no runs recorded in {config.metadata_path}", code=1)
     click.echo("\n".join(lines))
+
+
+@cli.command("rollback")
+@click.option("--output-dir", type=click.Path(), default=_DEFAULTS.output_dir, show_default=True)
+@click.option("--serving-dir", default=None,
+              help="The push destination (local or gs://...). Default: <output-dir>/serving_model.")
+@click.option("--to", "to_version", default=None, metavar="VERSION",
+              help="The pushed version to serve again. Default: the newest earlier version whose "
+                   "model differs from the served one.")
+def rollback_command(output_dir, serving_dir, to_version) -> None:
+    """Serve an earlier pushed version again, without retraining (pushed anew as the newest version)."""
+    from pipeline.local import run_lock
+    from pipeline.serving import rollback as rollback_lib
+    config = config_lib.absolute(config_lib.PipelineConfig(output_dir=output_dir))
+    target_dir = serving_dir or config.serving_dir
+    try:
+        with run_lock.exclusive(config.output_dir):
+            done = rollback_lib.rollback(target_dir, to_version)
+    except run_lock.RunInProgress as exc:
+        _fail(str(exc), code=3)
+    except rollback_lib.RollbackError as exc:
+        _fail(f"{exc}\nNothing was changed.", code=2)
+    click.echo(f"rolled back: version {done.from_version} was served; version {done.to_version} is "
+               f"served again as version {done.new_version} at {done.path}")
+    click.echo("The next run compares its model against this one (its baseline).")
 
 
 @cli.command("report")
