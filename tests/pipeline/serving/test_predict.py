@@ -81,15 +81,16 @@ def test_predict_through_beam_scores_like_the_streaming_path(tmp_path, model_dir
 
 def test_predict_refuses_a_model_it_cannot_run_in_one_readable_error(tmp_path):
     """A model with tf.py_function inside (it loads, then fails on every row in any other process)."""
-    from click.testing import CliRunner
-    from pipeline.__main__ import cli
+    import subprocess
+    import sys
     from tests.components.serving_check import saved_models
     model = saved_models.save(str(tmp_path / "serving_model" / "17"), defect="py_function")
     write_csv(str(tmp_path / "in.csv"), ["x", "n", "text"], [{"x": "1.0", "n": "2", "text": "Hi"}])
     output = tmp_path / "scored.csv"
-    result = CliRunner().invoke(cli, ["predict", "--input", str(tmp_path / "in.csv"),
-                                                      "--output", str(output), "--model", model])
-    assert result.exit_code == 1, result.output
+    result = subprocess.run([sys.executable, "-m", "pipeline", "predict", "--input", str(tmp_path / "in.csv"),
+                             "--output", str(output), "--model", model], capture_output=True, text=True,
+                            cwd=config_lib.PROJECT_ROOT, timeout=300)
+    assert result.returncode == 1, result.stdout + result.stderr
     assert result.stderr.startswith(f"error: {model} cannot be run here: the model calls tf.py_function "
                                     "(layer 'lambda'): a SavedModel cannot carry Python code")
     assert "Traceback" not in result.stderr and result.stderr.count("error:") == 1
