@@ -22,8 +22,8 @@ class ContractModel(tf.Module):
     def __init__(self, classes: int = 2, defect: str = ""):
         super().__init__()
         self.k = 1 if classes == 2 else classes
-        self.class_names = tf.constant([str(i) for i in range(max(classes, 2))][-self.k:] if self.k == 1
-                                       else [f"c{i}" for i in range(classes)])
+        # As the Trainer's export: all_classes names every class, also for a binary model's one column.
+        self.class_names = tf.constant(["0", "1"] if self.k == 1 else [f"c{i}" for i in range(classes)])
         self.w = tf.Variable(tf.linspace(0.5, 1.5, self.k)[tf.newaxis, :])
         self.defect = defect
 
