@@ -259,7 +259,7 @@ def test_impossible_threshold_pushes_nothing_and_keeps_earlier_versions(first_ru
     # `report` writes this run's report: the failed thresholds, nothing pushed.
     written = CliRunner().invoke(cli, ["report", "--output-dir", config.output_dir, "--run", "1"])
     assert written.exit_code == 0, written.output
-    page = open(written.output.strip(), encoding="utf-8").read()
+    page = open(written.stdout.strip(), encoding="utf-8").read()
     facts = json.loads(re.search(r"id='report-data'>(.*?)</script>", page, re.S).group(1))
     assert facts["blessed"] is False and facts["pushed_version"] is None and "nothing pushed" in page
     assert [(c["slice"], c["passed"]) for c in facts["checks"]][0] == ("overall", False)
