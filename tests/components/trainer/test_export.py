@@ -3,6 +3,7 @@ the SavedModel loaded with tf.saved_model.load, raw rows built here from CSV row
 schema's types, the warm-up file read with tensorflow_serving's protos."""
 from __future__ import annotations
 
+import json
 import math
 import os
 import textwrap
@@ -22,7 +23,7 @@ from tests.components.trainer.test_task import _fn_args
 from tests.conftest import read_taxi_rows
 
 # What the README tells a JSON client to send for a missing value.
-MISSING = {tf.float32: math.nan, tf.int64: -(2**63), tf.string: b""}
+MISSING = {tf.float32: math.nan, tf.int64: -(2**63), tf.string: ""}
 SCHEMA_DTYPES = {schema_pb2.FLOAT: tf.float32, schema_pb2.INT: tf.int64, schema_pb2.BYTES: tf.string}
 
 
@@ -42,22 +43,24 @@ def rows_with_gaps():
     return rows + gaps
 
 
+def request_body(rows, dtypes, names) -> str:
+    """The rows as a JSON client sends them to TF Serving's REST API (row format)."""
+    instances = []
+    for row in rows:
+        instance = {}
+        for name in names:
+            cell, dtype = row.get(name, ""), dtypes[name]
+            instance[name] = (MISSING[dtype] if cell == "" else cell if dtype == tf.string
+                              else int(cell) if dtype == tf.int64 else float(cell))
+        instances.append(instance)
+    return json.dumps({"signature_name": "serving_raw", "instances": instances})
+
+
 def instances(rows, dtypes, names):
-    """The rows as a JSON client sends them ({"instances": [{feature: value}, ...]}), as the
-    columns TF Serving's REST API makes of them."""
-    columns = {}
-    for name in names:
-        dtype = dtypes[name]
-        values = []
-        for row in rows:
-            cell = row.get(name, "")
-            if cell == "":
-                values.append(MISSING[dtype])
-            else:
-                values.append(cell.encode() if dtype == tf.string else
-                              int(cell) if dtype == tf.int64 else float(cell))
-        columns[name] = tf.constant(values, dtype)
-    return columns
+    """The columns TF Serving's REST API makes of a request body's instances."""
+    parsed = json.loads(request_body(rows, dtypes, names))["instances"]  # NaN: a literal
+    return {name: tf.constant([i[name].encode() if dtypes[name] == tf.string else i[name]
+                               for i in parsed], dtypes[name]) for name in names}
 
 
 def both_signatures(model_dir, rows, features, schema_path):
