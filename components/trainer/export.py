@@ -75,7 +75,7 @@ def latest_export(model_dir: str) -> str:
 def eval_rows(file_patterns: Sequence[str], limit: int = names.WARMUP_MAX_ROWS) -> List[bytes]:
     """The first `limit` serialized tf.Examples of the eval split, in file order."""
     dataset = tf.data.TFRecordDataset(inputs.list_files(file_patterns), compression_type="GZIP")
-    return [record.numpy() for record in dataset.take(limit)]
+    return [record.numpy() for record in inputs.without_autotune_thread(dataset.take(limit))]
 
 
 def raw_values(examples: Sequence[bytes], features: features_lib.FeatureSet,
