@@ -122,3 +122,14 @@ def test_progress_shows_what_the_metrics_are_sliced_by():
     progress = logs.Progress(stream, total=1)
     progress.emit(_record(logs.SLICES_LOG, "eval metrics sliced by language"))
     assert stream.getvalue() == "      eval metrics sliced by language\n"
+
+
+def test_log_records_go_to_the_log_even_when_sys_stderr_was_replaced(tmp_path, monkeypatch):
+    """click's CliRunner swaps sys.stderr for its own buffer; the run's records still belong in the log."""
+    replaced = io.StringIO()
+    monkeypatch.setattr("sys.stderr", replaced)
+    path = tmp_path / "run.log"
+    with logs.captured(str(path)):
+        logging.getLogger("absl").info("a record for the log")
+    assert "a record for the log" in path.read_text()
+    assert "a record for the log" not in replaced.getvalue()
