@@ -32,6 +32,7 @@ import socket
 import sys
 import threading
 import time
+import warnings
 from typing import Any, Dict, List, Optional, Tuple
 
 import versions  # this script's sibling (sys.path[0] is its folder)
@@ -496,6 +497,8 @@ def main(argv: List[str]) -> int:
               "run the pipeline first (`make run`), or point --output-dir at its output", file=sys.stderr)
         return 2
     sys.argv = sys.argv[:1]  # kserve.model_server parses sys.argv when imported
+    # KServe 0.21's V1 route answers with ORJSONResponse, which FastAPI 0.165 warns about on each request.
+    warnings.filterwarnings("ignore", message="ORJSONResponse is deprecated")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import kserve
     from kserve.model_server import app
