@@ -40,6 +40,8 @@ import versions  # this script's sibling (sys.path[0] is its folder)
 DEFAULT_SIGNATURE = "serving_default"
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 _ROW_KEYS = ("instances", "inputs")
+# Which version answered a predict request (TF Serving's REST answer does not say; its gRPC one does).
+VERSION_HEADER = "x-model-version"
 
 
 def parse_args(argv: List[str]) -> argparse.Namespace:
@@ -150,10 +152,11 @@ def _check_names(given, specs: Dict[str, Any], where: str) -> None:
 def read_request(body: Any) -> Tuple[str, str, Any]:
     """(signature name, 'instances' or 'inputs', the data) of a request body (bytes or parsed JSON)."""
     if isinstance(body, (bytes, bytearray)):
-        import orjson  # KServe's JSON parser; like TF Serving's, it refuses NaN and Infinity
+        # Python's json, not KServe's orjson: like TF Serving's parser it takes the literals NaN and
+        # Infinity, and NaN is how a serving_raw client sends a missing number (SERVING_CONTRACT).
         try:
-            body = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
+            body = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
             raise BadRequest(f"the request body is not JSON ({exc}); send a JSON object such as "
                              "{\"instances\": [{...}, ...]}") from None
     if not isinstance(body, dict):
@@ -315,7 +318,7 @@ def build_model_class():
         """The pushed versions under one name; the served one is swapped whole when a new one loads."""
 
         def __init__(self, name: str, serving_dir: str, poll_seconds: float, threads: int):
-            super().__init__(name)
+            super().__init__(name, return_response_headers=True)
             self.serving_dir = serving_dir
             self.poll_seconds = poll_seconds
             self.served: Optional[Served] = None
@@ -381,6 +384,8 @@ def build_model_class():
 
         async def predict(self, payload, headers=None, response_headers=None):
             served = self.served  # this request's version, whatever is swapped in meanwhile
+            if response_headers is not None:
+                response_headers[VERSION_HEADER] = served.version
             try:
                 signature, key, data = read_request(payload)
                 loop = asyncio.get_running_loop()

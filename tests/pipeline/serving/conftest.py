@@ -32,13 +32,20 @@ def free_port() -> int:
 def call(url: str, body: Any = None, raw: Optional[bytes] = None, timeout: float = 30,
          content_type: str = "application/json") -> Tuple[int, Any]:
     """(status, parsed JSON) of a GET (no body) or POST to the server."""
+    status, answer, _ = exchange(url, body, raw, timeout, content_type)
+    return status, answer
+
+
+def exchange(url: str, body: Any = None, raw: Optional[bytes] = None, timeout: float = 30,
+             content_type: str = "application/json") -> Tuple[int, Any, dict]:
+    """(status, parsed JSON, headers) of a GET (no body) or POST; NaN goes out as JSON's NaN literal."""
     data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
     request = urllib.request.Request(url, data=data, headers={"Content-Type": content_type} if data is not None else {})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, json.loads(response.read())
+            return response.status, json.loads(response.read()), dict(response.headers)
     except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"null")
+        return exc.code, json.loads(exc.read() or b"null"), dict(exc.headers)
 
 
 class Server:
