@@ -61,7 +61,8 @@ print(json.dumps({"calls": len(times), "seconds": time.perf_counter() - start, "
 
 
 def rows_for(signature: str, count: int):
-    """Request rows from the bundled taxi CSV: base64 tf.Examples or raw features by name."""
+    """Request rows from the bundled taxi CSV: base64 tf.Examples, or raw features by name with a
+    missing value as the serving contract sends it (NaN, int64's minimum, "")."""
     from components.trainer.features import features_from_schema, load_schema
     from pipeline.serving.model import to_example
     features = features_from_schema(load_schema(config_lib.DEFAULT_SCHEMA), config_lib.DEFAULT_LABEL)
@@ -75,7 +76,7 @@ def rows_for(signature: str, count: int):
         for feature in features.features:
             raw = r.get(feature.name, "")
             row[feature.name] = (raw if feature.dtype.name == "string" else
-                                 (int(raw) if raw else 0) if feature.dtype.name == "int64" else
+                                 (int(raw) if raw else -2 ** 63) if feature.dtype.name == "int64" else
                                  (float(raw) if raw else float("nan")))
         typed.append(row)
     return typed

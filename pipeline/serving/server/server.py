@@ -86,36 +86,45 @@ def _is_b64(value: Any) -> bool:
 
 def _convert(name: str, value: Any, dtype, where: str) -> Any:
     """One JSON value (nested lists allowed) as the input's dtype; BadRequest when it is not one."""
-    if isinstance(value, list):
-        return [_convert(name, v, dtype, where) for v in value]
     kind = dtype.name
-    bad = BadRequest(f"input {name!r}{where}: expected {_dtype_text(dtype)} ({kind}), got {json.dumps(value)}")
     if kind == "string":
-        if isinstance(value, str):
+        if type(value) is str:
             return value.encode("utf-8")
         if _is_b64(value) and isinstance(value["b64"], str):
             try:
                 return base64.b64decode(value["b64"], validate=True)
             except (binascii.Error, ValueError):
                 raise BadRequest(f"input {name!r}{where}: {{\"b64\": ...}} holds no valid base64") from None
-        raise bad
-    if isinstance(value, bool) or value is None or isinstance(value, (str, dict)):
-        raise bad
-    if kind.startswith("int"):
-        if isinstance(value, float):
-            if not value.is_integer():
-                raise bad
-            value = int(value)
-        return value
-    if kind.startswith("float"):
-        return float(value)
-    raise BadRequest(f"input {name!r}: this server cannot feed a {kind} input from JSON")
+    elif kind.startswith("float"):
+        if type(value) in (float, int):
+            return float(value)
+    elif kind.startswith("int"):
+        if type(value) is int:
+            return value
+        if type(value) is float and value.is_integer():
+            return int(value)
+    else:
+        raise BadRequest(f"input {name!r}: this server cannot feed a {kind} input from JSON")
+    if isinstance(value, list):
+        return [_convert(name, v, dtype, where) for v in value]
+    raise BadRequest(f"input {name!r}{where}: expected {_dtype_text(dtype)} ({kind}), got {json.dumps(value)}")
 
 
 def to_tensor(name: str, values: List[Any], spec, where_rows: bool):
     """The values of one input (one per row, or one column) as an array that fits its TensorSpec."""
     import numpy as np
-    converted = [_convert(name, v, spec.dtype, f" (row {i + 1})" if where_rows else "") for i, v in enumerate(values)]
+    kind = spec.dtype.name
+    # The common case, checked in one pass: scalars of the right JSON type. Anything else (b64,
+    # nested lists, a wrong value) goes value by value, which also names the row that is wrong.
+    if kind.startswith("float") and all(type(v) is float or type(v) is int for v in values):
+        converted = values
+    elif kind.startswith("int") and all(type(v) is int for v in values):
+        converted = values
+    elif kind == "string" and all(type(v) is str for v in values):
+        converted = [v.encode("utf-8") for v in values]
+    else:
+        converted = [_convert(name, v, spec.dtype, f" (row {i + 1})" if where_rows else "")
+                     for i, v in enumerate(values)]
     try:
         array = np.array(converted, dtype=object if spec.dtype.name == "string" else spec.dtype.as_numpy_dtype)
     except (ValueError, TypeError, OverflowError) as exc:
@@ -485,6 +494,7 @@ class _QuietClientErrors(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.exc_info and type(record.exc_info[1]).__name__ in ("InvalidInput", "ModelNotFound"):
             record.msg, record.args = "refused a request: %s", (record.exc_info[1],)
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
             record.exc_info = record.exc_text = None
         return True
 
@@ -502,8 +512,6 @@ def main(argv: List[str]) -> int:
               "run the pipeline first (`make run`), or point --output-dir at its output", file=sys.stderr)
         return 2
     sys.argv = sys.argv[:1]  # kserve.model_server parses sys.argv when imported
-    # KServe 0.21's V1 route answers with ORJSONResponse, which FastAPI 0.165 warns about on each request.
-    warnings.filterwarnings("ignore", message="ORJSONResponse is deprecated")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import kserve
     from kserve.model_server import app
@@ -543,6 +551,10 @@ def main(argv: List[str]) -> int:
           f"  predict: POST http://{host}:{args.port}/v1/models/{args.model_name}:predict\n"
           f"  status:  GET  http://{host}:{args.port}/v1/models/{args.model_name}\n"
           f"new versions pushed there are picked up within {args.poll_seconds:g} s. Ctrl-C stops.", flush=True)
+    # KServe 0.21's V1 route answers with ORJSONResponse, which FastAPI 0.165 warns about (set here,
+    # after everything is imported and loaded: set before, it did not hold).
+    from fastapi.exceptions import FastAPIDeprecationWarning
+    warnings.filterwarnings("ignore", category=FastAPIDeprecationWarning)
     rest.run(sockets=[sock])
     model.stop()
     return 0
