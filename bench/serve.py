@@ -25,6 +25,7 @@ import http.client
 import json
 import os
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -137,6 +138,12 @@ def load(port, payload: bytes, concurrency: int, seconds: float, limit: int) -> 
             "first_failures": [f.decode(errors="replace") for c in clients for f in c.failures][:3]}
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def status_version(port) -> str:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     conn.request("GET", f"/v1/models/{MODEL}")
@@ -158,7 +165,7 @@ def main() -> None:
     if served is None:
         sys.exit(f"no pushed model under {serving_dir}: run `make run` first")
     python = serve_env.ensure()
-    port = __import__("tests.pipeline.serving.conftest", fromlist=["free_port"]).free_port()
+    port = free_port()
     log_path = os.path.join(os.path.dirname(args.json), "serve-bench-server.log")
     os.makedirs(os.path.dirname(args.json), exist_ok=True)
     result = {"load_average_before": _common.load_average(), "signature": args.signature, "model": served[1]}
