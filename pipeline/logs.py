@@ -10,6 +10,10 @@ import time
 from components.latest_pushed_model import NO_BASELINE_LOG
 
 
+LOG_FORMAT = "%(asctime)s.%(msecs)03d %(levelname)s %(name)s: %(message)s"
+LOG_DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
 def new_log_path(output_dir: str) -> str:
     return os.path.join(os.path.abspath(output_dir), "logs", time.strftime("run-%Y%m%d-%H%M%S.log"))
 
@@ -31,6 +35,16 @@ def captured(path: str, enabled: bool = True):
         root = logging.getLogger()
         level = root.level
         root.setLevel(logging.INFO)
+        # Every record once, with its time: one handler on the root logger. TensorFlow's logger
+        # has a handler of its own (added when the root had none at its first use) and also
+        # passes its records on to the root, which wrote each TensorFlow line twice.
+        saved_handlers = {name: list(logging.getLogger(name).handlers) for name in ("", "tensorflow")}
+        for name in saved_handlers:
+            for handler in saved_handlers[name]:
+                logging.getLogger(name).removeHandler(handler)
+        one = logging.StreamHandler(sys.stderr)
+        one.setFormatter(logging.Formatter(LOG_FORMAT, LOG_DATE_FORMAT))
+        root.addHandler(one)
         from absl import logging as absl_logging
         absl_level = absl_logging.get_verbosity()
         absl_logging.set_verbosity(absl_logging.INFO)
@@ -40,6 +54,10 @@ def captured(path: str, enabled: bool = True):
             logging.exception("run failed")
             raise
         finally:
+            root.removeHandler(one)
+            for name, handlers in saved_handlers.items():
+                for handler in handlers:
+                    logging.getLogger(name).addHandler(handler)
             root.setLevel(level)
             absl_logging.set_verbosity(absl_level)
             sys.stdout.flush()
@@ -53,6 +71,8 @@ def captured(path: str, enabled: bool = True):
 # The Trainer's progress logger (components.trainer.task.PROGRESS_LOGGER; not imported here,
 # since that module imports TensorFlow).
 TRAINING_LOGGER = "keras_tfx.training"
+
+SLICES_LOG = "Slices: %s"  # logged by the local runner before the components run
 
 NO_BASELINE = "no blessed model yet: this run's model is compared against the thresholds only"
 
@@ -80,6 +100,9 @@ class Progress(logging.Handler):
         message = str(record.msg)
         if record.name == TRAINING_LOGGER:
             self.stream.write(f"      {self.node or 'Trainer'}: {record.getMessage()}\n")
+            self.stream.flush()
+        elif message == SLICES_LOG:
+            self.stream.write(f"      {record.args[0] if record.args else ''}\n")
             self.stream.flush()
         elif message == NO_BASELINE_LOG:
             self.notes.append(NO_BASELINE)

@@ -29,10 +29,17 @@ from pipeline.config import (COMPONENT_IDS, EVALUATOR, EXAMPLE_GEN, EXAMPLE_VALI
 ACCURACY = "accuracy"
 
 
-def with_resolved_slices(config: PipelineConfig, features: FeatureSet) -> PipelineConfig:
-    """The config with slice features the schema has; else the schema's first categorical one.
+# A default slice must have a small set of values the schema names: slicing by a near-unique
+# column (single words, ids) gives thousands of one-row slices, a slow Evaluator and a huge report.
+MAX_DEFAULT_SLICE_VALUES = 50
 
-    An explicit --slice the schema lacks is an error; the taxi default is quietly replaced.
+
+def with_resolved_slices(config: PipelineConfig, features: FeatureSet) -> PipelineConfig:
+    """The config with slice features the schema has; by default, one it knows a few values of.
+
+    An explicit --slice the schema lacks is an error; the taxi default is replaced by the schema's
+    first categorical feature whose vocabulary the schema gives (a string domain or an int range)
+    with at most MAX_DEFAULT_SLICE_VALUES values, or by none (overall metrics only).
     """
     known = set(features.names)
     unknown = [s for s in config.slice_features if s not in known]
@@ -41,8 +48,22 @@ def with_resolved_slices(config: PipelineConfig, features: FeatureSet) -> Pipeli
                           f"(features: {features.names})")
     slices = tuple(s for s in config.slice_features if s in known)
     if not slices:
-        slices = tuple([f.name for f in features.features if f.is_categorical][:1])
+        slices = tuple([f.name for f in features.features
+                        if f.is_categorical and f.vocabulary
+                        and len(f.vocabulary) <= MAX_DEFAULT_SLICE_VALUES][:1])
     return dataclasses.replace(config, slice_features=slices)
+
+
+def slices_note(requested, config: PipelineConfig, features: FeatureSet) -> str:
+    """One line saying what the eval metrics are sliced by, and why when it was not asked for."""
+    if tuple(requested) != DEFAULT_SLICE_FEATURES or set(requested) <= set(features.names):
+        return f"eval metrics sliced by {', '.join(config.slice_features)}"
+    if config.slice_features:
+        name = config.slice_features[0]
+        return (f"eval metrics sliced by {name} (the first feature with a small known set of values: "
+                f"{len(features.get(name).vocabulary)}); --slice FEATURE chooses another")
+    return (f"eval metrics overall only: no feature has a known set of at most {MAX_DEFAULT_SLICE_VALUES} "
+            "values to slice by (--slice FEATURE chooses one)")
 
 
 def eval_config(label: Label, slice_features: Sequence[str], min_accuracy: float,

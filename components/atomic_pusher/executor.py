@@ -21,8 +21,10 @@ number as a version, and loads the highest. So:
   what a second run on unchanged data meets: the baseline changed, so the Evaluator reran and
   blessed an equal model.
 
-After each push a push record names the version and the Trainer's model artifact it came from
-(components/latest_pushed_model/records.py): the next run's baseline.
+The model comes from any input form TFX's Pusher takes (`GetModelPath`): a `Model`, or an
+`InfraBlessing` that carries the model it checked, with or without a `ModelBlessing`; each
+blessing given must be blessed. After each push a push record names the version and the artifact
+the model came from (components/latest_pushed_model/records.py): the next run's baseline.
 """
 from __future__ import annotations
 
@@ -198,6 +200,15 @@ def _served_with_digest(base: str, digest: str) -> Optional[Tuple[str, str, bool
     return version, path, record is not None
 
 
+def pushed_artifact(input_dict: Dict[str, List[types.Artifact]]) -> types.Artifact:
+    """The artifact the pushed model comes from, by TFX's Pusher rule (`GetModelPath`): the
+    `Model` when there is one, else the `InfraBlessing` that carries the model it checked."""
+    for key in (standard_component_specs.MODEL_KEY, standard_component_specs.INFRA_BLESSING_KEY):
+        if input_dict.get(key):
+            return artifact_utils.get_single_instance(input_dict[key])
+    raise RuntimeError("Pusher has no model input.")
+
+
 def _record_push(input_dict, base: str, version: str, destination: str, *, pushed_model_uri: str,
                  digest: str) -> None:
     """Writes the push record the next run's LatestPushedModel step reads."""
@@ -205,14 +216,20 @@ def _record_push(input_dict, base: str, version: str, destination: str, *, pushe
         return (input_dict.get(key) or [None])[0]
     records.write_record(base, push_record(
         version=version, pushed_destination=destination,
-        model=single(standard_component_specs.MODEL_KEY),
+        model=pushed_artifact(input_dict),
         blessing=single(standard_component_specs.MODEL_BLESSING_KEY),
+        infra_blessing=single(standard_component_specs.INFRA_BLESSING_KEY),
         pushed_model_uri=pushed_model_uri, digest=digest))
 
 
-def push_record(*, version: str, pushed_destination: str, model, blessing,
-                pushed_model_uri: str, digest: Optional[str] = None) -> dict:
-    """What a push record holds: the version, where it went, and the artifacts it came from."""
+def push_record(*, version: str, pushed_destination: str, model: types.Artifact, blessing,
+                pushed_model_uri: str, digest: Optional[str] = None, infra_blessing=None) -> dict:
+    """What a push record holds: the version, where it went, and the artifacts it came from.
+
+    `model` is the artifact the model was pushed from (`pushed_artifact`): a `Model`, or an
+    `InfraBlessing` carrying one; `model_type` says which. Either URI is unique to the run that
+    made it, which is what the baseline step's cache key needs.
+    """
     return {
         "version": str(version),
         "pushed_destination": pushed_destination,
@@ -220,7 +237,9 @@ def push_record(*, version: str, pushed_destination: str, model, blessing,
         "model_uri": model.uri,
         "model_id": model.id or None,
         "model_name": model.name or None,
+        "model_type": model.type_name,
         "model_blessing_uri": blessing.uri if blessing is not None else None,
+        "infra_blessing_uri": infra_blessing.uri if infra_blessing is not None else None,
         "pushed_model_uri": pushed_model_uri,
         "model_digest": digest,
     }

@@ -1,7 +1,8 @@
 """Push records: what the Pusher writes beside the serving dir for each version it publishes.
 
-`<serving_dir>-records/<version>.json` names the pushed version and the Trainer's model artifact
-it came from (URI, id), and the blessing that let it through. The serving dir itself keeps only
+`<serving_dir>-records/<version>.json` names the pushed version, the artifact the model came from
+(URI, id, type: the Trainer's Model, or an InfraBlessing carrying it), and the blessings that let
+it through. The serving dir itself keeps only
 numeric version folders, as model servers expect. Written with TFX's fileio, so a `gs://`
 serving dir works the same as a local one.
 """

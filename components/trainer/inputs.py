@@ -13,6 +13,25 @@ from components.trainer.model import Preprocessing
 _SHUFFLE_BUFFER = 10_000
 
 
+def without_autotune_thread(dataset: tf.data.Dataset) -> tf.data.Dataset:
+    """`dataset` without tf.data's autotuning thread, whose shutdown can stall a run for up to 60 s.
+
+    With autotuning on, each iterator starts a `tf_data_model` thread (RootDataset's
+    `EnsureModelThreadStarted`) running `Model::OptimizeLoop`, which sleeps 10 ms, 20 ms, 40 ms,
+    ... (doubling, capped at 60 s) between optimizations. When the iterator is destroyed (the end
+    of `Estimator.train`/`evaluate`: the session closes; the end of a `fit`), its destructor calls
+    `CancellationManager::StartCancel`, whose callback wakes that thread; but StartCancel sets
+    `is_cancelled_` only after its callbacks have run, so a thread that wakes first sees
+    `IsCancelled()` still false and sleeps out the rest of its period (a lost wake-up), and the
+    destructor joins it. Measured: 8-37 s after the last step in 11 of 19 training calls
+    (BENCHMARKS.md). Without autotuning there is no such thread; `AUTOTUNE` parallelism and
+    prefetch then take TF's defaults (the core count, and the prefetch buffer's own tuner).
+    """
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return dataset.with_options(options)
+
+
 def list_files(patterns: Sequence[str]) -> List[str]:
     files = sorted(f for p in patterns for f in tf.io.gfile.glob(p))
     if not files:
@@ -38,9 +57,9 @@ def raw_dataset(file_patterns: Sequence[str], features: FeatureSet, batch_size: 
     float32 with NaN for missing numbers. No label.
     """
     dataset = tf.data.TFRecordDataset(list_files(file_patterns), compression_type="GZIP")
-    return dataset.batch(batch_size).map(
+    return without_autotune_thread(dataset.batch(batch_size).map(
         lambda serialized: features.parse(serialized, with_label=False, raw=True),
-        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
+        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE))
 
 
 def make_dataset(file_patterns: Sequence[str], features: FeatureSet, batch_size: int,
@@ -63,8 +82,8 @@ def make_dataset(file_patterns: Sequence[str], features: FeatureSet, batch_size:
             parsed = binding.apply(parsed)
         return parsed, label_to_ids(label, features)
 
-    return dataset.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(
-        tf.data.AUTOTUNE)
+    return without_autotune_thread(dataset.map(
+        parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE))
 
 
 def make_input_fn(file_patterns: Sequence[str], features: FeatureSet, batch_size: int,

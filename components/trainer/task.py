@@ -18,6 +18,7 @@ from tfx.components.trainer.fn_args_utils import FnArgs
 
 from components.trainer import binding as binding_lib
 from components.trainer import convert, features as features_lib
+from components.trainer import hooks as hooks_lib
 from components.trainer import hparams as hparams_lib
 from components.trainer import inputs, model as model_lib
 from components.trainer import user_model
@@ -177,8 +178,9 @@ def estimator_from_keras(keras_model: tf.keras.Model, config: tf.estimator.RunCo
 
 
 def train_hooks(config: tf.estimator.RunConfig, train_steps: int, batch_size: int) -> list:
-    """Progress lines everywhere; checkpoints on the chief only, as the Estimator would."""
-    hooks = [TrainingProgressHook(train_steps, batch_size)]
+    """Progress lines and the stalled-step guard everywhere; checkpoints on the chief only, as the
+    Estimator would."""
+    hooks = [TrainingProgressHook(train_steps, batch_size), hooks_lib.GlobalStepMustAdvanceHook()]
     if config.is_chief and (config.save_checkpoints_steps or 0) > 0:
         hooks.append(CheckpointEveryStepsHook(config))
     return hooks
@@ -316,6 +318,7 @@ def users_keras_model(fn_args: FnArgs, features: features_lib.FeatureSet, settin
     user_model.check_model(keras_model, spec)
     if not keras_model.inputs:  # a Sequential without an input shape: build it for its feature(s)
         build_sequential(keras_model, spec, features, settings, train_dataset)
+    user_model.check_trainable(keras_model, spec)
     head = user_model.output_head(keras_model, spec, label.num_classes)
     binding = binding_lib.bind(binding_lib.model_inputs(keras_model), features, settings.input_map)
     try:

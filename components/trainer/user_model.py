@@ -12,16 +12,18 @@ TensorFlow's internals. Importing this module does not import TensorFlow.
 """
 from __future__ import annotations
 
+import ast
 import dataclasses
 import hashlib
 import importlib
+import importlib.machinery
 import importlib.util
 import inspect
 import os
 import sys
 import sysconfig
 import traceback
-from typing import Any, Callable, Dict, Mapping, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 AVAILABLE_ARGUMENTS = ("train_dataset", "num_classes", "class_names", "hparams")
 
@@ -41,7 +43,8 @@ class ModelSpec:
     module: str           # a dotted module name, or the path of a .py file
     function: str
     search_path: str      # folder a dotted module is imported from (the working directory)
-    source_sha256: str    # of the module's file: an edited prototype is trained again, not cached
+    source_sha256: str    # of the module's file and the user's modules it imports (user_sources):
+                          # an edited prototype, or an edited helper of it, is trained again
 
     @property
     def is_file(self) -> bool:
@@ -71,11 +74,12 @@ def parse_spec(text: str, search_path: Optional[str] = None) -> ModelSpec:
         if not os.path.isfile(path):
             raise UserModelError(f"--model {text!r}: file {path} does not exist. Give the path of "
                                  "your .py file (relative to the working directory), or a dotted module")
-        return ModelSpec(path, function, os.path.dirname(path), _sha256(path))
+        return ModelSpec(path, function, os.path.dirname(path),
+                         sources_sha256(path, [os.path.dirname(path), search_path]))
     if not all(part.isidentifier() for part in module.split(".")):
         raise UserModelError(f"--model {text!r}: {module!r} is neither a .py file nor a dotted module name")
     origin = module_file(module, search_path, text)
-    return ModelSpec(module, function, search_path, _sha256(origin))
+    return ModelSpec(module, function, search_path, sources_sha256(origin, [search_path]))
 
 
 def module_file(module: str, search_path: str, text: str) -> str:
@@ -100,6 +104,74 @@ def module_file(module: str, search_path: str, text: str) -> str:
 def _sha256(path: str) -> str:
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
+
+
+def _locate(dotted: str, folders: Sequence[str]) -> List[str]:
+    """The files importing a dotted module name runs (each package's __init__ on the way, then
+    the module), searching `folders` first and then sys.path, without importing anything."""
+    locations: Optional[List[str]] = list(folders) + sys.path
+    files = []
+    for part in dotted.split("."):
+        if locations is None:  # `part` is an attribute of a module, not a module
+            break
+        spec = importlib.machinery.PathFinder.find_spec(part, locations)
+        if spec is None:
+            break
+        if spec.origin and os.path.isfile(spec.origin):
+            files.append(spec.origin)
+        locations = spec.submodule_search_locations
+    return files
+
+
+def _imported_names(path: str) -> List[tuple]:
+    """(dotted name, folder to search first) for every import statement in the file at `path`."""
+    try:
+        with open(path, "rb") as f:
+            tree = ast.parse(f.read(), path)
+    except (SyntaxError, ValueError, OSError):
+        return []  # importing the module reports it, with the user's line
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [(alias.name, None) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            folder = None
+            if node.level:  # relative: from the file's package, `level - 1` folders up
+                folder = os.path.dirname(path)
+                for _ in range(node.level - 1):
+                    folder = os.path.dirname(folder)
+            if node.module:
+                names.append((node.module, folder))
+            names += [(f"{node.module}.{alias.name}" if node.module else alias.name, folder)
+                      for alias in node.names]
+    return names
+
+
+def user_sources(path: str, folders: Sequence[str]) -> List[str]:
+    """The user's module at `path` and every module of the user's it imports, directly or through
+    another of theirs: files outside the standard library, site-packages and this project, found
+    from the import statements (an import made by a string at run time is not seen)."""
+    found, todo = set(), [os.path.realpath(path)]
+    while todo:
+        current = todo.pop()
+        if current in found:
+            continue
+        found.add(current)
+        here = [os.path.dirname(current)] + list(folders)
+        for name, folder in _imported_names(current):
+            todo += [os.path.realpath(origin) for origin in _locate(name, [folder] if folder else here)
+                     if _is_user_frame(origin)]
+    return sorted(found)
+
+
+def sources_sha256(path: str, folders: Sequence[str]) -> str:
+    """sha256 over the user's module and its own imported modules (`user_sources`), by content and
+    path relative to the module's folder: the Trainer's cache key for a user's prototype."""
+    root = os.path.dirname(os.path.realpath(path))
+    total = hashlib.sha256()
+    for source in user_sources(path, folders):
+        total.update(f"{os.path.relpath(source, root)}\0{_sha256(source)}\n".encode())
+    return total.hexdigest()
 
 
 class _on_path:
@@ -239,6 +311,21 @@ def check_model(model: Any, spec: ModelSpec) -> None:
             f"--model {spec}: {type(model).__name__} is a subclassed Keras model; model_to_estimator "
             "rebuilds a model from its layer graph, which a subclassed model does not have. Build it with "
             "tf.keras.Sequential or the functional API (tf.keras.Input ... tf.keras.Model(inputs, outputs))")
+
+
+def check_trainable(model, spec: ModelSpec) -> None:
+    """A model with weights to train; else UserModelError (Keras's Estimator train op advances the
+    global step only when it applies gradients, so a fully frozen model would train forever)."""
+    if model.trainable_weights:
+        return
+    frozen = [layer.name for layer in model.layers if layer.weights and not layer.trainable]
+    which = (f"every layer with weights is frozen (trainable=False: {frozen[:8]}"
+             + (" ..." if len(frozen) > 8 else "") + ")") if frozen else "it has no weights at all"
+    raise UserModelError(
+        f"--model {spec}: the model {model.name!r} has nothing to train: {which}. The Estimator's train "
+        "op advances its step only when it applies gradients, so training would never end. Make at "
+        "least one layer trainable (e.g. a new Dense head on a frozen pretrained base), as you would "
+        "before model.fit")
 
 
 def output_head(model, spec: ModelSpec, num_classes: int) -> Head:

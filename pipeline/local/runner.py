@@ -10,15 +10,16 @@ import os
 import shutil
 from typing import List, Tuple
 
+from absl import logging as absl_logging
 from tfx.orchestration import metadata, pipeline as tfx_pipeline
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
 from components.latest_pushed_model import records
 from components.trainer.features import FeatureSet, features_from_schema, load_schema
-from pipeline import config as config_lib
+from pipeline import config as config_lib, logs
 from pipeline.data import csv_check
 from pipeline.config import PipelineConfig
-from pipeline.pipeline import create_pipeline, with_resolved_slices
+from pipeline.pipeline import create_pipeline, slices_note, with_resolved_slices
 
 # Beam args used when the user names none: in-process DirectRunner.
 DEFAULT_BEAM_ARGS = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
@@ -50,7 +51,9 @@ def prepare(config: PipelineConfig) -> Tuple[PipelineConfig, FeatureSet, tfx_pip
     features = features_from_schema(schema, config.label)
     csv_check.check_data(config.data_root, schema, config.label,
                          classes=features.label.classes, used=features.names)
+    requested = config.slice_features
     config = with_resolved_slices(config, features)
+    absl_logging.info(logs.SLICES_LOG, slices_note(requested, config, features))
     os.makedirs(config.output_dir, exist_ok=True)
     beam_args: List[str] = list(config.beam_args) or list(DEFAULT_BEAM_ARGS)
     pipeline = create_pipeline(

@@ -1,3 +1,4 @@
+import os
 import io
 import logging
 
@@ -77,3 +78,47 @@ def test_with_verbose_training_lines_are_left_to_the_log_handlers_not_printed_tw
     with logs.progress(total=1, show_training=False) as handler:
         assert handler not in training.handlers and handler in logging.getLogger("absl").handlers
     assert handler not in logging.getLogger("absl").handlers  # removed on the way out
+
+
+def test_the_run_log_holds_every_line_once_each_with_its_time(tmp_path):
+    """As in a CLI run: TensorFlow and Beam are imported (TF's logger then has a handler of its
+    own, and something configures the root logger), then TF, absl and plain Python logging write
+    inside `captured`."""
+    import re
+    import subprocess
+    import sys
+    script = tmp_path / "write_logs.py"
+    log = tmp_path / "run.log"
+    script.write_text(
+        "import logging, sys\n"
+        "sys.path.insert(0, %r)\n"
+        "import tensorflow as tf\n"
+        "import apache_beam\n"
+        "logging.basicConfig()\n"  # what a library may do; the root then has a handler of its own
+        "from absl import logging as absl_logging\n"
+        "from pipeline import logs\n"
+        "with logs.captured(%r):\n"
+        "    tf.compat.v1.logging.info('tf line %%d', 1)\n"
+        "    absl_logging.info('absl line %%d', 2)\n"
+        "    logging.getLogger('keras_tfx.training').info('training line %%d', 3)\n"
+        "    logging.getLogger('apache_beam').warning('beam line %%d', 4)\n"
+        "tf.compat.v1.logging.warning('after the capture')\n" % (os.getcwd(), str(log)))
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = log.read_text().splitlines()
+    stamp = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} (INFO|WARNING) [\w.]+: ")
+    for text in ("tf line 1", "absl line 2", "training line 3", "beam line 4"):
+        found = [line for line in lines if line.endswith(text)]
+        assert len(found) == 1, (text, lines)
+        assert stamp.match(found[0]), found[0]
+    assert "after the capture" not in log.read_text()
+    # After the capture, logging is as it was: TF's line reaches the terminal's stderr again.
+    assert "after the capture" in proc.stderr
+
+
+def test_progress_shows_what_the_metrics_are_sliced_by():
+    stream = io.StringIO()
+    progress = logs.Progress(stream, total=1)
+    progress.emit(_record(logs.SLICES_LOG, "eval metrics sliced by language"))
+    assert stream.getvalue() == "      eval metrics sliced by language\n"

@@ -77,3 +77,46 @@ def test_the_baseline_is_a_plain_step_that_feeds_the_evaluator_and_warm_start():
     assert nodes[pipeline_lib.TRAINER].inputs["base_model"].producer_component_id == pipeline_lib.BASELINE
     trainer = next(c for c in _build().components if c.id == pipeline_lib.TRAINER)
     assert "base_model" not in trainer.inputs  # no warm start: no base model
+
+
+def _schema_features(tmp_path, text):
+    from components.trainer.features import features_from_schema, load_schema
+    path = tmp_path / "schema.pbtxt"
+    path.write_text(text)
+    return features_from_schema(load_schema(str(path)), "label")
+
+
+_LABEL = 'feature { name: "label" type: INT int_domain { min: 0 max: 1 is_categorical: true } }\n'
+
+
+def test_the_default_slice_is_a_feature_with_a_small_known_domain_never_a_near_unique_column(tmp_path):
+    """A categorical column without a vocabulary in the schema (single words, ids) could have a
+    slice per row; the default skips it for one with a few known values, and says which."""
+    features = _schema_features(tmp_path, _LABEL + """
+        feature { name: "word" type: BYTES }
+        feature { name: "language" type: BYTES domain: "language" }
+        string_domain { name: "language" value: "de" value: "en" value: "fr" }
+    """)
+    assert not features.get("word").vocabulary and features.get("word").is_categorical
+    config = pipeline_lib.with_resolved_slices(PipelineConfig(), features)
+    assert config.slice_features == ("language",)
+    note = pipeline_lib.slices_note(PipelineConfig().slice_features, config, features)
+    assert note.startswith("eval metrics sliced by language (the first feature with a small known set of values: 3)")
+
+
+def test_without_such_a_feature_the_metrics_are_overall_only_and_the_note_says_so(tmp_path):
+    many = " ".join(f'value: "v{i}"' for i in range(pipeline_lib.MAX_DEFAULT_SLICE_VALUES + 1))
+    features = _schema_features(tmp_path, _LABEL + f"""
+        feature {{ name: "word" type: BYTES }}
+        feature {{ name: "city" type: BYTES domain: "city" }}
+        string_domain {{ name: "city" {many} }}
+        feature {{ name: "fare" type: FLOAT }}
+    """)
+    config = pipeline_lib.with_resolved_slices(PipelineConfig(), features)
+    assert config.slice_features == ()
+    assert "overall only" in pipeline_lib.slices_note(PipelineConfig().slice_features, config, features)
+    eval_config = pipeline_lib.eval_config(features.label, config.slice_features, 0.5, 0.1)
+    assert [s for s in eval_config.slicing_specs if s.feature_keys] == []
+    # An explicit --slice is taken as given, large domain or not.
+    chosen = pipeline_lib.with_resolved_slices(PipelineConfig(slice_features=("word",)), features)
+    assert chosen.slice_features == ("word",)

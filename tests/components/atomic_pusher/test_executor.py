@@ -1,3 +1,4 @@
+import json
 import os
 
 import pytest
@@ -285,3 +286,101 @@ def test_an_interrupted_remote_push_leaves_nothing_loadable_and_the_next_push_cl
     with stand_in_bucket(tmp_path / "bucket"):
         final = executor.publish_remote(source, "gs://models/taxi")
     assert sorted(os.listdir(served)) == [os.path.basename(final)]
+
+
+# ---- every input form TFX's Pusher takes: Model, InfraBlessing carrying a model, either blessing ----
+
+from tfx.types import standard_component_specs as specs
+from tfx.utils import path_utils
+
+from components.latest_pushed_model import executor as baseline_executor
+
+
+def _infra_blessing(folder, blessed=1, files=None):
+    """An InfraBlessing as TFX's InfraValidator leaves it with make_warmup: the model it checked
+    under `<uri>/stamped_model`, `has_model` 1."""
+    infra = standard_artifacts.InfraBlessing()
+    infra.uri, infra.id = str(folder), 23
+    for rel, content in (files or MODEL_FILES).items():
+        path = os.path.join(path_utils.stamped_model_path(infra.uri), *rel.split("/"))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(content)
+    infra.set_int_custom_property("blessed", blessed)
+    infra.set_int_custom_property("has_model", 1)
+    return infra
+
+
+def _blessing(blessed=1):
+    blessing = standard_artifacts.ModelBlessing()
+    blessing.uri = "/blessings/1"
+    blessing.set_int_custom_property("blessed", blessed)
+    return blessing
+
+
+def _do(input_dict, base, out):
+    pushed = standard_artifacts.PushedModel()
+    pushed.uri = str(out)
+    destination = pusher_pb2.PushDestination(
+        filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=str(base)))
+    executor.Executor().Do(input_dict, {"pushed_model": [pushed]},
+                           {"push_destination": proto_utils.proto_to_json(destination)})
+    return pushed
+
+
+FORMS = {
+    "model": lambda m, i: {specs.MODEL_KEY: [m]},
+    "model+model_blessing": lambda m, i: {specs.MODEL_KEY: [m], specs.MODEL_BLESSING_KEY: [_blessing()]},
+    "model+infra_blessing": lambda m, i: {specs.MODEL_KEY: [m], specs.INFRA_BLESSING_KEY: [i]},
+    "model+both blessings": lambda m, i: {specs.MODEL_KEY: [m], specs.MODEL_BLESSING_KEY: [_blessing()],
+                                          specs.INFRA_BLESSING_KEY: [i]},
+    "infra_blessing as model": lambda m, i: {specs.INFRA_BLESSING_KEY: [i]},
+    "infra_blessing as model+model_blessing": lambda m, i: {specs.INFRA_BLESSING_KEY: [i],
+                                                            specs.MODEL_BLESSING_KEY: [_blessing()]},
+}
+
+
+@pytest.mark.parametrize("form", sorted(FORMS))
+def test_each_input_form_pushes_records_skips_a_duplicate_and_gives_the_next_baseline(form, tmp_path):
+    model = _trainer_model(tmp_path / "trainer_model")
+    infra = _infra_blessing(tmp_path / "infra_blessing")
+    source = model if specs.MODEL_KEY in FORMS[form](model, infra) else infra
+    base = tmp_path / "serving"
+
+    first = _do(FORMS[form](model, infra), base, tmp_path / "push1")
+    assert first.get_int_custom_property("pushed") == 1
+    version = first.get_string_custom_property("pushed_version")
+    assert _numeric(base) == [version]
+    with open(base / version / "variables" / "variables.data-00000-of-00001", "rb") as f:
+        assert f.read() == MODEL_FILES["variables/variables.data-00000-of-00001"]
+    with open(str(base) + records.RECORDS_SUFFIX + f"/{version}.json") as f:
+        record = json.load(f)
+    assert record["model_uri"] == source.uri and record["model_type"] == source.type_name
+    assert record["infra_blessing_uri"] == (infra.uri if specs.INFRA_BLESSING_KEY in FORMS[form](model, infra)
+                                            else None)
+
+    # The same model again: not pushed a second time, and says which version serves it.
+    second = _do(FORMS[form](model, infra), base, tmp_path / "push2")
+    assert second.get_int_custom_property("pushed") == 0
+    assert second.get_string_custom_property(executor.SERVING_VERSION) == version
+    assert _numeric(base) == [version]
+
+    # The baseline step finds it from the record, whatever artifact it came from.
+    baseline = standard_artifacts.Model()
+    baseline.uri = str(tmp_path / "baseline")
+    baseline_executor.Executor().Do({}, {baseline_executor.MODEL_KEY: [baseline]},
+                                    {baseline_executor.SERVING_DIR_KEY: str(base)})
+    assert baseline_executor.has_model(baseline)
+    assert baseline.get_string_custom_property(baseline_executor.VERSION_PROPERTY) == version
+    assert baseline.get_string_custom_property(baseline_executor.SOURCE_URI_PROPERTY) == source.uri
+    assert records.last_pushed_model(str(base)) == source.uri
+
+
+@pytest.mark.parametrize("form", ["model+infra_blessing", "infra_blessing as model"])
+def test_an_infra_blessing_that_failed_pushes_nothing(form, tmp_path):
+    model = _trainer_model(tmp_path / "trainer_model")
+    infra = _infra_blessing(tmp_path / "infra_blessing", blessed=0)
+    pushed = _do(FORMS[form](model, infra), tmp_path / "serving", tmp_path / "push")
+    assert pushed.get_int_custom_property("pushed") == 0
+    assert _numeric(tmp_path / "serving") == []
+    assert not os.path.isdir(str(tmp_path / "serving") + records.RECORDS_SUFFIX)

@@ -28,3 +28,16 @@ def test_learn_preprocessing_ignores_missing_values(taxi_records, taxi_features)
     assert "Dispatch Taxi Affiliation" in prep.vocabularies["company"]
     assert "" not in prep.vocabularies["company"]  # a missing value is not a category
     assert "payment_type" not in prep.vocabularies  # the schema's domain is used instead
+
+
+def test_no_dataset_the_trainer_iterates_starts_tf_datas_autotune_thread(taxi_records, taxi_features):
+    """That thread's shutdown can stall the end of training for up to 60 s (inputs.without_autotune_thread)."""
+    import os
+    pattern = [os.path.join(taxi_records, "Split-train", "*")]
+    for training in (True, False):
+        dataset = inputs.make_dataset(pattern, taxi_features, 32, training=training)
+        assert dataset.options().autotune.enabled is False
+    raw = inputs.raw_dataset(pattern, taxi_features, 32)
+    assert raw.options().autotune.enabled is False
+    # A user's function that maps the dataset further keeps the option.
+    assert raw.map(lambda batch: batch).options().autotune.enabled is False

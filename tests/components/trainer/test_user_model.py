@@ -25,6 +25,41 @@ def test_a_file_spec_resolves_to_the_absolute_file_and_its_hash(tmp_path):
     assert user_model.parse_spec(f"{path}:build").source_sha256 != spec.source_sha256
 
 
+def test_the_hash_covers_the_users_helper_modules_and_nothing_else(tmp_path):
+    """An edit to a helper the prototype imports (plainly, from a package, relatively, or two
+    imports deep) changes the hash, so the Trainer runs again; library modules do not count."""
+    (tmp_path / "helpers.py").write_text("import deeper\nWIDTH = 8\n")
+    (tmp_path / "deeper.py").write_text("SCALE = 1.0\n")
+    package = tmp_path / "mylib"
+    (package / "text").mkdir(parents=True)
+    (package / "__init__.py").write_text("raise SystemExit('imported while hashing')\n")
+    (package / "text" / "__init__.py").write_text("")
+    (package / "text" / "clean.py").write_text("from . import rules\n")
+    (package / "text" / "rules.py").write_text("LOWER = True\n")
+    _module(tmp_path, """
+        import os, json
+        import numpy as np
+        import helpers
+        from mylib.text import clean
+        def build():
+            return helpers.WIDTH
+    """)
+    spec = user_model.parse_spec("proto.py:build", search_path=str(tmp_path))
+    sources = user_model.user_sources(spec.module, [str(tmp_path)])
+    assert sorted(os.path.relpath(s, os.path.realpath(tmp_path)) for s in sources) == sorted([
+        "proto.py", "helpers.py", "deeper.py", "mylib/__init__.py", "mylib/text/__init__.py",
+        "mylib/text/clean.py", "mylib/text/rules.py"])
+    before = spec.source_sha256
+    for helper, text in [("helpers.py", "import deeper\nWIDTH = 16\n"), ("deeper.py", "SCALE = 2.0\n"),
+                         ("mylib/text/rules.py", "LOWER = False\n")]:
+        (tmp_path / helper).write_text(text)
+        after = user_model.parse_spec("proto.py:build", search_path=str(tmp_path)).source_sha256
+        assert after != before, helper
+        before = after
+    # Unchanged files: the same hash (a rerun is served from the cache).
+    assert user_model.parse_spec("proto.py:build", search_path=str(tmp_path)).source_sha256 == before
+
+
 def test_a_dotted_spec_is_found_from_the_search_path_without_importing_it(tmp_path):
     package = tmp_path / "protos"
     package.mkdir()
@@ -164,3 +199,21 @@ def test_one_hot_losses_are_refused_since_labels_are_class_ids():
     spec = user_model.ModelSpec("proto.py", "build", os.getcwd(), "0")
     with pytest.raises(UserModelError, match="sparse_categorical_crossentropy"):
         user_model.output_head(model, spec, 3)
+
+
+def test_a_model_with_nothing_to_train_is_refused_naming_the_frozen_layers(tmp_path):
+    spec = user_model.ModelSpec("proto.py", "build", str(tmp_path), "0")
+    inputs = tf.keras.Input(shape=(3,), name="x")
+    base = tf.keras.layers.Dense(4, name="pretrained_base")
+    head = tf.keras.layers.Dense(1, activation="sigmoid", name="head")
+    model = tf.keras.Model(inputs, head(base(inputs)))
+    user_model.check_trainable(model, spec)  # trainable: fine
+    base.trainable = False
+    user_model.check_trainable(model, spec)  # a frozen base with a trainable head: fine
+    head.trainable = False
+    with pytest.raises(UserModelError, match=r"nothing to train: every layer with weights is frozen "
+                                             r"\(trainable=False: \['pretrained_base', 'head'\]\)"):
+        user_model.check_trainable(model, spec)
+    no_weights = tf.keras.Model(inputs, tf.keras.layers.Lambda(lambda t: tf.reduce_mean(t, axis=1, keepdims=True))(inputs))
+    with pytest.raises(UserModelError, match="it has no weights at all"):
+        user_model.check_trainable(no_weights, spec)
