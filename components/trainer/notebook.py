@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import builtins
 import dataclasses
+import importlib.abc
 import linecache
 import os
 import textwrap
@@ -257,8 +258,23 @@ def compile_cells(code: NotebookCode) -> List[Statement]:
             if isinstance(node, (ast.Import, ast.ImportFrom)) and not (_bound_names(node) & code.used_names):
                 optional = lines[node.lineno - 1].strip()
             statements.append(Statement(cell.number, node.lineno,
-                                        compile(ast.Module([node], []), filename, "exec"), optional))
+                                        importlib.abc.InspectLoader.source_to_code(
+                                            ast.Module([node], []), filename), optional))
     return statements
+
+
+class StatementLoader(importlib.abc.InspectLoader):
+    """Runs one kept statement in the notebook's module through the import system, as a .py
+    prototype's module is run (`loader.exec_module`)."""
+
+    def __init__(self, statement: Statement):
+        self._statement = statement
+
+    def get_code(self, fullname):
+        return self._statement.code
+
+    def get_source(self, fullname):
+        return None
 
 
 def wrap_hint(code: NotebookCode, function: str) -> str:

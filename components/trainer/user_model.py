@@ -282,7 +282,7 @@ def _import_notebook(spec: ModelSpec, name: str) -> types.ModuleType:
     with _on_path(os.path.dirname(spec.module)):
         for statement in notebook_lib.compile_cells(code):
             try:
-                exec(statement.code, module.__dict__)  # pylint: disable=exec-used  # their kept cells
+                notebook_lib.StatementLoader(statement).exec_module(module)
             except ImportError as exc:
                 if statement.optional is None:
                     raise
