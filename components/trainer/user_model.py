@@ -1,6 +1,7 @@
 """A user's own Keras prototype: found, called, checked, with errors that point at their code.
 
-`--model MODULE:FUNCTION` names a function that returns a compiled `tf.keras.Model`. It is
+`--model MODULE:FUNCTION` names a function that returns a compiled `tf.keras.Model`; MODULE is a
+.py file, a dotted module, or a Jupyter notebook (`notebook.py`: its definitions only). It is
 called with those of these keyword arguments it declares (`AVAILABLE_ARGUMENTS`):
 `train_dataset` (the training split's raw features, batched: a dict from column name to a
 `(batch, 1)` tensor, float32 with NaN for missing numbers, tf.string for strings; no label),
