@@ -313,7 +313,7 @@ def load_function(spec: ModelSpec) -> Callable:
                     module = importlib.import_module(spec.module)
         except Exception as exc:  # their module's own error: show their lines
             raise UserModelError(f"--model {spec}: importing {spec.module} failed:\n"
-                                 + user_traceback(exc)) from None
+                                 + user_traceback(exc) + _hint(exc, spec)) from None
         _LOADED[key] = module
     module = _LOADED[key]
     function = getattr(module, spec.function, None)

@@ -88,6 +88,12 @@ def test_a_name_only_skipped_code_sets_is_explained(tmp_path):
     spec = user_model.parse_spec(f"{a_notebook(tmp_path, uses_df)}:build_model")
     with pytest.raises(user_model.UserModelError, match=r"'small' is set by top-level code in cell 4"):
         user_model.call(user_model.load_function(spec), spec, train_dataset=None)
+    # The same when a kept definition needs it as the notebook is read.
+    subclass = MODEL_CELL + "\n\nclass Layer(small):\n    pass\n"
+    spec = user_model.parse_spec(f"{a_notebook(tmp_path, subclass)}:build_model")
+    with pytest.raises(user_model.UserModelError, match=r"(?s)\[cell 5\]\", line 8.*'small' is set by "
+                                                        r"top-level code in cell 4"):
+        user_model.load_function(spec)
 
 
 def test_a_syntax_error_names_cell_and_line(tmp_path):
