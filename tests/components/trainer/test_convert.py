@@ -77,6 +77,8 @@ KINDS = {
                                  _dense_head, INTS, tf.int64),
     "integer_lookup_count": (lambda: _adapted(L.IntegerLookup(output_mode="count"), INTS),
                              _dense_head, INTS, tf.int64),
+    "integer_lookup_tf_idf": (lambda: _adapted(L.IntegerLookup(output_mode="tf_idf"), INTS),
+                              _dense_head, INTS, tf.int64),
     "normalization": (lambda: _adapted(L.Normalization(), NUMBERS),
                       lambda: [L.Dense(1, kernel_initializer="ones")], NUMBERS, tf.float32),
     "discretization": (lambda: _adapted(L.Discretization(num_bins=3), NUMBERS),
