@@ -38,7 +38,7 @@ def test_the_structured_data_notebook_goes_in_as_it_is_by_its_function(tmp_path)
     assert any("pd.read_csv(" in s for s in sources) and any("model.fit(" in s for s in sources)
     assert sum('output_mode="one_hot"' in s for s in sources) == 1
     assert not any("pad_to_max_tokens" in s for s in sources)
-    columns, rows = read_taxi_rows(every=5)
+    columns, rows = read_taxi_rows(every=8)
     write_csv(str(tmp_path / "data" / "data.csv"), columns, rows)
     out = tmp_path / "out"
     result, terminal = run_cli_on_a_terminal(

@@ -94,23 +94,50 @@ KINDS = {
 }
 
 
-@pytest.mark.parametrize("kind", sorted(KINDS))
-def test_each_layer_kind_predicts_the_same_through_the_estimator(kind, tmp_path):
+@pytest.fixture(scope="module")
+def every_kind_through_the_estimator(tmp_path_factory):
+    """One functional model with a branch per layer kind (its own input and output), converted
+    and run through one Estimator: each kind's eager and Estimator predictions, and its layer's
+    eager and graph-safe outputs. One graph instead of one per kind keeps this quick."""
     tf.keras.utils.set_random_seed(1)
-    make_layer, head, data, dtype = KINDS[kind]
-    layer = make_layer()
-    model = tf.keras.Sequential([tf.keras.Input(shape=(1,), dtype=dtype), layer] + head())
+    inputs, outputs, layers, data = [], [], {}, {}
+    for kind in sorted(KINDS):
+        make_layer, head, values, dtype = KINDS[kind]
+        layers[kind] = make_layer()
+        x = tf.keras.Input(shape=(1,), dtype=dtype, name=f"in_{kind}")
+        y = layers[kind](x)
+        for layer in head()[:-1]:
+            y = layer(y)
+        inputs.append(x)
+        outputs.append(L.Dense(1, name=f"out_{kind}")(y))
+        data[f"in_{kind}"] = values
+    model = tf.keras.Model(inputs, outputs)
     model.compile(optimizer="adam", loss=tf.keras.losses.BinaryCrossentropy(from_logits=True))
-
-    # The layer learned something (so the comparison below can tell a lost state).
-    assert np.asarray(model.layers[0](data)).std() > 0
-    expected = model.predict(data, verbose=0)
+    eager = dict(zip(model.output_names, model.predict(data, verbose=0)))
     safe = convert.graph_safe(model)
-    if safe is not model:  # the graph-safe copy outputs what the eager layer does, as wide
-        np.testing.assert_allclose(np.asarray(safe.layers[0](data)), np.asarray(model.layers[0](data)),
-                                   rtol=1e-6)
-    got = _estimator_predictions(model, {model.input_names[0]: data}, tmp_path)
-    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    safe_layers = {layer.name: layer for layer in safe.layers}
+    # Layer outputs now: model_to_estimator leaves the Keras objects built before it unusable.
+    layer_outputs = {kind: (np.asarray(layer(data[f"in_{kind}"])),
+                            np.asarray(safe_layers[layer.name](data[f"in_{kind}"])))
+                     for kind, layer in layers.items()}
+    estimator = tf.keras.estimator.model_to_estimator(
+        keras_model=safe, model_dir=str(tmp_path_factory.mktemp("kinds")), checkpoint_format="saver")
+    predictions = list(estimator.predict(
+        lambda: tf.data.Dataset.from_tensor_slices(data).batch(len(TEXTS))))
+    through = {name: np.array([p[name] for p in predictions]) for name in model.output_names}
+    return layer_outputs, eager, through
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_each_layer_kind_predicts_the_same_through_the_estimator(kind, every_kind_through_the_estimator):
+    layer_outputs, eager, through = every_kind_through_the_estimator
+    original, copy = layer_outputs[kind]
+    # The layer learned something (so the comparison below can tell a lost state).
+    assert original.std() > 0
+    # The graph-safe copy outputs what the eager layer does, as wide.
+    assert copy.shape == original.shape
+    np.testing.assert_allclose(copy, original, rtol=1e-6)
+    np.testing.assert_allclose(through[f"out_{kind}"], eager[f"out_{kind}"], rtol=1e-5, atol=1e-6)
 
 
 def test_tf_idf_weights_are_in_the_frozen_copys_config():
