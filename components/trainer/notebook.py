@@ -59,7 +59,8 @@ class NotebookCode:
     skipped_names: Dict[str, int]    # a name only skipped code assigns -> its cell
     top_level_model: List[int]       # cells whose skipped code builds or compiles a model
     used_names: Set[str]             # names the kept functions, classes and constants read
-    model_name: str = "model"        # what the skipped top-level code calls .compile() on
+    model_name: str                  # what the skipped top-level code calls .compile() on
+    sources: Dict[int, str]          # every code cell's source as written, by number
 
     def filename(self, cell: KeptCell) -> str:
         return f"{self.path} [cell {cell.number}]"
@@ -74,13 +75,11 @@ class NotebookCode:
         lines: List[str] = []
         for number in cells:
             lines.append(f"# cell {number}")
-            lines += self._raw.get(number, "").rstrip().splitlines()
+            lines += self.sources.get(number, "").rstrip().splitlines()
         body = [l for l in lines if l.strip()]
         if len(body) > limit:
             body = body[:limit] + ["..."]
         return textwrap.indent("\n".join(body), "    ")
-
-    _raw: Dict[int, str] = dataclasses.field(default_factory=dict, repr=False)
 
 
 def _shorten(text: str, width: int = 90) -> str:
@@ -201,8 +200,7 @@ def read(path: str) -> NotebookCode:
             if not isinstance(node, (ast.Import, ast.ImportFrom)):
                 used |= _loaded_names(node)
     code = NotebookCode(os.path.abspath(path), cells, skipped, defined, skipped_names,
-                        top_level_model, used, model_name)
-    code._raw.update(raw)
+                        top_level_model, used, model_name, raw)
     return code
 
 
