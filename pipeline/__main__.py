@@ -1,4 +1,4 @@
-"""Command line: `python -m pipeline run|report|runs|predict|infer-schema ...`."""
+"""Command line: `python -m pipeline run|compile|run-compiled|submit|runs|rollback|report|predict|infer-schema`."""
 from __future__ import annotations
 
 import dataclasses
@@ -12,7 +12,7 @@ from typing import Optional, Tuple
 import click
 
 from pipeline import config as config_lib
-from pipeline import pairs
+from pipeline import notify, pairs
 
 _DEFAULTS = config_lib.PipelineConfig()
 
@@ -146,9 +146,13 @@ def cli() -> None:
                    "Default: in-process DirectRunner.")
 @click.option("--verbose", is_flag=True, help="Show TensorFlow, Beam and TFX logs on the terminal "
               "instead of only in the run's log file.")
+@click.option("--notify", "notify_urls", multiple=True, metavar="URL",
+              help="Webhook to POST the run's outcome to, as JSON with a one-line `text` (repeatable; "
+                   "Slack, Mattermost and Teams incoming webhooks take it). A webhook that fails or "
+                   "does not answer within 10 s is reported and never changes the run's outcome.")
 def run(data_root, schema_path, label, output_dir, train_steps, eval_steps, min_accuracy,
         max_accuracy_drop, split, slice_features, hparams, model, input_map, seed, no_cache, warm_start,
-        beam_args, verbose) -> None:
+        beam_args, verbose, notify_urls) -> None:
     """Run the pipeline locally: CSV -> validate -> train -> evaluate -> push."""
     started = time.time()
     try:
@@ -165,18 +169,20 @@ def run(data_root, schema_path, label, output_dir, train_steps, eval_steps, min_
             input_map=_parse_input_map(input_map))
         config.check_hparams()
         config.check_output_dir()
+        notify_urls = tuple(notify.check_url(url) for url in notify_urls)
     except (config_lib.ConfigError, ValueError, TypeError) as exc:
         _fail(str(exc))
 
     from pipeline import logs
     from pipeline.local import run_lock
+    log_path = logs.new_log_path(config.output_dir)
+    tell = _Notifier(notify_urls, config, log_path)
     try:
         with run_lock.exclusive(config.output_dir):
-            log_path = logs.new_log_path(config.output_dir)
             click.echo(f"running pipeline {config.pipeline_name!r} on {config.data_root}"
                        + ("" if verbose else f" (log: {log_path})"))
             if config.model is not None:
-                _check_users_function(config, log_path, verbose)
+                _check_users_function(config, log_path, verbose, tell)
             with logs.progress(total=len(config_lib.COMPONENT_IDS), show_training=not verbose) as progress:
                 try:
                     with logs.captured(log_path, enabled=not verbose):
@@ -192,20 +198,54 @@ def run(data_root, schema_path, label, output_dir, train_steps, eval_steps, min_
                             click.echo(f"report: {report_path}")
                     message = explain(exc)
                     if message is None:
-                        _fail(f"the pipeline failed: {type(exc).__name__}: {exc}\n"
-                              f"The full log, with the traceback, is in {log_path} (rerun with "
-                              "--verbose to see it on the terminal).", code=1)
+                        message = (f"the pipeline failed: {type(exc).__name__}: {exc}\n"
+                                   f"The full log, with the traceback, is in {log_path} (rerun with "
+                                   "--verbose to see it on the terminal).")
+                    tell("failed", reason=message, failed_component=progress.failed_node)
                     _fail(message, code=1)
             with logs.captured(log_path, enabled=not verbose):
                 from pipeline.report import results
                 summary = results.summarize(config)
                 summary.report_path = _write_report(config)
     except run_lock.RunInProgress as exc:
+        tell("refused", reason=str(exc))
         _fail(str(exc), code=3)
     click.echo(results.format_summary(summary, time.time() - started))
+    tell.outcome(summary)
 
 
-def _check_users_function(config, log_path: str, verbose: bool) -> None:
+class _Notifier:
+    """Posts the run's one outcome message to the --notify webhooks (none: does nothing)."""
+
+    def __init__(self, urls, config, log_path: str):
+        self.urls, self.config, self.log_path = urls, config, log_path
+
+    def __call__(self, status: str, **fields) -> None:
+        if not self.urls:
+            return
+        body = notify.message(status, pipeline=self.config.pipeline_name,
+                              run_id=notify.run_id(self.log_path), data_root=self.config.data_root,
+                              output_dir=os.path.abspath(self.config.output_dir), log=self.log_path,
+                              **fields)
+        for line in notify.post(self.urls, body):
+            click.echo(f"warning: {line}", err=True)
+
+    def outcome(self, summary) -> None:
+        from pipeline.report import results
+        common = dict(metrics=summary.metrics, blessed=summary.blessed, report=summary.report_path)
+        if summary.pushed and summary.states.get(config_lib.PUSHER) != "cached":
+            self("pushed", pushed_version=os.path.basename(summary.pushed_path.rstrip("/")),
+                 serving_version=os.path.basename(summary.pushed_path.rstrip("/")), **common)
+        elif summary.pushed or summary.serving_version:
+            served = summary.serving_version or os.path.basename((summary.pushed_path or "").rstrip("/"))
+            self("nothing_new", serving_version=served, reason=summary.not_pushed_reason, **common)
+        elif summary.blessed is False:
+            self("not_blessed", reason=results.blessing_line(summary), **common)
+        else:
+            self("not_pushed", reason=summary.not_pushed_reason, **common)
+
+
+def _check_users_function(config, log_path: str, verbose: bool, tell=None) -> None:
     """Imports the user's module and finds the function before any component runs (exit 2)."""
     from pipeline import logs
     from components.trainer import user_model
@@ -216,6 +256,8 @@ def _check_users_function(config, log_path: str, verbose: bool) -> None:
         except user_model.UserModelError as exc:
             error = str(exc)
     if error:
+        if tell is not None:
+            tell("failed", reason=error + "\nNothing was run.")
         _fail(error + "\nNothing was run.")
     for line in user_model.skipped_cells(config.model):  # a notebook's top-level code
         click.echo(f"model: {line}")
@@ -384,6 +426,31 @@ def runs_command(output_dir, limit) -> None:
     if not lines:
         _fail(f"no runs recorded in {config.metadata_path}", code=1)
     click.echo("\n".join(lines))
+
+
+@cli.command("rollback")
+@click.option("--output-dir", type=click.Path(), default=_DEFAULTS.output_dir, show_default=True)
+@click.option("--serving-dir", default=None,
+              help="The push destination (local or gs://...). Default: <output-dir>/serving_model.")
+@click.option("--to", "to_version", default=None, metavar="VERSION",
+              help="The pushed version to serve again. Default: the newest earlier version whose "
+                   "model differs from the served one.")
+def rollback_command(output_dir, serving_dir, to_version) -> None:
+    """Serve an earlier pushed version again, without retraining (pushed anew as the newest version)."""
+    from pipeline.local import run_lock
+    from pipeline.serving import rollback as rollback_lib
+    config = config_lib.absolute(config_lib.PipelineConfig(output_dir=output_dir))
+    target_dir = serving_dir or config.serving_dir
+    try:
+        with run_lock.exclusive(config.output_dir):
+            done = rollback_lib.rollback(target_dir, to_version)
+    except run_lock.RunInProgress as exc:
+        _fail(str(exc), code=3)
+    except rollback_lib.RollbackError as exc:
+        _fail(f"{exc}\nNothing was changed.", code=2)
+    click.echo(f"rolled back: version {done.from_version} was served; version {done.to_version} is "
+               f"served again as version {done.new_version} at {done.path}")
+    click.echo("The next run compares its model against this one (its baseline).")
 
 
 @cli.command("report")

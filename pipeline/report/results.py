@@ -11,6 +11,7 @@ from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
 from components.atomic_pusher import already_served_line
+from components.latest_pushed_model import records
 from pipeline import pipeline as pipeline_lib
 from pipeline.config import PipelineConfig
 
@@ -278,11 +279,19 @@ _NOT_PUSHED = {"serving_version": "serving_version", "serving_path": "serving_de
 
 
 def history(config: PipelineConfig, limit: int = 20) -> List[str]:
-    """One line per past run, newest first: when, components, metrics, blessing, push."""
+    """One line per past run and per rollback, newest first: when, components, metrics, blessing,
+    push."""
+    lines = []  # (when, line)
+    for record in records.read_records(config.serving_dir):
+        if record.get("rollback"):
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(record.get("pushed_at") or 0)))
+            rolled = record["rollback"]
+            lines.append((float(record.get("pushed_at") or 0),
+                          f"{when}  {'rollback':<22} {'-':<32} {'-':<12} pushed {record['version']}  "
+                          f"(version {rolled.get('to_version')} again, was {rolled.get('from_version')})"))
     if not os.path.isfile(config.metadata_path):
-        return []
+        return [line for _, line in sorted(lines, reverse=True)][:limit]
     store = open_store(config.metadata_path)
-    lines = []
     for run, executions in run_executions(store, config.pipeline_name)[:limit]:
         summary = summarize_run(store, executions)
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run.create_time_since_epoch / 1000))
@@ -293,9 +302,10 @@ def history(config: PipelineConfig, limit: int = 20) -> List[str]:
         pushed = (f"pushed {os.path.basename(summary.pushed_path.rstrip('/'))}" if summary.pushed
                   else f"already served as {summary.serving_version}" if summary.serving_version
                   else "not pushed")
-        lines.append(f"{when}  {steps:<22} {metrics or '-':<32} {blessed:<12} {pushed}"
-                     + (f"  failed: {', '.join(failed)}" if failed else ""))
-    return lines
+        lines.append((run.create_time_since_epoch / 1000,
+                      f"{when}  {steps:<22} {metrics or '-':<32} {blessed:<12} {pushed}"
+                      + (f"  failed: {', '.join(failed)}" if failed else "")))
+    return [line for _, line in sorted(lines, key=lambda item: item[0], reverse=True)][:limit]
 
 
 def state_counts(states: Dict[str, str]) -> str:

@@ -14,12 +14,14 @@ import textwrap
 import pytest
 from click.testing import CliRunner
 
+from components.trainer.features import features_from_schema, load_schema
 from pipeline import config as config_lib
 from pipeline.report import results
 from pipeline.kubeflow import run_compiled
 from pipeline.__main__ import cli
 from tests.conftest import read_taxi_rows, write_csv
-from tests.e2e.test_local_pipeline import tree_digest, trainer_executions
+from tests.components.trainer import test_export
+from tests.e2e.test_local_pipeline import first_eval_split, tree_digest, trainer_executions
 
 pytestmark = pytest.mark.e2e
 
@@ -210,6 +212,17 @@ def test_a_functional_model_with_two_inputs_named_unlike_the_columns_bound_by_in
     assert all(0.0 <= v <= 1.0 for v in values) and len(set(values)) > 10
     for row in scored:
         assert abs(float(row["probability_0"]) + float(row["probability_1"]) - 1) < 1e-4
+
+
+def test_a_users_pushed_model_serves_the_bound_columns_raw_and_warms_up_tf_serving(functional_run):
+    _, out = functional_run
+    config = config_lib.absolute(config_lib.PipelineConfig(output_dir=str(out)))
+    features = features_from_schema(load_schema(config.schema_path), config.label)
+    pushed = results.summarize(config).pushed_path.rstrip("/")
+    # Keyed by the columns the binding feeds (trip_miles, company), not the model's input names.
+    test_export.check_raw_signature(pushed, test_export.rows_with_gaps(), features, config.schema_path,
+                                    ["trip_miles", "company"], classes=["0", "1"])
+    test_export.check_warmup(pushed, first_eval_split(config), ["trip_miles", "company"])
 
 
 # (id, --model target, extra args, exit code, words the message holds)

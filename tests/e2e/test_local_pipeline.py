@@ -23,6 +23,7 @@ from pipeline.serving import model as serving
 from pipeline.__main__ import cli
 from pipeline import pipeline as pipeline_lib
 from tests import browser
+from tests.components.trainer import test_export
 from tests.conftest import read_taxi_rows, write_csv
 from tests.pipeline.report import test_report
 
@@ -168,6 +169,22 @@ def test_pushed_model_predicts_on_raw_examples(first_run):
     assert np.all((probabilities >= 0) & (probabilities <= 1))
     labels = np.array([int(r["big_tipper"]) for r in rows])
     assert ((probabilities[:, 0] > 0.5) == labels).mean() > 0.6
+
+
+def first_eval_split(config) -> list:
+    """The serialized tf.Examples of the first run's eval split (ExampleGen's first artifact)."""
+    root = os.path.join(config.pipeline_root, pipeline_lib.EXAMPLE_GEN, "examples")
+    first = min(os.listdir(root), key=int)
+    return test_export.eval_records(os.path.join(root, first))
+
+
+def test_pushed_model_serves_raw_features_and_warms_up_tf_serving(first_run):
+    config, summary = first_run
+    features = features_from_schema(load_schema(config.schema_path), config.label)
+    pushed = summary.pushed_path.rstrip("/")  # TFMA evaluated its serving_default in the run
+    test_export.check_raw_signature(pushed, test_export.rows_with_gaps(), features,
+                                    config.schema_path, features.names, classes=["0", "1"])
+    test_export.check_warmup(pushed, first_eval_split(config), features.names)
 
 
 def test_second_run_is_served_from_the_cache_and_pushes_no_second_copy(first_run):
