@@ -259,6 +259,8 @@ def _check_users_function(config, log_path: str, verbose: bool, tell=None) -> No
         if tell is not None:
             tell("failed", reason=error + "\nNothing was run.")
         _fail(error + "\nNothing was run.")
+    for line in user_model.skipped_cells(config.model):  # a notebook's top-level code
+        click.echo(f"model: {line}")
     click.echo(f"model: {config.model.module}:{config.model.function} (your function; inputs are bound "
                "to features when it has built the model)")
 
