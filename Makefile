@@ -12,7 +12,7 @@ TEST_ARGS  ?=
 
 IMAGE      ?= keras-tfx:local
 
-.PHONY: run test test-fast venv browser lock clean clean-outputs image
+.PHONY: run test test-fast venv browser lock lock-serving clean clean-outputs image
 
 venv: $(STAMP)
 
@@ -58,8 +58,15 @@ lock:
 	$(PYTHON) -m pip install --quiet uv==$(UV_VERSION)
 	bash tools/make_lock.sh
 
+# Re-resolve the model server's own lock (KServe + a current TensorFlow; `serve` builds
+# .venv-serving from it with --no-deps, and rebuilds it when the lock changes).
+SERVING_DIR := pipeline/serving/server
+lock-serving: $(STAMP)
+	$(PY) -m uv pip compile --quiet --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+	  $(SERVING_DIR)/requirements.in -o $(SERVING_DIR)/requirements.lock
+
 clean-outputs:
 	rm -rf $(OUTPUT_DIR)
 
 clean: clean-outputs
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) .venv-serving .venv-serving.build-lock .pytest_cache build *.egg-info

@@ -9,7 +9,10 @@ setup(
     packages=find_packages(include=["pipeline", "pipeline.*", "components", "components.*"]),
     # The report's templates are read at run time (jinja2.PackageLoader): they must be installed
     # with the code, since the image installs the project non-editable (`uv pip install .`).
-    package_data={"": ["*.pbtxt"], "pipeline.report": ["templates/*"]},
+    # `serve` builds its environment from the server's lock, read at run time like the templates.
+    package_data={"": ["*.pbtxt"], "pipeline.report": ["templates/*"],
+                  "pipeline.serving.server": ["requirements.in", "requirements.lock"],
+                  "pipeline.serving": ["kserve/*.yaml"]},
     # Dependencies are pinned in requirements.lock and installed with --no-deps
     # (tfx 1.15.1 declares Requires-Python <3.11; see README "Dependencies").
     install_requires=[],

@@ -1,4 +1,8 @@
-"""Issue 12, item 7: bring your own model, the example prototype: Estimator against model.fit.
+"""Issue 12, item 7 (and issue 20, item 10): bring your own model: Estimator against model.fit.
+
+`--prototype` picks the prototype and its data (PROTOTYPES): `text_lstm` (the default,
+examples.text_classifier on data/sentiment), `taxi_structured` (the keras.io structured-data
+notebook on data/taxi), `text_tfidf` and `text_characters` (on data/sentiment).
 
 1. Runs the example (`python -m pipeline run ... --model examples.text_classifier:build_model
    --input-map input_1=text`) into a fresh output dir under --workdir and times it (whole
@@ -17,7 +21,8 @@ the seconds of the whole `train`/`fit` call (graph building or tracing, session 
 final checkpoint included, as a run pays them); `steady_examples_per_s` leaves out everything
 before the end of the first step and after the end of the last one.
 
-    .venv/bin/python bench/byo_vs_fit.py --workdir DIR [--steps 2000] [--repeats 3] [--batch-size 128]
+    .venv/bin/python bench/byo_vs_fit.py --workdir DIR [--prototype text_lstm] [--steps 2000]
+        [--repeats 3] [--batch-size 128]
 """
 from __future__ import annotations
 
@@ -42,19 +47,39 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from _common import PYTHON, load_average, newest_subdir, run_measured  # noqa: E402
 
-MODEL = "examples.text_classifier:build_model"
-INPUT_MAP = {"input_1": "text"}
-DATA_ROOT = "data/sentiment"
-SCHEMA = "schemas/sentiment/schema.pbtxt"
-LABEL = "label"
+PROTOTYPES = {
+    "text_lstm": dict(model="examples.text_classifier:build_model", input_map={"input_1": "text"},
+                      data_root="data/sentiment", schema="schemas/sentiment/schema.pbtxt",
+                      label="label", slice="source"),
+    "taxi_structured": dict(model="examples/taxi_structured.ipynb:build_model", input_map={},
+                            data_root="data/taxi", schema="schemas/taxi/schema.pbtxt",
+                            label="big_tipper", slice="trip_start_hour"),
+    "text_tfidf": dict(model="examples/text_tfidf.py:build_model", input_map={},
+                       data_root="data/sentiment", schema="schemas/sentiment/schema.pbtxt",
+                       label="label", slice="source"),
+    "text_characters": dict(model="examples/text_characters.py:build_model", input_map={},
+                            data_root="data/sentiment", schema="schemas/sentiment/schema.pbtxt",
+                            label="label", slice="source"),
+}
+MODEL, INPUT_MAP, DATA_ROOT, SCHEMA, LABEL, SLICE = None, None, None, None, None, None
+
+
+def use_prototype(name: str) -> None:
+    global MODEL, INPUT_MAP, DATA_ROOT, SCHEMA, LABEL, SLICE  # pylint: disable=global-statement
+    p = PROTOTYPES[name]
+    MODEL, INPUT_MAP, DATA_ROOT = p["model"], dict(p["input_map"]), p["data_root"]
+    SCHEMA, LABEL, SLICE = p["schema"], p["label"], p["slice"]
+
+
 SEED = 42  # the pipeline's default --seed
 RESULT_PREFIX = "BYO_RESULT "
 
 
 def example_command(output_dir: str, steps: int, batch_size: int):
     argv = [PYTHON, "-m", "pipeline", "run", "--data-root", DATA_ROOT, "--schema", SCHEMA,
-            "--label", LABEL, "--slice", "source", "--model", MODEL,
-            "--input-map", "input_1=text", "--output-dir", output_dir]
+            "--label", LABEL, "--slice", SLICE, "--model", MODEL, "--output-dir", output_dir]
+    for name, feature in INPUT_MAP.items():
+        argv += ["--input-map", f"{name}={feature}"]
     if steps != 2000:
         argv += ["--train-steps", str(steps)]
     if batch_size != 128:
@@ -173,15 +198,17 @@ def side_fit(args) -> dict:
     features, train_files, eval_files = _split(args.examples)
     hparams = _hparams(args.batch_size)
     batch = args.batch_size
-    function = user_model.load_function(user_model.parse_spec(MODEL, PROJECT_ROOT))
+    spec = user_model.parse_spec(MODEL, PROJECT_ROOT)
+    function = user_model.load_function(spec)
     phases = {}
     t0 = time.perf_counter()
     tf.keras.backend.clear_session()  # as users_keras_model does
     tf.keras.utils.set_random_seed(SEED)
     label = features.label
-    model = function(train_dataset=inputs.raw_dataset(train_files, features, batch),
-                     num_classes=label.num_classes, class_names=[str(c) for c in label.classes],
-                     hparams=dict(hparams))
+    model = user_model.call(  # with the arguments it declares, as the pipeline calls it
+        function, spec, train_dataset=inputs.raw_dataset(train_files, features, batch),
+        num_classes=label.num_classes, class_names=[str(c) for c in label.classes],
+        hparams=dict(hparams))
     binding = binding_lib.bind(binding_lib.model_inputs(model), features, dict(INPUT_MAP))
     phases["build_bind_s"] = time.perf_counter() - t0
     dataset = inputs.make_dataset(train_files, features, batch, training=True, seed=SEED,
@@ -193,7 +220,7 @@ def side_fit(args) -> dict:
                                 callbacks=[step_times]))
     end = time.perf_counter()
     t0 = time.perf_counter()
-    loss, accuracy = model.evaluate(
+    loss, accuracy, *_ = model.evaluate(
         inputs.make_dataset(eval_files, features, batch, training=False, binding=binding),
         verbose=0)
     phases["evaluate_s"] = time.perf_counter() - t0
@@ -230,7 +257,8 @@ def summary_lines(log_path: str):
 
 
 def spawn_side(side: str, examples: str, model_dir: str, args, log_path: str) -> dict:
-    argv = [PYTHON, os.path.abspath(__file__), "--side", side, "--examples", examples,
+    argv = [PYTHON, os.path.abspath(__file__), "--side", side, "--prototype", args.prototype,
+            "--examples", examples,
             "--model-dir", model_dir, "--steps", str(args.steps),
             "--batch-size", str(args.batch_size)] + (["--profile"] if args.profile else [])
     started = time.perf_counter()
@@ -255,9 +283,12 @@ def main() -> None:
                         "of running the example (then no wall time is measured)")
     parser.add_argument("--profile", action="store_true",
                         help="cProfile each side's training call (profile_*.txt in the workdir)")
+    parser.add_argument("--prototype", choices=sorted(PROTOTYPES), default="text_lstm",
+                        help="which prototype and data set (default: text_lstm)")
     parser.add_argument("--side", choices=["estimator", "fit"], help=argparse.SUPPRESS)
     parser.add_argument("--model-dir", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    use_prototype(args.prototype)
     if args.side:
         run_side(args)
         return
@@ -314,6 +345,7 @@ def main() -> None:
     ratio = median("estimator", "examples_per_s") / median("fit", "examples_per_s")
     diff = median("estimator", "accuracy") - median("fit", "accuracy")
     result = {
+        "prototype": args.prototype, "model": MODEL,
         "steps": args.steps, "batch_size": args.batch_size, "repeats": args.repeats,
         "examples_dir": examples, "example_run": example,
         "load_start": load_start, "load_end": load_average(),

@@ -264,6 +264,8 @@ def _check_users_function(config, log_path: str, verbose: bool, tell=None) -> No
         if tell is not None:
             tell("failed", reason=error + "\nNothing was run.")
         _fail(error + "\nNothing was run.")
+    for line in user_model.skipped_cells(config.model):  # a notebook's top-level code
+        click.echo(f"model: {line}")
     click.echo(f"model: {config.model.module}:{config.model.function} (your function; inputs are bound "
                "to features when it has built the model)")
 
@@ -513,6 +515,36 @@ def predict_command(input_path, output, model_dir, output_dir, beam_args) -> Non
     click.echo(f"scored {scored} rows with {model_dir} into {output}")
     if rejected:
         click.echo(f"{rejected} rows did not fit the schema and were not scored; see {rejects}", err=True)
+
+
+@cli.command("serve")
+@click.option("--output-dir", type=click.Path(), default=_DEFAULTS.output_dir, show_default=True,
+              help="Serves the newest whole version under OUTPUT_DIR/serving_model (what the Pusher wrote).")
+@click.option("--model-name", default=config_lib.PIPELINE_NAME, show_default=True,
+              help="The NAME in /v1/models/NAME (on KServe: the InferenceService's name).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; 0.0.0.0 serves other machines too.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8501, show_default=True,
+              help="TF Serving's REST port by default.")
+@click.option("--max-body-mb", type=click.FloatRange(min=0, min_open=True), default=10, show_default=True,
+              help="Larger request bodies get 413.")
+@click.option("--poll-seconds", type=click.FloatRange(min=0.1), default=1.0, show_default=True,
+              help="How often to look for a newly pushed version (TF Serving's default: 1 s).")
+def serve_command(output_dir, model_name, host, port, max_body_mb, poll_seconds) -> None:
+    """Serve the pushed model with TF Serving's REST API (KServe, in its own environment)."""
+    from pipeline.serving import serve_env
+    serving_dir = os.path.join(output_dir, "serving_model")
+    if not os.path.isdir(serving_dir):
+        _fail(f"no pushed model: {serving_dir} does not exist. Run the pipeline first (`make run`), or point "
+              "--output-dir at the --output-dir of a run that pushed a model.")
+    try:
+        python = serve_env.ensure(echo=lambda line: click.echo(line, err=True))
+    except config_lib.ConfigError as exc:
+        _fail(str(exc), code=1)
+    command = serve_env.server_command(python, serving_dir, model_name, host, port, max_body_mb, poll_seconds)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(python, command)  # the server takes this process over: Ctrl-C and signals reach it directly
 
 
 @cli.command("infer-schema")

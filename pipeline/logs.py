@@ -43,7 +43,10 @@ def captured(path: str, enabled: bool = True):
         for name in saved_handlers:
             for handler in saved_handlers[name]:
                 logging.getLogger(name).removeHandler(handler)
-        one = logging.StreamHandler(sys.stderr)
+        # On the log file itself (fd 2 now), not on `sys.stderr`, which a caller may have replaced
+        # (click's CliRunner does): the records then land in the log whoever holds sys.stderr.
+        log_stream = os.fdopen(os.dup(2), "w", buffering=1, encoding="utf-8", errors="replace")
+        one = logging.StreamHandler(log_stream)
         one.setFormatter(logging.Formatter(LOG_FORMAT, LOG_DATE_FORMAT))
         root.addHandler(one)
         from absl import logging as absl_logging
@@ -56,6 +59,7 @@ def captured(path: str, enabled: bool = True):
             raise
         finally:
             root.removeHandler(one)
+            log_stream.close()
             for name, handlers in saved_handlers.items():
                 for handler in handlers:
                     logging.getLogger(name).addHandler(handler)

@@ -12,6 +12,17 @@ from pipeline import config as config_lib  # noqa: E402
 
 TAXI_CSV = os.path.join(config_lib.DEFAULT_DATA_ROOT, "data.csv")
 
+# The time bound of an e2e test (pytest-timeout; pytest.ini's `timeout` bounds the others): a
+# pipeline run takes 1-3 minutes here, and the first test of a module also pays for its shared
+# runs. A test's own @pytest.mark.timeout(N) wins.
+E2E_TIMEOUT_S = 1800
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.get_closest_marker("e2e") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(E2E_TIMEOUT_S))
+
 
 def read_taxi_rows(every: int = 1):
     with open(TAXI_CSV, newline="") as f:

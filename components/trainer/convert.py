@@ -5,10 +5,13 @@ then copies the weights by position. Preprocessing layers adapted in eager mode 
 learned outside their config: `TextVectorization.get_config()` reads its eager lookup table
 (`RuntimeError: table_handle: Attempting to capture an EagerTensor without building a
 function` in the graph), an adapted `StringLookup`/`IntegerLookup` has no vocabulary in its
-config, `Discretization` keeps its bin boundaries in a Python attribute. `graph_safe` rebuilds
-the model with copies of those layers whose config *is* their learned state (vocabulary, IDF
-weights, mean and variance, bin boundaries), copies every other layer's weights across, and
-compiles the copy as the user compiled the original.
+config, and built in a graph it takes its one_hot/multi_hot/count/tf_idf width from the table
+(a tensor) and its IDF weights from a variable never assigned there (zeros); `Discretization`
+keeps its bin boundaries in a Python attribute. `graph_safe` rebuilds the model with copies of
+those layers whose config *is* their learned state (vocabulary, IDF weights, output width, mean
+and variance, bin boundaries), copies every other layer's weights across, and compiles the copy
+as the user compiled the original. Stateless layers (`Hashing`, `HashedCrossing`,
+`CategoryEncoding`, `Rescaling`, ...) cross as they are.
 """
 from __future__ import annotations
 
@@ -20,20 +23,44 @@ import tensorflow as tf
 _BASE_KEYS = ("name", "trainable", "dtype", "batch_input_shape")
 
 
+def _pin_state(lookup, vocabulary_size: Optional[int]) -> None:
+    """Fixes what an IndexLookup built inside a graph would otherwise read from its table.
+
+    Built in `model_to_estimator`'s graph, the layer takes its output width from the table's
+    size, a tensor (Keras then cannot shape what follows), and its TF-IDF weights from a variable
+    whose assignment never runs (all zeros). The width the eager layer had and the IDF weights in
+    the config are plain values: the copy uses those.
+    """
+    if vocabulary_size is not None and lookup.output_mode != "int" and not lookup.pad_to_max_tokens:
+        lookup._frozen_vocab_size = int(vocabulary_size)  # pylint: disable=protected-access
+    idf = lookup.input_idf_weights
+    if lookup.output_mode == "tf_idf" and idf is not None:
+        # As IndexLookup.set_vocabulary pads them: the mean for the OOV slots in front, zeros
+        # after the vocabulary up to max_tokens when padded.
+        idf = np.asarray(idf, dtype=np.float64)
+        full = np.concatenate([np.full(lookup._token_start_index(), idf.mean()), idf])  # pylint: disable=protected-access
+        if lookup.pad_to_max_tokens and lookup.max_tokens:
+            full = np.pad(full, (0, max(0, lookup.max_tokens - len(full))))
+        lookup.idf_weights_const = tf.constant(full, dtype=lookup.compute_dtype)
+
+
 @tf.keras.utils.register_keras_serializable(package="keras_tfx")
 class FrozenTextVectorization(tf.keras.layers.TextVectorization):
-    """A TextVectorization whose config holds its vocabulary and never reads the lookup table.
+    """A TextVectorization whose config holds its vocabulary, IDF weights and output width, and
+    never reads the lookup table.
 
     The stock `get_config()` calls `vocabulary_size()`, which reads the eager table and fails
     once `model_to_estimator` clones the model in a graph.
     """
 
     def __init__(self, **kwargs):
-        kwargs.pop("vocabulary_size", None)
+        vocabulary_size = kwargs.pop("vocabulary_size", None)
         super().__init__(**kwargs)
+        _pin_state(self._lookup_layer, vocabulary_size)
         # Kept out of Keras's attribute tracking: plain values for get_config only.
         object.__setattr__(self, "_frozen_kwargs",
                            {k: v for k, v in kwargs.items() if k not in _BASE_KEYS})
+        self._frozen_kwargs["vocabulary_size"] = vocabulary_size
 
     def get_config(self):
         config = tf.keras.layers.Layer.get_config(self)
@@ -45,46 +72,55 @@ class FrozenTextVectorization(tf.keras.layers.TextVectorization):
         return cls(**config)  # in-process clones only: standardize/split stay as given
 
 
+class _FrozenLookup:
+    """A StringLookup / IntegerLookup whose config's `vocabulary_size` is the width it outputs
+    (one_hot, multi_hot, count, tf_idf), whatever graph it is built in."""
+
+    def __init__(self, vocabulary_size=None, **kwargs):
+        super().__init__(**kwargs)
+        _pin_state(self, vocabulary_size)
+        object.__setattr__(self, "_pinned_vocabulary_size", vocabulary_size)
+
+    def get_config(self):
+        config = super().get_config()
+        config["vocabulary_size"] = self._pinned_vocabulary_size
+        return config
+
+
+@tf.keras.utils.register_keras_serializable(package="keras_tfx")
+class FrozenStringLookup(_FrozenLookup, tf.keras.layers.StringLookup):
+    """StringLookup with its vocabulary, IDF weights and width as plain config values."""
+
+
+@tf.keras.utils.register_keras_serializable(package="keras_tfx")
+class FrozenIntegerLookup(_FrozenLookup, tf.keras.layers.IntegerLookup):
+    """IntegerLookup with its vocabulary, IDF weights and width as plain config values."""
+
+
 def _listify(values) -> list:
     return [v.decode("utf-8") if isinstance(v, bytes) else v for v in np.asarray(values).tolist()]
 
 
 def _vocabulary_and_idf(lookup) -> Dict[str, object]:
-    """Vocabulary without special tokens, and IDF weights aligned with it (tf_idf only).
+    """Vocabulary without special tokens, IDF weights aligned with it (tf_idf only), and the
+    vocabulary size the eager layer has (special tokens included: its output width when not
+    padded).
 
     `lookup` is a StringLookup or IntegerLookup, or the one inside a TextVectorization.
     """
     vocabulary = _listify(lookup.get_vocabulary(include_special_tokens=False))
-    state = {"vocabulary": vocabulary or None, "idf_weights": None}
+    size = int(lookup.vocabulary_size())
+    state = {"vocabulary": vocabulary or None, "idf_weights": None, "vocabulary_size": size}
     if lookup.output_mode == "tf_idf" and vocabulary:
         # One weight per index: special tokens first, then the vocabulary, then any padding.
         idf = np.asarray(lookup.idf_weights)
-        specials = lookup.vocabulary_size() - len(vocabulary)
+        specials = size - len(vocabulary)
         state["idf_weights"] = idf[specials:specials + len(vocabulary)].tolist()
     return state
 
 
 class ConversionError(ValueError):
     """A layer of the user's model cannot be made to survive model_to_estimator."""
-
-
-def _check_fixed_width(layer, lookup) -> None:
-    # Multi-hot, count and TF-IDF outputs are as wide as the vocabulary; in the graph that
-    # `model_to_estimator` builds, the width is a tensor and Keras cannot shape the layer.
-    if lookup.output_mode in ("multi_hot", "count", "tf_idf", "one_hot") and not lookup.pad_to_max_tokens:
-        raise ConversionError(
-            f"layer {layer.name!r} ({type(layer).__name__}, output_mode={lookup.output_mode!r}) "
-            "outputs one column per vocabulary entry, a width model_to_estimator cannot know in "
-            "its graph. Fix: give the layer max_tokens=N and pad_to_max_tokens=True (the output "
-            "is then always N wide), or use output_mode='int' with an Embedding.")
-    if lookup.output_mode == "tf_idf":
-        # Measured: the clone predicts as if every IDF weight were 0 (the weights are not
-        # carried into the Estimator's graph), so the model would train on zeros.
-        raise ConversionError(
-            f"layer {layer.name!r} ({type(layer).__name__}, output_mode='tf_idf'): its IDF "
-            "weights do not survive model_to_estimator's graph copy on TensorFlow 2.15 (the "
-            "Estimator would see all zeros). Fix: use output_mode='count' (with "
-            "pad_to_max_tokens=True) or output_mode='int' with an Embedding.")
 
 
 def _config(layer) -> dict:
@@ -97,7 +133,6 @@ def _config(layer) -> dict:
 
 def _frozen_text_vectorization(layer: tf.keras.layers.TextVectorization):
     lookup = layer._lookup_layer  # pylint: disable=protected-access
-    _check_fixed_width(layer, lookup)
     kwargs = dict(
         max_tokens=lookup.max_tokens, standardize=layer._standardize, split=layer._split,  # pylint: disable=protected-access
         ngrams=layer._ngrams_arg, output_mode=layer._output_mode,  # pylint: disable=protected-access
@@ -109,11 +144,10 @@ def _frozen_text_vectorization(layer: tf.keras.layers.TextVectorization):
 
 
 def _frozen_lookup(layer):
-    _check_fixed_width(layer, layer)
     config = _config(layer)  # IndexLookup's config does not read the table
-    config.pop("vocabulary_size", None)
     config.update(_vocabulary_and_idf(layer))
-    return layer.__class__.from_config(config)
+    frozen = FrozenStringLookup if isinstance(layer, tf.keras.layers.StringLookup) else FrozenIntegerLookup
+    return frozen.from_config(config)
 
 
 def _frozen_normalization(layer: tf.keras.layers.Normalization):

@@ -123,6 +123,15 @@ class FeatureSet:
         `raw=True` gives what a user's own model is fed: strings as they are (missing: ''),
         every number as float32 with NaN where it is missing.
         """
+        return self.for_model(self.parse_values(serialized, with_label, raw), raw)
+
+    def parse_values(self, serialized: tf.Tensor, with_label: bool, raw: bool = False
+                     ) -> Dict[str, tf.Tensor]:
+        """The first step of `parse`: one [batch] tensor per feature, of the schema's type.
+
+        These are the values the serving signature over raw features takes: `for_model`
+        turns them (parsed or fed) into what the model is fed.
+        """
         columns = [(f.name, f.dtype, MISSING_NUMERIC_INT if raw and f.dtype == tf.int64 else f.missing_value)
                    for f in self.features]
         if with_label:
@@ -130,15 +139,20 @@ class FeatureSet:
         spec = {name: tf.io.VarLenFeature(dtype) for name, dtype, _ in columns}
         parsed = tf.io.parse_example(serialized, spec)
         batch = tf.shape(serialized)[0]
-        dense = {}
+        values = {}
         for name, dtype, missing in columns:
             fill = tf.constant(missing, dtype)
-            values = tf.sparse.to_dense(parsed[name], default_value=fill)
+            dense = tf.sparse.to_dense(parsed[name], default_value=fill)
             padding = tf.fill(tf.stack([batch, 1]), fill)
-            dense[name] = tf.reshape(tf.concat([values, padding], axis=1)[:, :1], [-1, 1])
+            values[name] = tf.concat([dense, padding], axis=1)[:, 0]
+        return values
+
+    def for_model(self, values: Dict[str, tf.Tensor], raw: bool = False) -> Dict[str, tf.Tensor]:
+        """[batch] values (from `parse_values`, or fed) -> the [batch, 1] tensors `parse` gives."""
+        dense = {name: tf.reshape(tensor, [-1, 1]) for name, tensor in values.items()}
         if raw:
             for f in self.features:
-                if f.dtype == tf.int64:
+                if f.dtype == tf.int64 and f.name in dense:
                     missing = tf.equal(dense[f.name], MISSING_NUMERIC_INT)
                     dense[f.name] = tf.where(missing, tf.constant(math.nan, tf.float32),
                                              tf.cast(dense[f.name], tf.float32))

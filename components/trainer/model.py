@@ -7,11 +7,12 @@ from typing import Dict, Iterable
 
 import tensorflow as tf
 
+from components.trainer import constants
 from components.trainer.convert import FrozenTextVectorization
 from components.trainer.hparams import HParams
 from components.trainer.features import MISSING_NUMERIC_INT, Feature, FeatureSet, Kind
 
-OUTPUT_NAME = "probabilities"
+OUTPUT_NAME = constants.PROBABILITIES  # the Keras output layer, served under this key
 
 
 @dataclasses.dataclass(frozen=True)

@@ -17,7 +17,7 @@ from absl import logging
 from tfx.components.trainer.fn_args_utils import FnArgs
 
 from components.trainer import binding as binding_lib
-from components.trainer import convert, features as features_lib
+from components.trainer import constants, convert, export, features as features_lib
 from components.trainer import hooks as hooks_lib
 from components.trainer import hparams as hparams_lib
 from components.trainer import inputs, model as model_lib
@@ -36,8 +36,8 @@ BINDING_FILE = "binding.json"  # in model_run/: which feature fed which input of
 # terminal (pipeline.logs.Progress); elsewhere (Kubeflow) they are ordinary log lines.
 PROGRESS_LOGGER = "keras_tfx.training"
 
-EXPORTER_NAME = "serving"
-ALL_CLASSES = "all_classes"  # serving output naming the class of each probability column
+EXPORTER_NAME = export.EXPORTER_NAME
+ALL_CLASSES = constants.ALL_CLASSES  # serving output naming the class of each probability column
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,21 +82,6 @@ def run_config(model_dir: str, seed: int, train_steps: int) -> tf.estimator.RunC
         keep_checkpoint_max=2,
         log_step_count_steps=max(1, min(500, train_steps)),
     )
-
-
-def serving_input_receiver_fn(features: features_lib.FeatureSet,
-                              binding: Optional[binding_lib.Binding] = None):
-    """Serving signature: serialized tf.Examples in `examples`, parsed as the input_fn parses.
-
-    The examples are keyed by the schema's feature names whatever a user's model calls its
-    inputs: the binding feeds them to the inputs, as in training.
-    """
-    def receiver_fn():
-        serialized = tf.compat.v1.placeholder(tf.string, shape=[None], name="input_example_tensor")
-        parsed = features.parse(serialized, with_label=False, raw=binding is not None)
-        return tf.estimator.export.ServingInputReceiver(
-            binding.apply(parsed) if binding is not None else parsed, {"examples": serialized})
-    return receiver_fn
 
 
 class TrainingProgressHook(tf.compat.v1.train.SessionRunHook):
@@ -193,7 +178,8 @@ def specs(fn_args: FnArgs, features: features_lib.FeatureSet, batch_size: int,
                                           training=True, seed=seed, binding=binding)
     eval_input_fn = inputs.make_input_fn(fn_args.eval_files, features, batch_size,
                                          training=False, binding=binding)
-    exporter = tf.estimator.FinalExporter(EXPORTER_NAME, serving_input_receiver_fn(features, binding))
+    exporter = tf.estimator.FinalExporter(
+        EXPORTER_NAME, export.serving_input_receiver_fn(features, binding))
     train_spec = tf.estimator.TrainSpec(
         train_input_fn, max_steps=fn_args.train_steps,
         hooks=train_hooks(config, fn_args.train_steps, batch_size))
@@ -203,70 +189,11 @@ def specs(fn_args: FnArgs, features: features_lib.FeatureSet, batch_size: int,
     return train_spec, eval_spec
 
 
-def latest_export(model_dir: str) -> str:
-    """The exporter's newest SavedModel under `<model_dir>/export/<exporter>/<timestamp>`."""
-    export_root = os.path.join(model_dir, "export", EXPORTER_NAME)
-    versions = sorted(v.strip("/") for v in tf.io.gfile.listdir(export_root) if v.strip("/").isdigit())
-    if not versions:
-        raise RuntimeError(f"the exporter wrote no SavedModel under {export_root}")
-    return os.path.join(export_root, versions[-1])
-
-
-def publish_with_class_names(export_dir: str, serving_model_dir: str, classes,
-                             head: Optional[user_model.Head] = None) -> str:
-    """Re-saves the export with `probabilities` and an `all_classes` output.
-
-    The signature then says which class each probability column is; TFMA uses it to map
-    a string label in the eval data to a class id (`metric_util` looks for `all_classes`).
-    A user's model's output, whatever its layer's name, is served as `probabilities`: logits
-    (a loss with from_logits=True) go through sigmoid or softmax, and a binary model with two
-    softmax units serves the positive class's column, as the built-in model does.
-    Inputs, variables and tables are unchanged.
-    """
-    with tf.Graph().as_default() as graph, tf.compat.v1.Session(graph=graph) as session:
-        meta_graph = tf.compat.v1.saved_model.loader.load(
-            session, [tf.saved_model.SERVING], export_dir)
-        signature = meta_graph.signature_def[tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY]
-        inputs = {k: graph.get_tensor_by_name(v.name) for k, v in signature.inputs.items()}
-        outputs = {k: graph.get_tensor_by_name(v.name) for k, v in signature.outputs.items()}
-        keras_output = (model_lib.OUTPUT_NAME if model_lib.OUTPUT_NAME in outputs
-                        else next(iter(outputs)))
-        probabilities = outputs.pop(keras_output)
-        if head is not None:
-            probabilities = served_probabilities(probabilities, head)
-        outputs[model_lib.OUTPUT_NAME] = probabilities
-        names = tf.constant([[str(c) for c in classes]])
-        outputs[ALL_CLASSES] = tf.tile(names, tf.stack([tf.shape(probabilities)[0], 1]))
-        main_ops = []
-        for key in (tf.compat.v1.saved_model.constants.MAIN_OP_KEY,
-                    tf.compat.v1.saved_model.constants.LEGACY_INIT_OP_KEY):
-            main_ops += graph.get_collection(key)
-            graph.clear_collection(key)  # the builder adds it back, once
-        builder = tf.compat.v1.saved_model.Builder(serving_model_dir)
-        builder.add_meta_graph_and_variables(
-            session, [tf.saved_model.SERVING],
-            signature_def_map={tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY:
-                               tf.compat.v1.saved_model.predict_signature_def(inputs, outputs)},
-            main_op=main_ops[0] if main_ops else None,
-            assets_collection=graph.get_collection(tf.compat.v1.GraphKeys.ASSET_FILEPATHS),
-            strip_default_attrs=True)
-        builder.save()
-    return serving_model_dir
-
-
-def served_probabilities(output, head: user_model.Head):
-    """Probabilities from a user's model's output: [n, 1] positive class, or [n, classes]."""
-    if head.from_logits:
-        output = tf.sigmoid(output) if head.units == 1 else tf.nn.softmax(output, axis=-1)
-    if head.units == 2:  # units == 2 only for a binary label: serve the positive class
-        output = output[:, 1:2]
-    return tf.identity(output, name="served_probabilities")
-
-
 WARM_START_REPORT = "warm_start.json"
-ASSETS_EXTRA = "assets.extra"
-SCHEMA_FILE = "schema.pbtxt"
-LABEL_FILE = "label.txt"
+# Where the exported model keeps its schema and label (read by `predict`).
+ASSETS_EXTRA = constants.ASSETS_EXTRA
+SCHEMA_FILE = constants.SCHEMA_FILE
+LABEL_FILE = constants.LABEL_FILE
 
 
 def warm_start(keras_model: tf.keras.Model, base_model_dir: str) -> Dict[str, Any]:
@@ -400,22 +327,15 @@ def run_fn(fn_args: FnArgs) -> None:
         return  # a worker of a TF cluster (TF_CONFIG): the chief exports; a ps never returns
     if result is None:  # the chief of a TF cluster only trains: it exports its last checkpoint
         estimator.export_saved_model(os.path.join(fn_args.model_run_dir, "export", EXPORTER_NAME),
-                                     serving_input_receiver_fn(features, binding))
+                                     export.serving_input_receiver_fn(features, binding))
     else:
         logging.info("Final evaluation: %s", result[0])
 
     if tf.io.gfile.exists(fn_args.serving_model_dir):
         tf.io.gfile.rmtree(fn_args.serving_model_dir)
-    publish_with_class_names(latest_export(fn_args.model_run_dir), fn_args.serving_model_dir,
-                             features.label.classes, head)
-    write_model_card(fn_args.serving_model_dir, fn_args.schema_path, settings.label)
-
-
-def write_model_card(serving_model_dir: str, schema_path: str, label: str) -> None:
-    """Ships the schema and label inside the model (assets.extra/, which servers ignore),
-    so a pushed model can parse raw CSV rows without any other file."""
-    extra = os.path.join(serving_model_dir, ASSETS_EXTRA)
-    tf.io.gfile.makedirs(extra)
-    tf.io.gfile.copy(schema_path, os.path.join(extra, SCHEMA_FILE), overwrite=True)
-    with tf.io.gfile.GFile(os.path.join(extra, LABEL_FILE), "w") as f:
-        f.write(label)
+    rows = export.eval_rows(fn_args.eval_files)
+    export.publish(export.latest_export(fn_args.model_run_dir), fn_args.serving_model_dir,
+                   features, head, rows)
+    export.write_model_card(fn_args.serving_model_dir, fn_args.schema_path, settings.label)
+    export.write_warmup_requests(fn_args.serving_model_dir, rows, features,
+                                 export.raw_feature_names(features, binding))

@@ -1,6 +1,7 @@
 """A user's own Keras prototype: found, called, checked, with errors that point at their code.
 
-`--model MODULE:FUNCTION` names a function that returns a compiled `tf.keras.Model`. It is
+`--model MODULE:FUNCTION` names a function that returns a compiled `tf.keras.Model`; MODULE is a
+.py file, a dotted module, or a Jupyter notebook (`notebook.py`: its definitions only). It is
 called with those of these keyword arguments it declares (`AVAILABLE_ARGUMENTS`):
 `train_dataset` (the training split's raw features, batched: a dict from column name to a
 `(batch, 1)` tensor, float32 with NaN for missing numbers, tf.string for strings; no label),
@@ -23,9 +24,13 @@ import os
 import sys
 import sysconfig
 import traceback
+import types
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
+from components.trainer import notebook as notebook_lib
+
 AVAILABLE_ARGUMENTS = ("train_dataset", "num_classes", "class_names", "hparams")
+NOTEBOOK_SUFFIX = ".ipynb"
 
 _PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _NOT_USER_CODE = tuple(os.path.realpath(p) + os.sep for p in {
@@ -48,7 +53,11 @@ class ModelSpec:
 
     @property
     def is_file(self) -> bool:
-        return self.module.endswith(".py") or os.sep in self.module
+        return self.module.endswith((".py", NOTEBOOK_SUFFIX)) or os.sep in self.module
+
+    @property
+    def is_notebook(self) -> bool:
+        return self.module.endswith(NOTEBOOK_SUFFIX)
 
     def to_dict(self) -> Dict[str, str]:
         return dataclasses.asdict(self)
@@ -68,14 +77,18 @@ def parse_spec(text: str, search_path: Optional[str] = None) -> ModelSpec:
     if not sep or not module or not function.isidentifier():
         raise UserModelError(
             f"--model {text!r}: expected MODULE:FUNCTION, e.g. --model examples/text_classifier.py:build_model "
-            "or --model examples.text_classifier:build_model")
-    if module.endswith(".py") or "/" in module or os.sep in module:
+            "or --model examples.text_classifier:build_model (or a notebook: proto.ipynb:build_model)")
+    if module.endswith((".py", NOTEBOOK_SUFFIX)) or "/" in module or os.sep in module:
         path = os.path.abspath(os.path.join(search_path, module))
         if not os.path.isfile(path):
             raise UserModelError(f"--model {text!r}: file {path} does not exist. Give the path of "
-                                 "your .py file (relative to the working directory), or a dotted module")
-        return ModelSpec(path, function, os.path.dirname(path),
-                         sources_sha256(path, [os.path.dirname(path), search_path]))
+                                 "your .py file or notebook (relative to the working directory), or a "
+                                 "dotted module")
+        folders = [os.path.dirname(path), search_path]
+        if path.endswith(NOTEBOOK_SUFFIX):
+            return ModelSpec(path, function, os.path.dirname(path),
+                             notebook_sha256(read_notebook(path, text), folders))
+        return ModelSpec(path, function, os.path.dirname(path), sources_sha256(path, folders))
     if not all(part.isidentifier() for part in module.split(".")):
         raise UserModelError(f"--model {text!r}: {module!r} is neither a .py file nor a dotted module name")
     origin = module_file(module, search_path, text)
@@ -123,11 +136,14 @@ def _locate(dotted: str, folders: Sequence[str]) -> List[str]:
     return files
 
 
-def _imported_names(path: str) -> List[tuple]:
-    """(dotted name, folder to search first) for every import statement in the file at `path`."""
+def _imported_names(path: str, source: Optional[str] = None) -> List[tuple]:
+    """(dotted name, folder to search first) for every import statement in the file at `path`
+    (or in `source`, code that `path` holds, e.g. a notebook's kept cells)."""
     try:
-        with open(path, "rb") as f:
-            tree = ast.parse(f.read(), path)
+        if source is None:
+            with open(path, "rb") as f:
+                source = f.read()
+        tree = ast.parse(source, path)
     except (SyntaxError, ValueError, OSError):
         return []  # importing the module reports it, with the user's line
     names = []
@@ -174,6 +190,31 @@ def sources_sha256(path: str, folders: Sequence[str]) -> str:
     return total.hexdigest()
 
 
+def read_notebook(path: str, text: str) -> notebook_lib.NotebookCode:
+    """The notebook's kept code (`notebook.read`); `text` is the --model value errors quote."""
+    try:
+        return notebook_lib.read(path)
+    except notebook_lib.NotebookError as exc:
+        raise UserModelError(f"--model {text!r}: {exc}") from None
+
+
+def notebook_sha256(code: notebook_lib.NotebookCode, folders: Sequence[str]) -> str:
+    """sha256 over a notebook's kept code (not its outputs, nor the top-level code skipped) and
+    the user's modules that code imports, as `sources_sha256` hashes a .py prototype."""
+    root = os.path.dirname(code.path)
+    total = hashlib.sha256()
+    total.update(f"{os.path.basename(code.path)}\0{hashlib.sha256(code.text.encode()).hexdigest()}\n".encode())
+    here = [root] + list(folders)
+    modules = set()
+    for name, folder in _imported_names(code.path, code.text):
+        for origin in _locate(name, [folder] if folder else here):
+            if _is_user_frame(origin):
+                modules.update(user_sources(origin, folders))
+    for source in sorted(modules):
+        total.update(f"{os.path.relpath(source, root)}\0{_sha256(source)}\n".encode())
+    return total.hexdigest()
+
+
 class _on_path:
     def __init__(self, folder: str):
         self.folder = folder
@@ -213,6 +254,44 @@ def user_traceback(exc: BaseException, max_frames: int = 8, max_message_lines: i
 
 
 _LOADED: Dict[tuple, Any] = {}
+_NOTEBOOKS: Dict[tuple, notebook_lib.NotebookCode] = {}
+_NOTEBOOK_NOTES: Dict[tuple, List[str]] = {}  # optional imports that failed, per notebook version
+
+
+def notebook_code(spec: ModelSpec) -> notebook_lib.NotebookCode:
+    """The kept code of the notebook `spec` names (read once per version)."""
+    key = (spec.module, spec.source_sha256)
+    if key not in _NOTEBOOKS:
+        _NOTEBOOKS[key] = read_notebook(spec.module, str(spec))
+    return _NOTEBOOKS[key]
+
+
+def skipped_cells(spec: ModelSpec) -> List[str]:
+    """One line per notebook cell whose top-level code the pipeline skips (none for a .py)."""
+    if not spec.is_notebook:
+        return []
+    return ([s.describe() for s in notebook_code(spec).skipped]
+            + _NOTEBOOK_NOTES.get((spec.module, spec.source_sha256), []))
+
+
+def _import_notebook(spec: ModelSpec, name: str) -> types.ModuleType:
+    code = notebook_code(spec)
+    module = types.ModuleType(name)
+    module.__file__ = spec.module
+    sys.modules[name] = module
+    notes = _NOTEBOOK_NOTES.setdefault((spec.module, spec.source_sha256), [])
+    with _on_path(os.path.dirname(spec.module)):
+        for statement in notebook_lib.compile_cells(code):
+            try:
+                notebook_lib.StatementLoader(statement).exec_module(module)
+            except ImportError as exc:
+                if statement.optional is None:
+                    raise
+                line = (f"skipped line {statement.line} of cell {statement.cell}: {statement.optional} "
+                        f"({type(exc).__name__}: {exc}; nothing the model needs uses it)")
+                if line not in notes:
+                    notes.append(line)
+    return module
 
 
 def load_function(spec: ModelSpec) -> Callable:
@@ -220,7 +299,9 @@ def load_function(spec: ModelSpec) -> Callable:
     key = (spec.module, spec.source_sha256)
     if key not in _LOADED:
         try:
-            if spec.is_file:
+            if spec.is_notebook:
+                module = _import_notebook(spec, "keras_tfx_user_model_" + spec.source_sha256[:12])
+            elif spec.is_file:
                 name = "keras_tfx_user_model_" + spec.source_sha256[:12]
                 module_spec = importlib.util.spec_from_file_location(name, spec.module)
                 module = importlib.util.module_from_spec(module_spec)
@@ -232,10 +313,21 @@ def load_function(spec: ModelSpec) -> Callable:
                     module = importlib.import_module(spec.module)
         except Exception as exc:  # their module's own error: show their lines
             raise UserModelError(f"--model {spec}: importing {spec.module} failed:\n"
-                                 + user_traceback(exc)) from None
+                                 + user_traceback(exc) + _hint(exc, spec)) from None
         _LOADED[key] = module
     module = _LOADED[key]
     function = getattr(module, spec.function, None)
+    if function is None and spec.is_notebook:
+        code = notebook_code(spec)
+        if code.top_level_model:
+            raise UserModelError(
+                f"--model {spec}: the notebook builds its model at the top level, with no function "
+                f"{spec.function!r}; the pipeline keeps only the notebook's imports, functions, classes "
+                f"and constants, and calls the function to build the model. "
+                + notebook_lib.wrap_hint(code, spec.function))
+        raise UserModelError(f"--model {spec}: the notebook defines no function {spec.function!r}. "
+                             f"Functions and classes it defines: {code.defined or 'none'}. Name the "
+                             "function that returns your compiled Keras model after the ':'")
     if function is None:
         public = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_")
                         and getattr(v, "__module__", None) == module.__name__)
@@ -273,11 +365,17 @@ def call(function: Callable, spec: ModelSpec, **available) -> Any:
         return function(**kwargs)
     except Exception as exc:
         raise UserModelError(f"--model {spec}: {spec.function}() raised an error:\n"
-                             + user_traceback(exc) + _hint(exc)) from None
+                             + user_traceback(exc) + _hint(exc, spec)) from None
 
 
-def _hint(exc: BaseException) -> str:
+def _hint(exc: BaseException, spec: Optional[ModelSpec] = None) -> str:
     text = str(exc)
+    if isinstance(exc, NameError) and spec is not None and spec.is_notebook:
+        cell = notebook_code(spec).skipped_names.get(getattr(exc, "name", None) or "")
+        if cell is not None:
+            return (f"\nHint: {exc.name!r} is set by top-level code in cell {cell}, which the pipeline "
+                    "skips (it keeps imports, functions, classes and constants). Compute it inside "
+                    "the function, e.g. from train_dataset, or pass it as a constant.")
     if "TextVectorization" in text and "rank must be 1 or the last shape dimension must be 1" in text:
         return ("\nHint: train_dataset's columns are (batch, 1) tensors, so a TextVectorization "
                 "adapted on one takes inputs of shape (None, None). Start the Sequential with "

@@ -76,10 +76,12 @@ def model_in_image(spec: ModelSpec) -> ModelSpec:
         try:
             module = path_in_image(spec.module)
         except ConfigError:
+            how = ("pass its path in the project (examples/my_model.ipynb:build_model)" if spec.is_notebook
+                   else "pass it as a dotted module (examples.my_model:build_model)")
             raise ConfigError(
                 f"--model {spec}: {spec.module} is outside the project, so the image (which copies the "
-                "project) does not contain it. Move it under the project, e.g. examples/, rebuild the "
-                "image, and pass it as a dotted module (examples.my_model:build_model)") from None
+                f"project) does not contain it. Move it under the project, e.g. examples/, rebuild the "
+                f"image, and {how}") from None
         return dataclasses.replace(spec, module=module, search_path=os.path.dirname(module))
     origin = os.path.abspath(user_model.module_file(spec.module, spec.search_path, str(spec)))
     if os.path.relpath(origin, config_lib.PROJECT_ROOT).startswith(".."):

@@ -1,8 +1,10 @@
 """Every kind of bad input a user plausibly hits, through the real CLI, after a good run.
 
-For each case: a non-zero exit, a one-paragraph message naming the file, line or feature and
-the fix (no traceback), the pushed versions byte-for-byte unchanged, no Trainer execution
-added, ML Metadata still readable; after all of them, the next good run succeeds.
+For each case: exit code 1, a one-paragraph message naming the file, line or feature and the
+fix (no traceback), the pushed versions byte-for-byte unchanged, nothing trained (no Trainer
+execution of any state, no checkpoint or event file under model_run/), ML Metadata still readable
+and holding no new execution at all; and a good run after bad input succeeds. Each test sets up
+what it checks, so the file passes in any order (--reverse, --random-order).
 """
 from __future__ import annotations
 
@@ -10,14 +12,13 @@ import os
 
 import pytest
 from click.testing import CliRunner
-from ml_metadata.proto import metadata_store_pb2
 
 from pipeline import config as config_lib
 from pipeline.report import results
 from pipeline import pipeline as pipeline_lib
 from pipeline.__main__ import cli
 from tests.conftest import read_taxi_rows, write_csv
-from tests.e2e.test_local_pipeline import tree_digest, trainer_executions
+from tests.e2e.outputs import Snapshot, open_store, tree_digest
 
 pytestmark = pytest.mark.e2e
 
@@ -81,7 +82,8 @@ def _row_line(columns, row):
 
 
 # Each case: (id, make(path, columns, rows) -> extra CLI args or None, words the message must hold).
-# Line numbers count the header as line 1, so rows[i] is on line i + 2.
+# Line numbers count the header as line 1, so rows[i] is on line i + 2. Every case exits with 1
+# (a failed run); a bad option would exit with 2, as the output-dir test below shows.
 CASES = [
     ("too-many-columns",
      lambda p, c, r: _raw(p, _header_line(c) + _row_line(c, r[0]) + _row_line(c, r[1])[:-1] + b",extra\n"),
@@ -135,26 +137,34 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("make, words", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_bad_input_stops_the_run_and_changes_nothing(good_run, rows, tmp_path, make, words):
-    _, config = good_run
-    columns, data = rows
-    served = tree_digest(config.serving_dir)
-    trainers = trainer_executions(config)
+def executions(config) -> int:
+    return len(open_store(config.metadata_path).get_executions())
+
+
+def bad_run(kind, rows, tmp_path, output_dir):
+    """Makes the bad input of CASES' `kind` under tmp_path and runs the CLI on it."""
+    make = next(c[1] for c in CASES if c[0] == kind)
     data_root = tmp_path / "data"
-    extra = make(data_root, columns, data)
+    extra = make(data_root, *rows)
     extra = extra if isinstance(extra, list) else []  # a case may return extra CLI args
+    return run_cli(data_root, output_dir, *extra)
 
-    result = run_cli(data_root, config.output_dir, *extra)
 
-    assert result.exit_code != 0, result.output
+@pytest.mark.parametrize("kind, words", [(c[0], c[2]) for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_input_stops_the_run_and_changes_nothing(good_run, rows, tmp_path, kind, words):
+    _, config = good_run
+    before = Snapshot(config)
+    ran = executions(config)
+
+    result = bad_run(kind, rows, tmp_path, config.output_dir)
+
+    assert result.exit_code == 1, result.output
     message = result.stderr
     for word in words:
         assert word in message, message
     assert message.startswith("error: ") and "Traceback" not in result.output
-    assert tree_digest(config.serving_dir) == served
-    assert trainer_executions(config) == trainers  # ML Metadata readable, no model trained
-    assert not [n for n in os.listdir(config.serving_dir) if not n.isdigit()]
+    before.assert_nothing_trained_or_pushed()
+    assert executions(config) == ran  # ML Metadata readable; refused before any component ran
 
 
 def test_an_output_dir_that_cannot_be_written_exits_2_and_names_it(good_run, tmp_path):
@@ -167,24 +177,32 @@ def test_an_output_dir_that_cannot_be_written_exits_2_and_names_it(good_run, tmp
     assert "Choose a folder you can write" in result.stderr
 
 
-def test_a_nan_loss_fails_the_run_with_that_reason_and_pushes_nothing(good_run):
-    data_root, config = good_run
-    served = tree_digest(config.serving_dir)
-    result = run_cli(data_root, config.output_dir, "--hparam", "learning_rate=1e30")
-    assert result.exit_code == 1, result.output
-    assert "Trainer: the training loss became NaN" in result.stderr and "Traceback" not in result.output
-    assert tree_digest(config.serving_dir) == served
-    store = results.open_store(config.metadata_path)
-    trainer = max((e for e in store.get_executions() if e.type.endswith("Trainer")), key=lambda e: e.id)
-    assert trainer.last_known_state == metadata_store_pb2.Execution.FAILED
-
-
-def test_after_all_that_the_next_good_run_succeeds(good_run):
-    data_root, config = good_run
+def _next_good_run_succeeds(data_root, config):
     before = set(os.listdir(config.serving_dir))
     result = run_cli(data_root, config.output_dir)
     assert result.exit_code == 0, result.output
     summary = results.summarize(config)
     for node in (pipeline_lib.EXAMPLE_GEN, pipeline_lib.STATISTICS_GEN, pipeline_lib.TRAINER):
         assert summary.states[node] == "cached", summary.states
+    assert summary.blessed is True
     assert set(os.listdir(config.serving_dir)) >= before
+    assert not [n for n in os.listdir(config.serving_dir) if not n.isdigit()]
+
+
+def test_a_nan_loss_fails_the_run_with_that_reason_and_pushes_nothing(good_run):
+    """Then the next good run succeeds: a FAILED Trainer execution in ML Metadata harms nothing."""
+    data_root, config = good_run
+    before = Snapshot(config)
+    result = run_cli(data_root, config.output_dir, "--hparam", "learning_rate=1e30")
+    assert result.exit_code == 1, result.output
+    assert "Trainer: the training loss became NaN" in result.stderr and "Traceback" not in result.output
+    assert tree_digest(config.serving_dir) == before.served
+    assert list(before.new_trainer_executions().values()) == ["FAILED"]
+    _next_good_run_succeeds(data_root, config)
+
+
+def test_after_bad_input_the_next_good_run_succeeds(good_run, rows, tmp_path):
+    """Sets up its own bad input first, so it holds in any order."""
+    data_root, config = good_run
+    assert bad_run("text-in-a-numeric-column", rows, tmp_path, config.output_dir).exit_code == 1
+    _next_good_run_succeeds(data_root, config)

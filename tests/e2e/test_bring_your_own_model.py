@@ -14,12 +14,16 @@ import textwrap
 import pytest
 from click.testing import CliRunner
 
+from components.trainer.features import features_from_schema, load_schema
 from pipeline import config as config_lib
 from pipeline.report import results
+from pipeline.serving import model as serving_model
 from pipeline.kubeflow import run_compiled
 from pipeline.__main__ import cli
 from tests.conftest import read_taxi_rows, write_csv
-from tests.e2e.test_local_pipeline import tree_digest, trainer_executions
+from tests.components.trainer import test_export
+from tests.e2e.outputs import Snapshot
+from tests.e2e.test_local_pipeline import first_eval_split
 
 pytestmark = pytest.mark.e2e
 
@@ -60,16 +64,61 @@ def three_outputs_for_two_classes():
 
 
 def numeric_sequential(train_dataset, hparams):
-    """Every numeric column stacked, as the pipeline feeds a single-input model (schema order)."""
+    """Every numeric column stacked, as the pipeline feeds a single-input model (schema order);
+    two softmax units for the binary label, as many notebooks write it."""
     columns = ["fare", "trip_miles", "trip_seconds", "trip_start_hour"]
     normalize = tf.keras.layers.Normalization()
     normalize.adapt(train_dataset.map(lambda f: tf.concat([f[c] for c in columns], axis=-1)))
     model = tf.keras.Sequential([
         normalize,
         tf.keras.layers.Dense(hparams.get("units", 16), activation="relu"),
-        tf.keras.layers.Dense(1, activation="sigmoid"),
+        tf.keras.layers.Dense(2, activation="softmax"),
     ])
-    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def needs_a_vocabulary(train_dataset, vocabulary):
+    return tf.keras.Sequential([tf.keras.layers.Dense(1)])
+
+
+class Mine(tf.keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.dense = tf.keras.layers.Dense(1, activation="sigmoid")
+
+    def call(self, inputs):
+        return self.dense(inputs)
+
+
+def subclassed():
+    model = Mine()
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    return model
+
+
+def one_hot_loss():
+    model = tf.keras.Sequential([tf.keras.Input(shape=(1,), name="trip_miles"),
+                                 tf.keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="adam", loss="categorical_crossentropy")
+    return model
+
+
+def two_outputs():
+    miles = tf.keras.Input(shape=(1,), name="trip_miles")
+    hidden = tf.keras.layers.Dense(4)(miles)
+    model = tf.keras.Model(miles, [tf.keras.layers.Dense(1, activation="sigmoid")(hidden),
+                                   tf.keras.layers.Dense(1)(hidden)])
+    model.compile(optimizer="adam", loss=["binary_crossentropy", "mse"])
+    return model
+
+
+def normalization_adapted_on_gaps(train_dataset):
+    latitude = tf.keras.Input(shape=(1,), name="dropoff_latitude")  # empty in about 3% of rows
+    normalize = tf.keras.layers.Normalization()
+    normalize.adapt(train_dataset.map(lambda f: f["dropoff_latitude"]))  # NaN where a value is missing
+    model = tf.keras.Model(latitude, tf.keras.layers.Dense(1, activation="sigmoid")(normalize(latitude)))
+    model.compile(optimizer="adam", loss="binary_crossentropy")
     return model
 
 
@@ -115,6 +164,15 @@ def py_function_cleaning(train_dataset):
     return model
 '''
 RAISES_LINE = 6  # `return vocabulary["missing word"]`
+
+
+def auc(labels, scores) -> float:
+    """ROC AUC as the chance that a positive scores above a negative (ties a half)."""
+    from scipy.stats import rankdata
+    ranks, positives = rankdata(scores), [label == 1 for label in labels]
+    n_pos = sum(positives)
+    n_neg = len(labels) - n_pos
+    return (sum(r for r, p in zip(ranks, positives) if p) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
 
 
 def run_cli(*args):
@@ -173,6 +231,10 @@ def test_a_sequential_model_over_numeric_features_with_a_keras_named_input(proto
     numeric = ["fare", "trip_miles", "trip_seconds", "trip_start_hour", "big_tipper"]
     _, rows = read_taxi_rows(every=6)
     rows = [{c: r[c] for c in numeric} for r in rows if all(r[c] != "" for c in numeric)]
+    # The label made to follow the trip's length (a big tip on long trips): a model that learns
+    # it ranks rows far better than chance, so serving the wrong softmax column shows plainly.
+    median = sorted(float(r["trip_miles"]) for r in rows)[len(rows) // 2]
+    rows = [dict(r, big_tipper=str(int(float(r["trip_miles"]) > median))) for r in rows]
     write_csv(str(tmp_path / "data" / "data.csv"), numeric, rows)
     (tmp_path / "schema.pbtxt").write_text(textwrap.dedent("""\
         feature { name: "fare" type: FLOAT }
@@ -201,8 +263,16 @@ def test_a_sequential_model_over_numeric_features_with_a_keras_named_input(proto
     # Served with the schema's feature names, whatever the model calls its input.
     scored = predict(out, tmp_path / "data" / "data.csv", tmp_path / "scored.csv")
     assert len(scored) == len(rows)
-    probabilities = {float(r["probability_1"]) for r in scored}
-    assert len(probabilities) > 10 and all(0 <= p <= 1 for p in probabilities)
+    probabilities = [float(r["probability_1"]) for r in scored]
+    assert len(set(probabilities)) > 10 and all(0 <= p <= 1 for p in probabilities)
+    # Two softmax units: the served model gives the positive class's column ([n, 1]), so the
+    # higher it is, the likelier a big tipper (AUC well above 0.5; the other column's is below).
+    labels = [int(r["big_tipper"]) for r in rows]
+    assert auc(labels, probabilities) > 0.9, auc(labels, probabilities)
+    assert [r["predicted_class"] for r in scored] == [str(int(p > 0.5)) for p in probabilities]
+    import tensorflow as tf
+    signature = tf.saved_model.load(summary.pushed_path).signatures["serving_default"]
+    assert signature.structured_outputs["probabilities"].shape.as_list() == [None, 1]
 
 
 @pytest.fixture(scope="module")
@@ -235,18 +305,45 @@ def test_a_functional_model_with_two_inputs_named_unlike_the_columns_bound_by_in
         assert abs(float(row["probability_0"]) + float(row["probability_1"]) - 1) < 1e-4
 
 
-# (id, --model target, extra args, exit code, words the message holds)
+def test_a_users_pushed_model_serves_the_bound_columns_raw_and_warms_up_tf_serving(functional_run):
+    _, out = functional_run
+    config = config_lib.absolute(config_lib.PipelineConfig(output_dir=str(out)))
+    features = features_from_schema(load_schema(config.schema_path), config.label)
+    # The served version (refusals run later on the same output dir push nothing, whatever the order).
+    pushed = serving_model.latest_version(config.serving_dir).rstrip("/")
+    # Keyed by the columns the binding feeds (trip_miles, company), not the model's input names.
+    test_export.check_raw_signature(pushed, test_export.rows_with_gaps(), features, config.schema_path,
+                                    ["trip_miles", "company"], classes=["0", "1"])
+    test_export.check_warmup(pushed, first_eval_split(config), ["trip_miles", "company"])
+
+
+# (id, --model target, extra args, exit code, words the message holds). Exit code 2: refused
+# before any component ran; 1: refused in the Trainer, before training.
 ERRORS = [
     ("file-not-found", "nowhere/proto.py:build", [], 2, ["does not exist", "Nothing was run"]),
     ("module-not-found", "no_such_package.prototype:build", [], 2,
      ["no module 'no_such_package.prototype' importable from"]),
     ("function-missing", "{protos}:build_model", [], 2,
-     ["has no 'build_model'", "Functions defined there: ['not_a_model', 'numeric_sequential',"]),
+     ["has no 'build_model'", "Functions defined there: ['Mine', 'needs_a_vocabulary', "
+                            "'normalization_adapted_on_gaps', 'not_a_model', 'numeric_sequential',"]),
+    ("required-arguments", "{protos}:needs_a_vocabulary", [], 2,
+     ["needs_a_vocabulary() requires ['vocabulary'], which the pipeline does not provide",
+      "give the others defaults", "Nothing was run"]),
     ("function-raises", "{protos}:raises", [], 1,
      [f'{{protos}}", line {RAISES_LINE}, in raises', 'return vocabulary["missing word"]',
       "KeyError: 'missing word'", "Nothing was trained or pushed"]),
     ("not-a-model", "{protos}:not_a_model", [], 1, ["returned a builtins.dict", "compiled tf.keras.Model"]),
     ("not-compiled", "{protos}:uncompiled", [], 1, ["is not compiled", "model.compile("]),
+    ("subclassed", "{protos}:subclassed", [], 1,
+     ["Mine is a subclassed Keras model", "tf.keras.Sequential or the functional API"]),
+    ("several-outputs", "{protos}:two_outputs", [], 1,
+     ["the model has 2 outputs; the pipeline trains one classifier output"]),
+    ("one-hot-loss", "{protos}:one_hot_loss", [], 1,
+     ["the loss is categorical_crossentropy, which expects one-hot labels",
+      "sparse_categorical_crossentropy"]),
+    ("normalization-adapted-on-gaps", "{protos}:normalization_adapted_on_gaps", [], 1,
+     ["(Normalization) learned a mean or variance that is NaN", "adapt() saw missing values",
+      "tf.where(tf.math.is_nan(x), 0.0, x)"]),
     ("unbindable-inputs", "{protos}:two_unnamed_inputs", [], 1,
      ["no feature for the model input(s) ['input_1', 'input_2']", "--input-map input_1=FEATURE"]),
     ("output-width", "{protos}:three_outputs_for_two_classes", [], 1,
@@ -265,8 +362,7 @@ def test_a_users_mistake_stops_the_run_before_training_and_changes_nothing(
         functional_run, prototypes, taxi, target, extra, code, words):
     _, out = functional_run
     config = config_lib.absolute(config_lib.PipelineConfig(output_dir=str(out)))
-    served = tree_digest(config.serving_dir)
-    trainers = trainer_executions(config)
+    before = Snapshot(config)
 
     result = run_cli("--data-root", str(taxi / "data"), "--output-dir", str(out),
                      "--model", target.format(protos=prototypes), *extra)
@@ -277,8 +373,9 @@ def test_a_users_mistake_stops_the_run_before_training_and_changes_nothing(
     for word in words:
         assert word.format(protos=prototypes) in message, message
     assert "site-packages" not in message  # their code's lines, not TensorFlow's
-    assert tree_digest(config.serving_dir) == served
-    assert trainer_executions(config) == trainers
+    # Nothing trained (no checkpoint or event file under model_run/), nothing pushed; exit 2 ran
+    # no component at all, exit 1 left the one FAILED Trainer execution of its refusal.
+    before.assert_nothing_trained_or_pushed(trainer_failed_before_training=code == 1)
 
 
 def test_a_model_that_calls_python_is_refused_by_the_serving_check_and_nothing_is_pushed(

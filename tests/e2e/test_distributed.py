@@ -3,6 +3,14 @@
 Three processes, each `components.trainer.task.run_fn` with its own TF_CONFIG: a parameter
 server (holds the variables), a chief and a worker (both train, between-graph replication,
 asynchronous). The chief exports the model; the test then serves it.
+
+Ports: every task's address must be in every TF_CONFIG before any server starts (the Estimator
+even dials its own TF_CONFIG address as the session master, so 127.0.0.1:0 cannot stand for "any
+port"). So the OS assigns each port when the test binds a socket to port 0, and the test keeps
+that socket bound (SO_REUSEADDR, not listening) until training is over: meanwhile the OS gives
+the port to no one else (no other bind to port 0, no outgoing connection) and a bind without
+SO_REUSEADDR is refused, while the replica's gRPC server, which sets SO_REUSEADDR, binds it.
+(Binding, closing and handing the number on would race with any process binding meanwhile.)
 """
 from __future__ import annotations
 
@@ -26,18 +34,18 @@ PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(_
 # Long enough that the chief still trains when the worker joins (the Estimator starts worker 0
 # 5 s late; a worker that finds max_steps checkpointed already trains nothing).
 TRAIN_STEPS = 3000
-TIMEOUT_S = 240
+TIMEOUT_S = 600  # all three replicas; the whole run took 66 s on an idle machine
 
 
-def _free_ports(n):
-    sockets = [socket.socket() for _ in range(n)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
+def _reserved_ports(n):
+    """n sockets bound to ports the OS picks, held (see the module's docstring)."""
+    sockets = []
+    for _ in range(n):
+        held = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        held.bind(("127.0.0.1", 0))
+        sockets.append(held)
+    return sockets
 
 
 def _start(task_type, cluster, fn_args, log_path):
@@ -60,7 +68,8 @@ def test_chief_worker_and_ps_on_localhost_train_one_model_that_serves(tmp_path, 
     from pipeline.serving import model as serving
     import tensorflow as tf
 
-    chief_port, worker_port, ps_port = _free_ports(3)
+    held = _reserved_ports(3)
+    chief_port, worker_port, ps_port = (s.getsockname()[1] for s in held)
     cluster = {"chief": [f"127.0.0.1:{chief_port}"], "worker": [f"127.0.0.1:{worker_port}"],
                "ps": [f"127.0.0.1:{ps_port}"]}
     fn_args = {
@@ -93,6 +102,8 @@ def test_chief_worker_and_ps_on_localhost_train_one_model_that_serves(tmp_path, 
                 process.terminate()
                 process.wait(timeout=30)
             log.close()
+        for s in held:
+            s.close()
 
     # Both replicas trained against the parameter server: one global step counter.
     chief_log, worker_log = _tail(str(tmp_path / "chief.log"), 10**7), _tail(str(tmp_path / "worker.log"), 10**7)

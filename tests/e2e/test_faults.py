@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -23,13 +24,26 @@ def _run_cli(data_root, output_dir, steps):
             output_dir, "--train-steps", str(steps), "--min-accuracy", "0.5"]
 
 
+def _start(command, env=None) -> subprocess.Popen:
+    """Starts the CLI with its output going to files (not pipes, which a child that prints more
+    than a pipe holds would block on while the test polls or waits)."""
+    out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
+    process = subprocess.Popen(command, stdout=out, stderr=err, env=env, start_new_session=True)
+    process.out, process.err = out, err
+    return process
+
+
+def _stderr(process) -> str:
+    process.err.seek(0)
+    return process.err.read().decode("utf-8", "replace")
+
+
 def _kill_when(condition, command, env, never: str) -> None:
     """Starts the run, SIGKILLs its whole process group as soon as `condition()` holds."""
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-                               start_new_session=True)
+    process = _start(command, env)
     deadline = time.time() + 600
     while not condition():
-        assert process.poll() is None, process.communicate()[1][-3000:]
+        assert process.poll() is None, _stderr(process)[-3000:]
         assert time.time() < deadline, never
         time.sleep(0.2)
     os.killpg(process.pid, signal.SIGKILL)
@@ -142,9 +156,8 @@ def test_sigkill_during_the_pusher_never_leaves_a_partial_version(small_taxi_dir
 def test_two_runs_started_at_once_one_runs_the_other_is_refused(small_taxi_dir, tmp_path):
     output_dir = str(tmp_path / "out")
     command = _run_cli(small_taxi_dir, output_dir, 50)
-    processes = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                 for _ in range(2)]
-    outcomes = sorted((p.wait(timeout=600), p.communicate()[1]) for p in processes)
+    processes = [_start(command) for _ in range(2)]
+    outcomes = sorted((p.wait(timeout=600), _stderr(p)) for p in processes)
     (ok, _), (refused, message) = outcomes
     assert (ok, refused) == (0, 3), outcomes
     assert "another run is using" in message and "nothing was changed" in message

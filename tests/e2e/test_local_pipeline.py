@@ -1,7 +1,7 @@
 """The real pipeline, end to end, on a small sample: TFX, Beam DirectRunner, ML Metadata, TF."""
 from __future__ import annotations
 
-import hashlib
+import glob
 import json
 import os
 import re
@@ -12,8 +12,6 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from ml_metadata.proto import metadata_store_pb2
-
 from components.trainer.features import features_from_schema, load_schema
 from pipeline import config as config_lib
 from pipeline import logs
@@ -23,29 +21,15 @@ from pipeline.serving import model as serving
 from pipeline.__main__ import cli
 from pipeline import pipeline as pipeline_lib
 from tests import browser
+from tests.components.trainer import test_export
 from tests.conftest import read_taxi_rows, write_csv
+from tests.e2e.outputs import Snapshot, artifact_dirs, invoke_cli, own_copy, run_cli, tfma_overall, tree_digest
 from tests.pipeline.report import test_report
 
 pytestmark = pytest.mark.e2e
 
 UPSTREAM = (pipeline_lib.EXAMPLE_GEN, pipeline_lib.STATISTICS_GEN, pipeline_lib.SCHEMA_GEN,
             pipeline_lib.EXAMPLE_VALIDATOR, pipeline_lib.TRAINER)
-
-
-def tree_digest(root: str) -> dict:
-    digests = {}
-    for folder, _, files in os.walk(root):
-        for name in files:
-            path = os.path.join(folder, name)
-            with open(path, "rb") as f:
-                digests[os.path.relpath(path, root)] = hashlib.sha256(f.read()).hexdigest()
-    return digests
-
-
-def trainer_executions(config) -> int:
-    store = results.open_store(config.metadata_path)
-    return sum(1 for e in store.get_executions()
-               if e.type.endswith("Trainer") and e.last_known_state == metadata_store_pb2.Execution.COMPLETE)
 
 
 @pytest.fixture(scope="module")
@@ -206,6 +190,76 @@ def test_pushed_model_predicts_on_raw_examples(first_run):
     assert ((probabilities[:, 0] > 0.5) == labels).mean() > 0.6
 
 
+def first_eval_split(config) -> list:
+    """The serialized tf.Examples of the first run's eval split (ExampleGen's first artifact)."""
+    root = os.path.join(config.pipeline_root, pipeline_lib.EXAMPLE_GEN, "examples")
+    first = min(os.listdir(root), key=int)
+    return test_export.eval_records(os.path.join(root, first))
+
+
+def test_pushed_model_serves_raw_features_and_warms_up_tf_serving(first_run):
+    config, summary = first_run
+    features = features_from_schema(load_schema(config.schema_path), config.label)
+    pushed = summary.pushed_path.rstrip("/")  # TFMA evaluated its serving_default in the run
+    test_export.check_raw_signature(pushed, test_export.rows_with_gaps(), features,
+                                    config.schema_path, features.names, classes=["0", "1"])
+    test_export.check_warmup(pushed, first_eval_split(config), features.names)
+
+
+def _eval_split(config):
+    """The first run's eval split as CsvExampleGen wrote it: serialized tf.Examples and labels."""
+    import tensorflow as tf
+    examples_dir = artifact_dirs(config, pipeline_lib.EXAMPLE_GEN, "examples")[0]
+    files = sorted(glob.glob(os.path.join(examples_dir, "Split-eval", "*.gz")))
+    serialized = [r.numpy() for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]
+    labels = np.array([tf.train.Example.FromString(s).features.feature[config.label].int64_list.value[0]
+                       for s in serialized])
+    return serialized, labels
+
+
+def _auc(labels, scores) -> float:
+    """ROC AUC as the Mann-Whitney statistic: the chance that a random positive scores above a
+    random negative (ties count a half), from average ranks."""
+    from scipy.stats import rankdata
+    ranks = rankdata(scores)
+    positives = labels == 1
+    n_pos, n_neg = positives.sum(), (~positives).sum()
+    return float((ranks[positives].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def test_accuracy_and_auc_recomputed_from_the_pushed_models_predictions_match_terminal_report_and_tfma(
+        first_run_terminal):
+    """Independent numbers: the pushed SavedModel (loaded with TensorFlow, its serving signature)
+    scores the eval split as CsvExampleGen wrote it; accuracy at 0.5 and a rank AUC, computed
+    here, are held against what the terminal printed, the report's data and TFMA's own files."""
+    import tensorflow as tf
+    config, terminal = first_run_terminal
+    lines = terminal.splitlines()
+    pushed = re.fullmatch(r"pushed: version (\d+) to (.+)", next(l for l in lines if l.startswith("pushed: ")))
+    serialized, labels = _eval_split(config)
+    signature = tf.saved_model.load(pushed.group(2)).signatures["serving_default"]
+    probabilities = signature(examples=tf.constant(serialized))["probabilities"].numpy()[:, 0]
+    accuracy = float(((probabilities > 0.5) == (labels == 1)).mean())
+    auc = _auc(labels, probabilities)
+    assert 0.6 < accuracy < 1 and 0.6 < auc < 1 and len(set(labels)) == 2
+
+    # TFMA, read with its own loader from the first run's evaluation (its only one before any rerun).
+    tfma_metrics = tfma_overall(artifact_dirs(config, pipeline_lib.EVALUATOR, "evaluation")[0])
+    assert tfma_metrics["example_count"] == len(labels)
+    assert tfma_metrics["accuracy"] == pytest.approx(accuracy, abs=1e-6)
+    assert tfma_metrics["auc"] == pytest.approx(auc, abs=2e-3)  # TFMA: 10,000 thresholds
+    # The terminal (four decimals) and the report's data block.
+    printed = dict(re.findall(r"(\w+) ([\d.]+)", next(l for l in lines if l.startswith("eval metrics (overall):"))))
+    assert float(printed["accuracy"]) == pytest.approx(accuracy, abs=5e-5 + 1e-6)
+    assert float(printed["auc"]) == pytest.approx(auc, abs=5e-5 + 2e-3)
+    assert float(printed["example_count"]) == len(labels)
+    page = open(_report_of_first_run(first_run_terminal), encoding="utf-8").read()
+    facts = json.loads(re.search(r"id='report-data'>(.*?)</script>", page, re.S).group(1))
+    assert facts["metrics"]["accuracy"] == pytest.approx(accuracy, abs=1e-6)
+    assert facts["metrics"]["auc"] == pytest.approx(auc, abs=2e-3)
+    assert facts["pushed_version"] == pushed.group(1)
+
+
 def test_second_run_is_served_from_the_cache_and_pushes_no_second_copy(first_run):
     config, first = first_run
     version = os.path.basename(first.pushed_path.rstrip("/"))
@@ -229,33 +283,43 @@ def test_second_run_is_served_from_the_cache_and_pushes_no_second_copy(first_run
             f"{first.pushed_path}") in completed.stdout.splitlines()
 
 
-def test_a_changed_model_is_pushed_as_a_new_version(first_run):
-    config, first = first_run
+def test_a_changed_model_is_pushed_as_a_new_version(first_run, tmp_path):
+    config = own_copy(first_run[0], tmp_path)
     versions = sorted(v for v in os.listdir(config.serving_dir) if v.isdigit())
-    local_runner.run(config_lib.replace(config, train_steps=80, max_accuracy_drop=1.0, min_accuracy=0.0))
+    completed = invoke_cli("run", "--data-root", config.data_root, "--output-dir", config.output_dir,
+                           "--train-steps", "80", "--max-accuracy-drop", "1.0", "--min-accuracy", "0",
+                           "--seed", str(config.seed))
+    assert completed.exit_code == 0, completed.output[-3000:]
     summary = results.summarize(config)
     assert summary.states[pipeline_lib.TRAINER] == "ran" and summary.pushed
     new = os.path.basename(summary.pushed_path.rstrip("/"))
+    assert f"pushed: version {new} to {summary.pushed_path}" in completed.stdout.splitlines()
     assert sorted(v for v in os.listdir(config.serving_dir) if v.isdigit()) == versions + [new]
     assert int(new) > int(versions[-1]) and summary.serving_version is None
 
 
-def test_impossible_threshold_pushes_nothing_and_keeps_earlier_versions(first_run):
-    config, _ = first_run
+def test_impossible_threshold_pushes_nothing_and_keeps_earlier_versions(first_run, tmp_path):
+    config = own_copy(first_run[0], tmp_path)
     before = tree_digest(config.serving_dir)
-    # A different model (other step count) that can never reach accuracy 1.0.
-    local_runner.run(config_lib.replace(config, train_steps=60, min_accuracy=1.0))
+    evaluations = artifact_dirs(config, pipeline_lib.EVALUATOR, "evaluation")
+    # A different model (other step count) that can never reach accuracy 1.0, through the CLI.
+    completed = invoke_cli("run", "--data-root", config.data_root, "--output-dir", config.output_dir,
+                           "--train-steps", "60", "--min-accuracy", "1.0", "--seed", str(config.seed))
+    assert completed.exit_code == 0, completed.output[-3000:]
+    assert tree_digest(config.serving_dir) == before
+    # Why, on the terminal: the accuracy TFMA wrote for this run's model, against 1.0.
+    (evaluation,) = [d for d in artifact_dirs(config, pipeline_lib.EVALUATOR, "evaluation") if d not in evaluations]
+    accuracy = tfma_overall(evaluation)["accuracy"]
+    assert 0.5 < accuracy < 1.0
+    (blessing,) = [line for line in completed.stdout.splitlines() if line.startswith("blessed: ")]
+    assert blessing.startswith(f"blessed: no: accuracy {accuracy:.4f}, needed >= 1; "), blessing
+    assert "pushed: " not in completed.stdout or "pushed: nothing" in completed.stdout
     summary = results.summarize(config)
     assert summary.states[pipeline_lib.TRAINER] == "ran"
     assert summary.blessed is False and not summary.pushed
-    assert tree_digest(config.serving_dir) == before
-    # Why: the accuracy held against 1.0 on the whole eval split, with its value.
     overall = summary.checks[0]
     assert (overall.metric, overall.kind, overall.slice, overall.bound, overall.passed) == (
         "accuracy", "value", "overall", ">= 1", False)
-    assert overall.value == pytest.approx(summary.metrics["accuracy"])
-    assert results.blessing_line(summary).startswith(
-        f"blessed: no: accuracy {summary.metrics['accuracy']:.4f}, needed >= 1; ")
     # `report` writes this run's report: the failed thresholds, nothing pushed.
     written = CliRunner().invoke(cli, ["report", "--output-dir", config.output_dir, "--run", "1"])
     assert written.exit_code == 0, written.output
@@ -269,19 +333,16 @@ def test_impossible_threshold_pushes_nothing_and_keeps_earlier_versions(first_ru
 
 
 def test_anomalous_data_stops_before_training_with_a_readable_report(first_run, tmp_path):
-    config, _ = first_run
+    config = own_copy(first_run[0], tmp_path)
     columns, rows = read_taxi_rows(every=6)
     rows[0]["payment_type"] = "Bitcoin"
     rows[1]["trip_start_month"] = "13"
     data_root = tmp_path / "bad"
     write_csv(str(data_root / "data.csv"), columns, rows)
-    before = tree_digest(config.serving_dir)
-    trainers_before = trainer_executions(config)
+    before = Snapshot(config)
 
-    completed = subprocess.run(
-        [sys.executable, "-m", "pipeline", "run", "--data-root", str(data_root),
-         "--output-dir", config.output_dir, "--train-steps", "50"],
-        capture_output=True, text=True, timeout=600)
+    completed = run_cli("run", "--data-root", str(data_root), "--output-dir", config.output_dir,
+                        "--train-steps", "50", timeout=600)
     assert completed.returncode == 1, completed.stderr[-3000:]
     error = completed.stderr.strip().splitlines()
     report = "\n".join(error[-12:])
@@ -294,8 +355,7 @@ def test_anomalous_data_stops_before_training_with_a_readable_report(first_run, 
     assert any("CsvExampleGen" in line and " ran " in line for line in progress), completed.stdout
     assert "ExampleValidator" in progress[-1] and "failed" in progress[-1]
     assert not any("Trainer" in line for line in progress)
-    assert trainer_executions(config) == trainers_before
-    assert tree_digest(config.serving_dir) == before
+    before.assert_nothing_trained_or_pushed()
     # The failed run's report shows the anomalies and that nothing was decided.
     report_line = [line for line in completed.stdout.splitlines() if line.startswith("report: ")]
     assert len(report_line) == 1, completed.stdout

@@ -15,7 +15,7 @@ import pytest
 from pipeline import config as config_lib
 from pipeline.report import results
 from tests.conftest import write_csv
-from tests.e2e.test_local_pipeline import tree_digest
+from tests.e2e.outputs import tree_digest
 from tests.pipeline.test_notify import _Hook
 
 pytestmark = pytest.mark.e2e

@@ -66,9 +66,24 @@ def test_no_note_when_the_baseline_step_finds_a_pushed_model():
     assert logs.NO_BASELINE not in stream.getvalue()
 
 
-def test_the_trainer_logs_progress_under_the_name_the_cli_listens_to():
+def test_the_trainers_progress_hook_reaches_the_terminal_through_the_clis_handler(capfd):
+    """The Trainer's real hook, in a real (tiny) training session, under the handler the CLI
+    installs: its lines reach file descriptor 1, every tenth of the steps, with the loss."""
+    import tensorflow as tf
     from components.trainer import task
-    assert task.PROGRESS_LOGGER == logs.TRAINING_LOGGER
+
+    with tf.Graph().as_default():
+        step = tf.compat.v1.train.get_or_create_global_step()
+        tf.compat.v1.add_to_collection(tf.compat.v1.GraphKeys.LOSSES, tf.constant(0.25))
+        train = tf.compat.v1.assign_add(step, 1)
+        with logs.progress(total=1):
+            hook = task.TrainingProgressHook(train_steps=20, batch_size=4)
+            with tf.compat.v1.train.MonitoredSession(hooks=[hook]) as session:
+                for _ in range(20):
+                    session.run(train)
+    lines = [line.split() for line in capfd.readouterr().out.splitlines() if "Trainer: step" in line]
+    assert [words[2] for words in lines] == [f"{s}/20" for s in range(2, 21, 2)], lines
+    assert all(words[3:5] == ["loss", "0.2500"] and words[6] == "examples/s" for words in lines), lines
 
 
 def test_with_verbose_training_lines_are_left_to_the_log_handlers_not_printed_twice():
@@ -136,3 +151,14 @@ def test_progress_shows_what_the_metrics_are_sliced_by():
     progress = logs.Progress(stream, total=1)
     progress.emit(_record(logs.SLICES_LOG, "eval metrics sliced by language"))
     assert stream.getvalue() == "      eval metrics sliced by language\n"
+
+
+def test_log_records_go_to_the_log_even_when_sys_stderr_was_replaced(tmp_path, monkeypatch):
+    """click's CliRunner swaps sys.stderr for its own buffer; the run's records still belong in the log."""
+    replaced = io.StringIO()
+    monkeypatch.setattr("sys.stderr", replaced)
+    path = tmp_path / "run.log"
+    with logs.captured(str(path)):
+        logging.getLogger("absl").info("a record for the log")
+    assert "a record for the log" in path.read_text()
+    assert "a record for the log" not in replaced.getvalue()

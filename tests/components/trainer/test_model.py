@@ -11,15 +11,26 @@ def prep(taxi_records, taxi_features):
     return inputs.learn_preprocessing([taxi_records + "/Split-train/*"], taxi_features)
 
 
-def test_model_inputs_are_named_after_the_schema_features(taxi_features, prep):
+def test_the_model_takes_exactly_what_the_input_fn_and_the_serving_signature_parse(
+        taxi_records, taxi_features, prep):
+    """model_to_estimator feeds the model the input_fn's feature dict, and the export the serving
+    receiver's: all three key sets are the schema file's features but the label and the
+    DEPRECATED ones (read here from the file with TFMD's proto, not through features.py)."""
+    from google.protobuf import text_format
+    from tensorflow_metadata.proto.v0 import schema_pb2
+    from components.trainer import task
+    from pipeline import config as config_lib
+
+    with open(config_lib.DEFAULT_SCHEMA) as f:
+        schema = text_format.Parse(f.read(), schema_pb2.Schema())
+    expected = {f.name for f in schema.feature
+                if f.name != config_lib.DEFAULT_LABEL and f.lifecycle_stage != schema_pb2.DEPRECATED}
     model = model_lib.build_keras_model(taxi_features, prep, HParams())
-    assert sorted(model.input_names) == sorted(taxi_features.names)
-    assert model.output_names == [model_lib.OUTPUT_NAME]
-    model_lib.check_input_names(model, taxi_features.names)  # holds by construction
-    layer_types = {type(layer).__name__ for layer in model.layers}
-    assert {"StringLookup", "IntegerLookup", "Embedding", "Dropout",
-            "ImputeAndNormalize"} <= layer_types
-    assert model.optimizer is not None and model.loss is not None  # compiled
+    batch, _ = next(iter(inputs.make_dataset([taxi_records + "/Split-eval/*"], taxi_features, 8,
+                                             training=False)))
+    with tf.Graph().as_default():
+        served = task.serving_input_receiver_fn(taxi_features)().features
+    assert set(model.input_names) == set(batch) == set(served) == expected
 
 
 def test_model_predicts_probabilities_on_a_parsed_batch(taxi_records, taxi_features, prep):

@@ -83,6 +83,14 @@ def test_run_fn_handles_a_multiclass_string_label(tmp_path):
     outputs = tf.saved_model.load(fn_args.serving_model_dir).signatures["serving_default"](
         examples=tf.constant([serving.to_example(rows[0], features).SerializeToString()]))
     assert outputs["all_classes"].numpy().tolist() == [[b"small", b"medium", b"large"]]
+    # The raw-features signature: same probabilities, and the predicted class by name.
+    raw = tf.saved_model.load(fn_args.serving_model_dir).signatures["serving_raw"](
+        size=tf.constant([float(r["size"]) for r in rows[200:]]),
+        colour=tf.constant([r["colour"].encode() for r in rows[200:]]))
+    np.testing.assert_allclose(raw["probabilities"].numpy(), probabilities, rtol=1e-6, atol=1e-7)
+    assert raw["class_id"].numpy().tolist() == probabilities.argmax(axis=1).tolist()
+    assert [c.decode() for c in raw["class_name"].numpy()] == [
+        ["small", "medium", "large"][i] for i in probabilities.argmax(axis=1)]
 
 
 def test_missing_label_setting_is_reported():

@@ -16,6 +16,8 @@ from pipeline import config as config_lib
 from pipeline.kubeflow import runner as kubeflow_runner
 from pipeline.config import PipelineConfig
 
+pytestmark = pytest.mark.e2e  # builds .venv-kfp2 (an environment) when it is missing or stale
+
 LOCK = os.path.join(config_lib.PROJECT_ROOT, "tests", "kfp2_sdk", "requirements.lock")
 CHECK = os.path.join(config_lib.PROJECT_ROOT, "tests", "kfp2_sdk", "check_spec.py")
 VENV = os.path.join(config_lib.PROJECT_ROOT, ".venv-kfp2")

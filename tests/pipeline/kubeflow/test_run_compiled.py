@@ -1,6 +1,11 @@
-"""run-compiled without running steps: spec walking, parameters, ExecutorInput, resolvers, failures."""
+"""run-compiled without running steps: spec walking, parameters, ExecutorInput, resolvers, failures.
+
+The spec walked is the project's pipeline as TFX's own compiler writes it for Vertex (schema
+2.0.0, offline); only the resolver checks use a hand-written job, since the graph has no resolver.
+"""
 from __future__ import annotations
 
+import copy
 import json
 import os
 import sys
@@ -28,8 +33,40 @@ def container(executor_class, pre_cache_check=False):
     return {"container": spec}
 
 
+@pytest.fixture(scope="module")
+def compiled_job(tmp_path_factory):
+    """The project's pipeline compiled by TFX's KubeflowV2DagRunner for Vertex, offline."""
+    from pipeline.kubeflow import runner as kubeflow_runner
+    path = kubeflow_runner.compile_pipeline(
+        config_lib.PipelineConfig(train_steps=50), target="vertex",
+        output=str(tmp_path_factory.mktemp("compiled") / "vertex.json"),
+        image="registry.example/keras-tfx:test", pipeline_root=ROOT)
+    with open(path) as f:
+        return json.load(f)
+
+
+@pytest.fixture
+def job(compiled_job):
+    """A copy of the compiled job, for a test to change."""
+    return copy.deepcopy(compiled_job)
+
+
+def _tasks(job):
+    return job["pipelineSpec"]["root"]["dag"]["tasks"]
+
+
+def _downstream(name, tasks):
+    """Every task that needs `name`'s outputs, directly or not (computed here, not by run_compiled)."""
+    found, frontier = set(), {name}
+    while frontier:
+        frontier = {t for t, spec in tasks.items() if set(spec.get("dependentTasks", [])) & frontier} - found
+        found |= frontier
+    return found
+
+
 def small_job():
-    """A three-step job shaped like TFX 1.15's kubeflow-v2 output (schema 2.0.0)."""
+    """A three-step job with a resolver task, shaped like TFX 1.15's kubeflow-v2 output (schema
+    2.0.0) for a graph with a Resolver node: for the resolver checks only."""
     return {
         "pipelineSpec": {
             "root": {
@@ -90,16 +127,29 @@ def small_job():
 
 
 @pytest.fixture
-def spec_file(tmp_path):
+def spec_file(job, tmp_path):
     path = tmp_path / "p.json"
+    path.write_text(json.dumps(job))
+    return str(path)
+
+
+@pytest.fixture
+def resolver_spec_file(tmp_path):
+    path = tmp_path / "resolver.json"
     path.write_text(json.dumps(small_job()))
     return str(path)
 
 
-def test_tasks_run_after_their_producers_and_ties_go_by_name():
-    tasks = small_job()["pipelineSpec"]["root"]["dag"]["tasks"]
-    assert run_compiled.task_order(tasks) == ["Blessing-resolver", "Gen", "Trainer"]
-    assert run_compiled.downstream_of("Gen", tasks) == ["Trainer"]
+def test_tasks_run_after_their_producers_and_ties_go_by_name(job):
+    tasks = _tasks(job)
+    order = run_compiled.task_order(tasks)
+    assert sorted(order) == sorted(tasks)
+    for name, task in tasks.items():
+        for producer in task.get("dependentTasks", []):
+            assert order.index(producer) < order.index(name), (producer, name)
+    assert order[0] == min(n for n, t in tasks.items() if not t.get("dependentTasks"))
+    assert set(run_compiled.downstream_of(config_lib.EXAMPLE_GEN, tasks)) == _downstream(config_lib.EXAMPLE_GEN, tasks)
+    assert run_compiled.downstream_of(config_lib.PUSHER, tasks) == []
 
 
 def test_a_cycle_or_an_unknown_producer_is_refused():
@@ -110,28 +160,27 @@ def test_a_cycle_or_an_unknown_producer_is_refused():
         run_compiled.task_order({"A": {"dependentTasks": ["Nope"]}})
 
 
-def test_run_parameters_take_compiled_defaults_then_typed_overrides():
-    params = run_compiled.run_parameters(small_job(), ["train_steps=7", "min_accuracy=1", "data_root=2024"])
-    assert params == {"data_root": "2024", "train_steps": 7, "min_accuracy": 1.0}
+def test_run_parameters_take_compiled_defaults_then_typed_overrides(job):
+    params = run_compiled.run_parameters(job, ["train_steps=7", "min_accuracy=1", "data_root=2024"])
+    assert params == {"data_root": "2024", "train_steps": 7, "min_accuracy": 1.0, "eval_steps": 0}
     assert isinstance(params["min_accuracy"], float)
     with pytest.raises(SpecError, match=r"^--param train_steps=many: train_steps is an integer parameter; "
                                         r"give a whole number, e\.g\. --param train_steps=50$"):
-        run_compiled.run_parameters(small_job(), ["train_steps=many"])
+        run_compiled.run_parameters(job, ["train_steps=many"])
     with pytest.raises(SpecError, match="--param train_steps=5e2: train_steps is an integer parameter"):
-        run_compiled.run_parameters(small_job(), ["train_steps=5e2"])
+        run_compiled.run_parameters(job, ["train_steps=5e2"])
     with pytest.raises(SpecError, match="--param min_accuracy=NaN: min_accuracy is a float parameter"):
-        run_compiled.run_parameters(small_job(), ["min_accuracy=NaN"])
+        run_compiled.run_parameters(job, ["min_accuracy=NaN"])
     with pytest.raises(SpecError, match=r"--param learning_rate=1: learning_rate is not a parameter of this "
-                                        r"pipeline; known: data_root, min_accuracy, train_steps"):
-        run_compiled.run_parameters(small_job(), ["learning_rate=1"])
+                                        r"pipeline; known: data_root, eval_steps, min_accuracy, train_steps"):
+        run_compiled.run_parameters(job, ["learning_rate=1"])
     with pytest.raises(SpecError, match="--param train_steps: expected NAME=VALUE"):
-        run_compiled.run_parameters(small_job(), ["train_steps"])
+        run_compiled.run_parameters(job, ["train_steps"])
     with pytest.raises(SpecError, match=r"--param train_steps=8: train_steps is given twice \(first as train_steps=7\)"):
-        run_compiled.run_parameters(small_job(), ["train_steps=7", "train_steps=8"])
+        run_compiled.run_parameters(job, ["train_steps=7", "train_steps=8"])
 
 
-def test_a_parameter_type_run_compiled_cannot_pass_is_refused_when_overridden():
-    job = small_job()
+def test_a_parameter_type_run_compiled_cannot_pass_is_refused_when_overridden(job):
     job["pipelineSpec"]["root"]["inputDefinitions"]["parameters"]["flags"] = {"parameterType": "LIST",
                                                                              "defaultValue": []}
     assert run_compiled.run_parameters(job, [])["flags"] == []
@@ -143,8 +192,9 @@ def test_a_parameter_type_run_compiled_cannot_pass_is_refused_when_overridden():
 def test_image_paths_and_the_compiled_root_become_local(spec_file, tmp_path):
     run = run_compiled.prepare_run(spec_file, str(tmp_path / "root"))
     assert run.params["data_root"] == os.path.join(config_lib.PROJECT_ROOT, "data/taxi")
-    task = run.tasks["Trainer"]
-    values = run_compiled.task_parameters(task, run.component("Trainer"), run.params, "parameters", run.path_map)
+    task = run.tasks[config_lib.PUSHER]
+    values = run_compiled.task_parameters(task, run.component(config_lib.PUSHER), run.params, "parameters",
+                                          run.path_map)
     assert json.loads(values["push_destination"]["stringValue"]) == {
         "filesystem": {"base_directory": str(tmp_path / "root" / "serving_model")}}
     # Only whole path prefixes: /application is not /app.
@@ -154,32 +204,35 @@ def test_image_paths_and_the_compiled_root_become_local(spec_file, tmp_path):
 
 def test_executor_input_in_the_legacy_form_has_typed_values_and_upstream_metadata(spec_file, tmp_path):
     run = run_compiled.prepare_run(spec_file, str(tmp_path / "root"), ["train_steps=9"])
-    examples = Artifact("run-compiled/r1/Gen/examples", {"instanceSchema": "title: tfx.Examples\n"},
-                        "/x/Gen/examples", {"split_names": '["train", "eval"]'})
+    gen, schema_gen = config_lib.EXAMPLE_GEN, config_lib.SCHEMA_GEN
+    examples = Artifact(f"run-compiled/r1/{gen}/examples", {"instanceSchema": "title: tfx.Examples\n"},
+                        f"/x/{gen}/examples", {"split_names": '["train", "eval"]'})
+    schema = Artifact(f"run-compiled/r1/{schema_gen}/schema", {"instanceSchema": "title: tfx.Schema\n"},
+                      f"/x/{schema_gen}/schema", {})
     trainer = run.tasks["Trainer"]
     outputs = run_compiled.output_artifacts("Trainer", run.component("Trainer"), "/x/Trainer", "r1")
     invocation = run_compiled.executor_input(
         run_compiled.task_parameters(trainer, run.component("Trainer"), run.params, "parameters", run.path_map),
-        run_compiled.input_artifacts(trainer, {"Gen": {"examples": [examples]}}),
+        run_compiled.input_artifacts(trainer, {gen: {"examples": [examples]}, schema_gen: {"schema": [schema]}}),
         outputs, "/x/Trainer/executor_output.json", "parameters")
     assert invocation["inputs"]["parameters"]["train_steps"] == {"intValue": "9"}
-    assert invocation["inputs"]["parameters"]["run_fn"] == {"stringValue": "m.run_fn"}
+    assert invocation["inputs"]["parameters"]["run_fn"] == {"stringValue": "components.trainer.task.run_fn"}
     assert invocation["inputs"]["artifacts"]["examples"]["artifacts"][0]["metadata"] == {
         "split_names": '["train", "eval"]'}
+    assert invocation["inputs"]["artifacts"]["schema"]["artifacts"][0]["uri"] == f"/x/{schema_gen}/schema"
     model = invocation["outputs"]["artifacts"]["model"]["artifacts"][0]
     assert model["uri"] == "/x/Trainer/model" and model["name"] == "run-compiled/r1/Trainer/model"
     assert model["type"] == MODEL_TYPE
 
 
-def test_tfx_entrypoint_reads_the_legacy_form_but_not_parameter_values_alone():
+def test_tfx_entrypoint_reads_the_legacy_form_but_not_parameter_values_alone(job):
     """The parity gap, on TFX's own parser: parameterValues without the inputs spec are ignored."""
     from google.protobuf import json_format
     from kfp.pipeline_spec import pipeline_spec_pb2
     from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_entrypoint_utils as utils
 
-    job = small_job()
-    gen = job["pipelineSpec"]["root"]["dag"]["tasks"]["Gen"]
-    component = job["pipelineSpec"]["components"]["Gen"]
+    gen = _tasks(job)[config_lib.EXAMPLE_GEN]
+    component = job["pipelineSpec"]["components"][config_lib.EXAMPLE_GEN]
     params = run_compiled.run_parameters(job, [])
     parsed = {}
     for form in run_compiled.PARAMETER_FORMS:
@@ -188,7 +241,9 @@ def test_tfx_entrypoint_reads_the_legacy_form_but_not_parameter_values_alone():
         json_format.ParseDict(run_compiled.executor_input(values, {}, {}, "/x/out.json", form), message)
         parsed[form] = utils.parse_execution_properties(message.inputs.parameter_values,
                                                         message.inputs.parameters)
-    assert parsed["parameters"] == {"input_base": "/app/data/taxi", "output_data_format": 6}
+    assert parsed["parameters"]["input_base"] == "/app/data/taxi"
+    assert parsed["parameters"]["output_data_format"] == 6  # FORMAT_TF_EXAMPLE
+    assert set(parsed["parameters"]) == set(gen["inputs"]["parameters"])
     assert parsed["parameterValues"] == {}
 
 
@@ -267,28 +322,32 @@ def test_a_step_with_the_same_command_and_inputs_as_an_earlier_one_comes_from_th
     assert run_compiled.cached_outputs(records, key) is None
 
 
-def test_a_failing_step_stops_the_run_naming_the_step_its_exit_code_and_log_tail(spec_file, tmp_path):
-    """The driver of the first container step exits 3; nothing downstream starts."""
-    job = small_job()
-    driver = job["pipelineSpec"]["deploymentSpec"]["executors"]["Gen_executor"]["container"]["lifecycle"]
-    driver["preCacheCheck"] = {"command": ["python", "-c"],
-                               "args": ["import sys; print('reading the data'); "
-                                        "sys.exit('no CSV under the data root')"]}
-    job["pipelineSpec"]["deploymentSpec"]["executors"]["Gen_executor"]["container"]["command"] = [
-        "python", "-c", "raise SystemExit(3)"]
+def test_a_failing_step_stops_the_run_naming_the_step_its_exit_code_and_log_tail(job, tmp_path):
+    """The driver of the first container step (TFX's ExampleGen driver, as compiled) fails;
+    nothing downstream starts."""
+    gen = config_lib.EXAMPLE_GEN
+    executor = job["pipelineSpec"]["deploymentSpec"]["executors"][f"{gen}_executor"]["container"]
+    assert "preCacheCheck" in executor["lifecycle"]
+    executor["lifecycle"]["preCacheCheck"] = {"command": ["python", "-c"],
+                                              "args": ["import sys; print('reading the data'); "
+                                                       "sys.exit('no CSV under the data root')"]}
+    executor["command"] = ["python", "-c", "raise SystemExit(3)"]
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(job))
     run = run_compiled.prepare_run(str(path), str(tmp_path / "root"))
     started = []
     with pytest.raises(run_compiled.StepFailed) as failed:
         run_compiled.execute(run, on_start=lambda i, n, name: started.append(name))
-    assert failed.value.task == "Gen" and failed.value.exit_code == 1
+    assert failed.value.task == gen and failed.value.exit_code == 1
     assert "no CSV under the data root" in failed.value.log_tail
-    assert "step Gen failed with exit code 1; not run: Trainer" in str(failed.value)
-    assert started == ["Blessing-resolver", "Gen"]
+    message = str(failed.value)
+    assert message.startswith(f"step {gen} failed with exit code 1; not run: ")
+    not_run = message.split("not run: ", 1)[1].split(".")[0].split(", ")
+    assert set(not_run) == _downstream(gen, _tasks(job))
+    assert started == [gen]  # first in the order (ties by name)
     record = json.loads((tmp_path / "root" / "run-compiled" / run.run_id / "run.json").read_text())
-    assert record["state"] == "failed" and record["failure"]["task"] == "Gen"
-    assert list(record["tasks"]) == ["Blessing-resolver"]
+    assert record["state"] == "failed" and record["failure"]["task"] == gen
+    assert list(record["tasks"]) == []
 
 
 def test_options_that_cannot_work_are_refused_before_anything_is_written(spec_file, tmp_path):
@@ -302,19 +361,34 @@ def test_options_that_cannot_work_are_refused_before_anything_is_written(spec_fi
     assert not os.path.exists(tmp_path / "root")
 
 
-def test_image_root_matches_the_kubeflow_runner():
+def test_image_root_is_where_the_dockerfile_copies_the_project():
+    """run-compiled maps, and the compiler writes, the folder that the Dockerfile's `COPY . <dest>`
+    fills (relative to the WORKDIR in force there)."""
+    import posixpath
+    import shlex
     from pipeline.kubeflow import runner as kubeflow_runner
-    assert run_compiled.IMAGE_PROJECT_ROOT == kubeflow_runner.IMAGE_PROJECT_ROOT
+    workdir, project = "/", None
+    with open(os.path.join(config_lib.PROJECT_ROOT, "Dockerfile")) as f:
+        for line in f:
+            words = shlex.split(line.split("#", 1)[0]) if not line.startswith(" ") else []
+            if words[:1] == ["WORKDIR"]:
+                workdir = posixpath.join(workdir, words[1])
+            elif words[:1] == ["COPY"] and words[1:2] == ["."]:
+                project = posixpath.normpath(posixpath.join(workdir, words[2]))
+    assert project is not None, "the Dockerfile has no `COPY . <dest>`"
+    assert run_compiled.IMAGE_PROJECT_ROOT == project
+    assert kubeflow_runner.IMAGE_PROJECT_ROOT == project
 
 
 @pytest.mark.parametrize("bad", ["../evil", "/abs", "a/b", ".."])
-def test_task_and_output_names_that_could_be_paths_are_refused(bad):
-    job = small_job()
+def test_task_and_output_names_that_could_be_paths_are_refused(compiled_job, bad):
+    job = copy.deepcopy(compiled_job)
+    run_compiled.check_supported(job)  # as compiled: accepted
     tasks = job["pipelineSpec"]["root"]["dag"]["tasks"]
-    tasks[bad] = tasks.pop("Gen")
+    tasks[bad] = tasks.pop(config_lib.EXAMPLE_GEN)
     with pytest.raises(SpecError, match="cannot be a folder name"):
         run_compiled.check_supported(job)
-    job = small_job()
+    job = copy.deepcopy(compiled_job)
     for component in job["pipelineSpec"]["components"].values():
         outputs = component.get("outputDefinitions", {}).get("artifacts")
         if outputs:
@@ -328,7 +402,8 @@ def test_task_and_output_names_that_could_be_paths_are_refused(bad):
 
 
 def test_a_vertex_form_spec_with_a_resolver_is_refused_by_kfp2_rules_naming_each_rule_and_source(
-        spec_file, tmp_path):
+        resolver_spec_file, tmp_path):
+    spec_file = resolver_spec_file
     root = tmp_path / "root"
     with pytest.raises(SpecError) as refused:
         run_compiled.prepare_run(spec_file, str(root), backend=run_compiled.KFP2)

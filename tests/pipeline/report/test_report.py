@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import types
 
 from pipeline.report import plots, page as report, results
 from tests import browser
@@ -84,12 +83,16 @@ def test_empty_inputs_give_a_labelled_placeholder_not_an_error():
 
 
 def test_calibration_bins_merge_tfma_buckets_by_mean_prediction():
-    def bucket(n, labels, predictions):
-        value = types.SimpleNamespace
-        return value(num_weighted_examples=value(value=n), total_weighted_label=value(value=labels),
-                     total_weighted_refined_prediction=value(value=predictions))
-    bins = report.calibration_bins([bucket(10, 1, 1.2), bucket(10, 2, 1.8), bucket(0, 0, 0),
-                                    bucket(4, 4, 3.8)])
+    """On TFMA's own proto, as tfma.load_plots gives it (calibration_histogram_buckets)."""
+    from tensorflow_model_analysis.proto import metrics_for_slice_pb2
+
+    histogram = metrics_for_slice_pb2.CalibrationHistogramBuckets()
+    for n, labels, predictions in [(10, 1, 1.2), (10, 2, 1.8), (0, 0, 0), (4, 4, 3.8)]:
+        bucket = histogram.buckets.add()
+        bucket.num_weighted_examples.value = n
+        bucket.total_weighted_label.value = labels
+        bucket.total_weighted_refined_prediction.value = predictions
+    bins = report.calibration_bins(histogram.buckets)
     assert [tuple(round(v, 6) for v in b) for b in bins] == [(0.15, 0.15, 20.0), (0.95, 1.0, 4.0)]
 
 
