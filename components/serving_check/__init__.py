@@ -14,8 +14,9 @@ LOAD_SECONDS = "load_seconds"
 REQUESTS = "warmup_requests"
 # Latencies in milliseconds, "<signature>_p50_ms_batch_1" etc.: see latency_key.
 RESULT_FILE = "serving_check.json"
-DEFAULT_SIGNATURE = "serving_default"
-RAW_SIGNATURE = "serving_raw"
+# The serving contract's names, spelled once in the Trainer's constants (no TensorFlow there).
+from components.trainer.constants import (ASSETS_EXTRA, DEFAULT_SIGNATURE, RAW_SIGNATURE,  # noqa: E402,F401
+                                          WARMUP_FILE)
 BATCH_SIZES = (1, 100)
 
 

@@ -46,7 +46,7 @@ MODEL_KEY = "model"
 BLESSING_KEY = "blessing"
 TIMEOUT_KEY = "timeout_seconds"
 DEFAULT_TIMEOUT_SECONDS = 600
-WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
+WARMUP_FILE = os.path.join(names.ASSETS_EXTRA, names.WARMUP_FILE)
 # What TF Serving reads at most from a warm-up file.
 MAX_WARMUP_RECORDS = 1000
 # Calls timed per signature: few, so the check stays a few seconds in every run.
