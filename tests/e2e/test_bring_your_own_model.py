@@ -22,7 +22,7 @@ from pipeline.kubeflow import run_compiled
 from pipeline.__main__ import cli
 from tests.conftest import read_taxi_rows, write_csv
 from tests.components.trainer import test_export
-from tests.e2e.outputs import Snapshot
+from tests.e2e.outputs import Snapshot, tree_digest
 from tests.e2e.test_local_pipeline import first_eval_split
 
 pytestmark = pytest.mark.e2e
@@ -398,7 +398,7 @@ def test_a_model_that_calls_python_is_refused_by_the_serving_check_and_nothing_i
     assert f"serving check: failed: {reason}" in result.stdout.splitlines()
     assert "pushed: nothing (the model failed the serving check)" in result.stdout.splitlines()
     # The last words (before them, under CliRunner, only the run log's lines the terminal never shows).
-    assert result.stderr.endswith(
+    assert ("\n" + result.stderr).endswith(
         f"\nerror: ServingCheck: {reason}\nNothing was pushed; the versions already served are unchanged.\n")
     assert "Traceback" not in result.stdout + terminal
     summary = results.summarize(config)
