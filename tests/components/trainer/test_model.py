@@ -18,7 +18,7 @@ def test_the_model_takes_exactly_what_the_input_fn_and_the_serving_signature_par
     DEPRECATED ones (read here from the file with TFMD's proto, not through features.py)."""
     from google.protobuf import text_format
     from tensorflow_metadata.proto.v0 import schema_pb2
-    from components.trainer import task
+    from components.trainer import export
     from pipeline import config as config_lib
 
     with open(config_lib.DEFAULT_SCHEMA) as f:
@@ -29,7 +29,7 @@ def test_the_model_takes_exactly_what_the_input_fn_and_the_serving_signature_par
     batch, _ = next(iter(inputs.make_dataset([taxi_records + "/Split-eval/*"], taxi_features, 8,
                                              training=False)))
     with tf.Graph().as_default():
-        served = task.serving_input_receiver_fn(taxi_features)().features
+        served = export.serving_input_receiver_fn(taxi_features)().features
     assert set(model.input_names) == set(batch) == set(served) == expected
 
 
