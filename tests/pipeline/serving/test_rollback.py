@@ -1,5 +1,4 @@
 """`rollback`: an earlier pushed version served again, atomically, recorded, and the next baseline."""
-import hashlib
 import json
 import os
 import subprocess
@@ -14,19 +13,9 @@ from components.atomic_pusher import executor as pusher_executor
 from components.latest_pushed_model import executor as baseline_executor, records
 from pipeline.serving import rollback as rollback_lib
 from tests.components.atomic_pusher.test_executor import stand_in_bucket
+from tests.e2e.outputs import tree_digest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-
-
-def _tree(folder):
-    """path -> sha256 of every file under `folder` (what a byte-for-byte comparison needs)."""
-    found = {}
-    for where, _, names in os.walk(folder):
-        for name in names:
-            path = os.path.join(where, name)
-            with open(path, "rb") as f:
-                found[os.path.relpath(path, folder)] = hashlib.sha256(f.read()).hexdigest()
-    return found
 
 
 def _push(base, tmp_path, name, weights: bytes):
@@ -62,14 +51,14 @@ def test_rollback_serves_the_previous_model_as_the_newest_version_and_it_is_the_
     base = str(tmp_path / "serving")
     first, first_model = _push(base, tmp_path, "a", b"weights of a")
     second, _ = _push(base, tmp_path, "b", b"weights of b")
-    before = {v: _tree(os.path.join(base, v)) for v in (first, second)}
+    before = {v: tree_digest(os.path.join(base, v)) for v in (first, second)}
 
     done = rollback_lib.rollback(base)
     assert (done.from_version, done.to_version) == (second, first)
     assert int(done.new_version) > int(second)
     assert records.serving_version(base) == (done.new_version, done.path)
-    assert _tree(done.path) == before[first]  # the first model's files, byte for byte
-    assert {v: _tree(os.path.join(base, v)) for v in (first, second)} == before  # earlier versions untouched
+    assert tree_digest(done.path) == before[first]  # the first model's files, byte for byte
+    assert {v: tree_digest(os.path.join(base, v)) for v in (first, second)} == before  # earlier versions untouched
     assert not [n for n in os.listdir(base) if not n.isdigit()]  # no staging folder left
     with open(os.path.join(records.records_dir(base), f"{done.new_version}.json")) as f:
         record = json.load(f)
@@ -79,11 +68,11 @@ def test_rollback_serves_the_previous_model_as_the_newest_version_and_it_is_the_
     baseline = _baseline(base, tmp_path)
     assert baseline.get_string_custom_property(baseline_executor.VERSION_PROPERTY) == done.new_version
     assert baseline.get_string_custom_property(baseline_executor.SOURCE_URI_PROPERTY) == first_model
-    assert _tree(os.path.join(baseline.uri, "Format-Serving")) == before[first]
+    assert tree_digest(os.path.join(baseline.uri, "Format-Serving")) == before[first]
 
     # A second rollback without --to undoes the first: the second model again.
     again = rollback_lib.rollback(base)
-    assert again.to_version == second and _tree(again.path) == before[second]
+    assert again.to_version == second and tree_digest(again.path) == before[second]
 
 
 def test_to_an_unknown_incomplete_or_served_version_is_refused_listing_the_versions_and_changes_nothing(tmp_path):
@@ -92,14 +81,14 @@ def test_to_an_unknown_incomplete_or_served_version_is_refused_listing_the_versi
     second, _ = _push(base, tmp_path, "b", b"b")
     broken = str(int(second) + 5)
     os.makedirs(os.path.join(base, broken, "variables"))  # a version folder a killed push left without saved_model.pb
-    snapshot = _tree(str(tmp_path))
+    snapshot = tree_digest(str(tmp_path))
     for to, words in [("123", "no such version"), ("abc", "no such version"), (broken, "incomplete"),
                       (second, "the one served now")]:
         with pytest.raises(rollback_lib.RollbackError, match=words) as info:
             rollback_lib.rollback(base, to)
         assert first in str(info.value) and f"{second} (served now)" in str(info.value)
         assert f"{broken} (incomplete" in str(info.value)
-        assert _tree(str(tmp_path)) == snapshot
+        assert tree_digest(str(tmp_path)) == snapshot
 
 
 def test_with_one_version_there_is_nothing_to_roll_back_to(tmp_path):
@@ -115,18 +104,18 @@ def test_a_remote_rollback_is_atomic_like_a_push(tmp_path):
     local = str(bucket / "serving")
     first, _ = _push(local, tmp_path, "a", b"a" * 3000)
     _push(local, tmp_path, "b", b"b" * 3000)
-    expected = _tree(os.path.join(local, first))
+    expected = tree_digest(os.path.join(local, first))
     seen_partial = []
 
     def after_write(path):
         for version in (n for n in os.listdir(local) if n.isdigit()):
             folder = os.path.join(local, version)
-            if os.path.exists(os.path.join(folder, "saved_model.pb")) and len(_tree(folder)) != len(expected):
+            if os.path.exists(os.path.join(folder, "saved_model.pb")) and len(tree_digest(folder)) != len(expected):
                 seen_partial.append(version)
     with stand_in_bucket(bucket, after_write):
         done = rollback_lib.rollback("gs://serving")
     assert not seen_partial
-    assert _tree(os.path.join(local, done.new_version)) == expected
+    assert tree_digest(os.path.join(local, done.new_version)) == expected
 
 
 def test_the_cli_rolls_back_exits_2_on_a_bad_version_and_runs_lists_the_rollback(tmp_path):
