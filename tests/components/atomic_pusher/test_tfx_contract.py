@@ -42,27 +42,20 @@ def stand_in(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def outcomes(stand_in):
+    """(stock outcomes, our outcomes), from one run of the stock suite."""
     return run_suite(STOCK_TESTS, stand_in, OURS)
 
 
-@pytest.fixture(scope="module")
-def stock_outcomes(outcomes):
-    return outcomes[0]
-
-
-@pytest.fixture(scope="module")
-def our_outcomes(outcomes):
-    return outcomes[1]
-
-
-def test_the_stand_in_data_lets_the_whole_stock_suite_pass_against_the_stock_pusher(stock_outcomes):
+def test_the_stand_in_data_lets_the_whole_stock_suite_pass_against_the_stock_pusher(outcomes):
+    stock_outcomes, _ = outcomes
     passed = [name for name, o in stock_outcomes.items() if o["outcome"] == "passed"]
     assert len(passed) >= 11, sorted(stock_outcomes)
     # Only tf.test.TestCase's own "Not a test." placeholder is skipped.
     assert all(o["outcome"] in ("passed", "skipped") for o in stock_outcomes.values()), failures(stock_outcomes)
 
 
-def test_every_stock_pusher_test_that_passes_for_tfx_passes_for_ours(stock_outcomes, our_outcomes):
+def test_every_stock_pusher_test_that_passes_for_tfx_passes_for_ours(outcomes):
+    stock_outcomes, our_outcomes = outcomes
     passing = {name for name, o in stock_outcomes.items() if o["outcome"] == "passed"}
     assert passing <= set(our_outcomes), sorted(passing - set(our_outcomes))
     broken = {name: our_outcomes[name] for name in passing if our_outcomes[name]["outcome"] != "passed"}

@@ -38,27 +38,19 @@ def stand_in(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def outcomes(stand_in):
+    """(stock outcomes, our outcomes), from one run of the stock suite."""
     return run_suite(STOCK_TESTS, stand_in, OURS)
 
 
-@pytest.fixture(scope="module")
-def stock_outcomes(outcomes):
-    return outcomes[0]
-
-
-@pytest.fixture(scope="module")
-def our_outcomes(outcomes):
-    return outcomes[1]
-
-
-def test_the_stand_in_data_lets_the_whole_stock_suite_pass_against_the_stock_validator(stock_outcomes):
+def test_the_stand_in_data_lets_the_whole_stock_suite_pass_against_the_stock_validator(outcomes):
+    stock_outcomes, _ = outcomes
     passed = {name for name, o in stock_outcomes.items() if o["outcome"] == "passed"}
     assert {"ExecutorTest.test_create_anomalies_alerts", "ExecutorTest.testDoNo_anomalies"} | STOPS_ON_ANOMALIES <= passed
     assert all(o["outcome"] in ("passed", "skipped") for o in stock_outcomes.values()), failures(stock_outcomes)
 
 
-def test_every_stock_validator_test_passes_for_the_strict_one_except_that_anomalies_stop_the_run(
-        stock_outcomes, our_outcomes):
+def test_every_stock_validator_test_passes_for_the_strict_one_except_that_anomalies_stop_the_run(outcomes):
+    stock_outcomes, our_outcomes = outcomes
     passing = {name for name, o in stock_outcomes.items() if o["outcome"] == "passed"}
     broken = {name: our_outcomes.get(name, {"outcome": "missing", "detail": ""})
               for name in passing - STOPS_ON_ANOMALIES if our_outcomes.get(name, {}).get("outcome") != "passed"}
