@@ -108,7 +108,8 @@ def cli() -> None:
               help="Folder of CSV files (one header row each).")
 @click.option("--schema", "schema_path", type=click.Path(), default=_DEFAULTS.schema_path,
               show_default=True, help="Checked-in schema (text proto).")
-@click.option("--label", default=_DEFAULTS.label, show_default=True, help="Label column.")
+@click.option("--label", default=_DEFAULTS.label, show_default=True,
+              help="Label column, as the CSV header writes it.")
 @click.option("--output-dir", type=click.Path(), default=_DEFAULTS.output_dir, show_default=True,
               help="Where artifacts, ML Metadata and pushed models go.")
 @click.option("--train-steps", type=click.IntRange(min=1), default=_DEFAULTS.train_steps, show_default=True)
@@ -121,7 +122,8 @@ def cli() -> None:
 @click.option("--split", default="2:1", show_default=True, metavar="TRAIN:EVAL",
               help="Train:eval ratio of CsvExampleGen's hash split, in whole buckets, e.g. 4:1.")
 @click.option("--slice", "slice_features", multiple=True,
-              help="Feature to slice eval metrics by (repeatable). Default: trip_start_hour, "
+              help="Feature to slice eval metrics by (repeatable; its CSV name or the identifier derived "
+                   "from it). Default: trip_start_hour, "
                    "else the schema's first categorical feature with at most 50 known values "
                    "(else overall metrics only); the run says which.")
 @click.option("--hparam", "hparams", multiple=True, metavar="NAME=VALUE",
@@ -134,7 +136,8 @@ def cli() -> None:
                    "(examples/text_classifier.py:build_model) or a dotted module importable from the "
                    "working directory (examples.text_classifier:build_model). Default: the built-in model.")
 @click.option("--input-map", "input_map", multiple=True, metavar="INPUT=FEATURE",
-              help="With --model: feed the model input INPUT from the schema feature FEATURE (repeatable). "
+              help="With --model: feed the model input INPUT from the schema feature FEATURE (repeatable; "
+                   "its CSV name or the identifier derived from it). "
                    "Needed only when the input is not named after a feature (nor FEATURE_input) and the "
                    "model has more than one input.")
 @click.option("--seed", type=click.IntRange(min=0), default=_DEFAULTS.seed, show_default=True)
@@ -492,7 +495,11 @@ def report_command(output_dir, run_number) -> None:
 @click.option("--beam-arg", "beam_args", multiple=True, metavar="ARG",
               help="Score as a Beam job (tfx_bsl RunInference) with these pipeline args (repeatable), "
                    "e.g. --beam-arg=--runner=DirectRunner. Default: in this process, streaming.")
-def predict_command(input_path, output, model_dir, output_dir, beam_args) -> None:
+@click.option("--delimiter", default=",", show_default=True, callback=lambda _c, _p, v: _one_char("--delimiter", v),
+              help="The character between fields (pandas' sep/delimiter), e.g. ';' for a European export.")
+@click.option("--decimal", default=".", show_default=True, callback=lambda _c, _p, v: _one_char("--decimal", v),
+              help="The numbers' decimal mark (pandas' decimal), e.g. ','.")
+def predict_command(input_path, output, model_dir, output_dir, beam_args, delimiter, decimal) -> None:
     """Score CSV rows with a pushed model (streaming; rows that do not fit are reported)."""
     from pipeline import logs
     try:
@@ -503,9 +510,11 @@ def predict_command(input_path, output, model_dir, output_dir, beam_args) -> Non
                 raise config_lib.ConfigError(f"no pushed model under {output_dir}/serving_model; run the "
                                              "pipeline first or pass --model")
             if beam_args:
-                scored, rejected, rejects = predict.predict_beam(input_path, output, model_dir, list(beam_args))
+                scored, rejected, rejects = predict.predict_beam(input_path, output, model_dir, list(beam_args),
+                                                                 delimiter, decimal)
             else:
-                scored, rejected, rejects = predict.predict_csv(input_path, output, model_dir)
+                scored, rejected, rejects = predict.predict_csv(input_path, output, model_dir,
+                                                                delimiter, decimal)
     except config_lib.ConfigError as exc:
         _fail(str(exc))
     except Exception as exc:  # pylint: disable=broad-except
@@ -555,14 +564,18 @@ def serve_command(output_dir, model_name, host, port, max_body_mb, poll_seconds)
               help="Its TensorFlow / Beam / TFDV log goes to OUTPUT_DIR/logs/infer-schema-<time>.log.")
 @click.option("--verbose", is_flag=True, help="Show TensorFlow, Beam and TFDV logs on the terminal "
               "instead of only in the log file.")
-def infer_schema(data_root, output, label, output_dir, verbose) -> None:
+@click.option("--delimiter", default=",", show_default=True, callback=lambda _c, _p, v: _one_char("--delimiter", v),
+              help="The character between fields (pandas' sep/delimiter), e.g. ';' for a European export.")
+@click.option("--decimal", default=".", show_default=True, callback=lambda _c, _p, v: _one_char("--decimal", v),
+              help="The numbers' decimal mark (pandas' decimal), e.g. ','.")
+def infer_schema(data_root, output, label, output_dir, verbose, delimiter, decimal) -> None:
     """Infer a schema from a CSV folder, to review and check in."""
     from pipeline import logs
     from pipeline.data import schema_tools
     log_path = schema_tools.log_path(output_dir)
     try:
         with logs.captured(log_path, enabled=not verbose):  # TF's C++ logs at import too
-            schema = schema_tools.infer_schema(data_root, output, label)
+            schema = schema_tools.infer_schema(data_root, output, label, delimiter=delimiter, decimal=decimal)
     except config_lib.ConfigError as exc:
         _fail(str(exc))
     except Exception as exc:  # pylint: disable=broad-except
@@ -572,8 +585,44 @@ def infer_schema(data_root, output, label, output_dir, verbose) -> None:
     click.echo(f"wrote {output}: {len(schema.feature)} features"
                + (f"; text features (natural_language_domain): {', '.join(text)}" if text else
                   "; no free-text feature found") + ".")
+    note = schema_tools.identifiers_note(schema)
+    if note:
+        click.echo(note)
+    if (delimiter, decimal) != (",", "."):
+        click.echo("`run` reads comma-separated files only (TFX 1.15's CsvExampleGen); convert the data once:\n  "
+                   + dialect_command(data_root, delimiter, decimal))
     click.echo("Review it (see the comments at the top), then pass it with --schema."
                + ("" if verbose else f" (log: {log_path})"))
+
+
+def dialect_command(source: str, delimiter: str, decimal: str) -> str:
+    from pipeline.data import dialect
+    return dialect.conversion_command(source, delimiter, decimal)
+
+
+def _one_char(option: str, value: str) -> str:
+    """A --delimiter/--decimal value: one character ('\\t' for a tab)."""
+    value = "\t" if value in ("\\t", "tab") else value
+    if len(value) != 1 or value in "\r\n\"":
+        raise click.BadParameter(f"{value!r}: give one character, e.g. {option} ';'", param_hint=option)
+    return value
+
+
+@cli.command("convert-csv")
+@click.option("--input", "input_path", type=click.Path(exists=True), required=True,
+              help="A CSV file, or a folder of them.")
+@click.option("--output", type=click.Path(), required=True, help="The file (or folder) to write.")
+@click.option("--delimiter", required=True, callback=lambda _c, _p, v: _one_char("--delimiter", v),
+              help="The input's field separator (pandas' sep), e.g. ';'.")
+@click.option("--decimal", default=".", show_default=True, callback=lambda _c, _p, v: _one_char("--decimal", v),
+              help="The input's decimal mark (pandas' decimal), e.g. ','.")
+def convert_csv(input_path, output, delimiter, decimal) -> None:
+    """Write a comma-separated, '.'-decimal copy of a CSV export (what `run` reads)."""
+    from pipeline.data import dialect
+    if os.path.abspath(input_path) == os.path.abspath(output):
+        _fail("--output must differ from --input: the copy is written beside the original")
+    for path, rows in dialect.convert(input_path, output, delimiter, decimal):
+        click.echo(f"wrote {path}: {rows} rows")
 
 
 def main() -> None:

@@ -42,12 +42,13 @@ def with_resolved_slices(config: PipelineConfig, features: FeatureSet) -> Pipeli
     first categorical feature whose vocabulary the schema gives (a string domain or an int range)
     with at most MAX_DEFAULT_SLICE_VALUES values, or by none (overall metrics only).
     """
-    known = set(features.names)
-    unknown = [s for s in config.slice_features if s not in known]
+    unknown = [s for s in config.slice_features if features.resolve(s) is None]
     if unknown and config.slice_features != DEFAULT_SLICE_FEATURES:
         raise ConfigError(f"--slice {unknown}: not model features of the schema {config.schema_path} "
                           f"(features: {features.names})")
-    slices = tuple(s for s in config.slice_features if s in known)
+    # A CSV name or its derived identifier; TFMA slices by the tf.Example key, the CSV name.
+    slices = tuple(dict.fromkeys(features.resolve(s) for s in config.slice_features
+                                 if features.resolve(s) is not None))
     if not slices:
         slices = tuple([f.name for f in features.features
                         if f.is_categorical and f.vocabulary
@@ -57,7 +58,7 @@ def with_resolved_slices(config: PipelineConfig, features: FeatureSet) -> Pipeli
 
 def slices_note(requested, config: PipelineConfig, features: FeatureSet) -> str:
     """One line saying what the eval metrics are sliced by, and why when it was not asked for."""
-    if tuple(requested) != DEFAULT_SLICE_FEATURES or set(requested) <= set(features.names):
+    if tuple(requested) != DEFAULT_SLICE_FEATURES or all(features.resolve(r) for r in requested):
         return f"eval metrics sliced by {', '.join(config.slice_features)}"
     if config.slice_features:
         name = config.slice_features[0]

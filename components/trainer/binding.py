@@ -7,8 +7,10 @@ user to guess that name, `bind` reads the names of the model actually built and 
 input to schema features by these rules:
 
 1. `--input-map INPUT=FEATURE` (the user said so; it wins for the inputs it names);
-2. an input named after a model feature gets it;
-3. an input named `XYZ_input` gets feature `XYZ` (Keras's name for a layer `XYZ`'s input);
+2. an input named after a model feature (its CSV name, or the identifier derived from it,
+   `Feature.key`: `sepal_length_cm` for `Sepal length (cm)`) gets it;
+3. an input named `XYZ_input` gets feature `XYZ` (Keras's name for a layer `XYZ`'s input; `XYZ`
+   is either name too);
 4. a model with a single input gets the one model feature, or, when every model feature is
    numeric, all of them stacked in the schema's order (width checked against the input).
 
@@ -64,8 +66,15 @@ class InputBinding:
 
 @dataclasses.dataclass(frozen=True)
 class Binding:
-    inputs: Tuple[InputBinding, ...]
+    inputs: Tuple[InputBinding, ...]          # features by CSV name (the tf.Example keys)
     unused_features: Tuple[str, ...]
+    # (CSV name, derived identifier) of every model feature whose two names differ.
+    keys: Tuple[Tuple[str, str], ...] = ()
+    keys_of_all: Tuple[Tuple[str, str], ...] = ()
+
+    def _named(self, name: str) -> str:
+        key = dict(self.keys).get(name)
+        return f"{name} [{key}]" if key else name
 
     def input_shapes(self) -> Dict[str, Tuple[Optional[int], ...]]:
         """Each input's shape, an open last dimension set to the number of features fed."""
@@ -75,18 +84,22 @@ class Binding:
         """One line per input, as printed once per run."""
         lines = []
         for b in self.inputs:
-            source = b.features[0] if len(b.features) == 1 else f"[{', '.join(b.features)}]"
+            named = [self._named(n) for n in b.features]
+            source = named[0] if len(named) == 1 else f"[{', '.join(named)}]"
             lines.append(f"{b.input.name} ({b.input.dtype}, shape {_shape(b.input.shape)}) "
                          f"<- {source}   ({b.rule})")
         if self.unused_features:
-            lines.append(f"features not used by the model: {', '.join(self.unused_features)}")
+            lines.append("features not used by the model: "
+                         + ", ".join(self._named(n) for n in self.unused_features))
         return lines
 
     def to_json(self) -> str:
         return json.dumps({
             "inputs": [{"input": b.input.name, "dtype": b.input.dtype, "shape": list(b.input.shape),
                         "features": list(b.features), "rule": b.rule} for b in self.inputs],
-            "unused_features": list(self.unused_features)}, indent=1)
+            "unused_features": list(self.unused_features),
+            # every model feature's CSV name (tf.Example key) -> its derived identifier
+            "feature_keys": dict(self.keys_of_all)}, indent=1, ensure_ascii=False)
 
     def apply(self, parsed: Mapping) -> Dict:
         """Model inputs from parsed raw features ([batch, 1] tensors keyed by feature name)."""
@@ -125,12 +138,14 @@ def bind(inputs: Sequence[ModelInput], features: FeatureSet,
     input_map = dict(input_map or {})
     names = features.names
     by_input = {i.name: i for i in inputs}
-    for input_name, feature in input_map.items():
+    for input_name, feature in list(input_map.items()):
         if input_name not in by_input:
             raise BindingError(_explain(
                 inputs, features, f"--input-map {input_name}={feature}: the model has no input "
                 f"{input_name!r}", "name one of the model's inputs listed above"))
-        if feature not in names:
+        if features.resolve(feature) is not None:  # a CSV name or its derived identifier
+            input_map[input_name] = features.resolve(feature)
+        else:
             raise BindingError(_explain(
                 inputs, features, f"--input-map {input_name}={feature}: {feature!r} is not a model "
                 "feature of the schema (a column the schema lacks, the label, or one marked "
@@ -142,10 +157,11 @@ def bind(inputs: Sequence[ModelInput], features: FeatureSet,
         name = model_input.name
         if name in input_map:
             bound.append(InputBinding(model_input, (input_map[name],), RULE_MAP))
-        elif name in names:
-            bound.append(InputBinding(model_input, (name,), RULE_NAME))
-        elif name.endswith("_input") and name[: -len("_input")] in names:
-            bound.append(InputBinding(model_input, (name[: -len("_input")],), RULE_KERAS_NAME))
+        elif features.resolve(name) is not None:
+            bound.append(InputBinding(model_input, (features.resolve(name),), RULE_NAME))
+        elif name.endswith("_input") and features.resolve(name[: -len("_input")]) is not None:
+            bound.append(InputBinding(model_input, (features.resolve(name[: -len("_input")]),),
+                                      RULE_KERAS_NAME))
         else:
             unbound.append(model_input)
 
@@ -180,7 +196,9 @@ def bind(inputs: Sequence[ModelInput], features: FeatureSet,
         raise BindingError(_explain(
             inputs, features, f"feature(s) {duplicates} would feed more than one input",
             "give each input its own feature with --input-map"))
-    return Binding(tuple(_with_width(b) for b in bound), tuple(n for n in names if n not in used))
+    keys = tuple((f.name, f.key) for f in features.features)
+    return Binding(tuple(_with_width(b) for b in bound), tuple(n for n in names if n not in used),
+                   keys=tuple((n, k) for n, k in keys if n != k), keys_of_all=keys)
 
 
 def _with_width(b: InputBinding) -> InputBinding:
@@ -219,7 +237,7 @@ def _check_types(b: InputBinding, features: FeatureSet, inputs) -> None:
 
 def _explain(inputs, features: FeatureSet, what: str, fix: str) -> str:
     described = ", ".join(f"{i.name} ({i.dtype}, shape {_shape(i.shape)})" for i in inputs)
-    feats = ", ".join(f"{f.name} ({'text' if f.kind.value == 'text' else 'string' if f.is_string else 'number'})"
+    feats = ", ".join(f"{f.name}{f' [{f.key}]' if f.key != f.name else ''} ({'text' if f.kind.value == 'text' else 'string' if f.is_string else 'number'})"
                       for f in features.features)
     return (f"the model's inputs cannot be fed from the data: {what}.\n"
             f"  model inputs (model.input_names): {described}\n"

@@ -2,7 +2,7 @@
 
 - `serving_default`: serialized tf.Examples in `examples` (TFMA, `predict`, RunInference);
 - `serving_raw`: one raw value per feature the model reads, keyed by the schema's feature
-  names (JSON clients: TF Serving's REST API, KServe);
+  names, the CSV's own (JSON clients: TF Serving's REST API, KServe);
 - `assets.extra/`: the schema, the label, and TF Serving's warm-up requests built from eval
   rows (both signatures, over the same rows).
 
@@ -54,7 +54,8 @@ def serving_input_receiver_fn(features: features_lib.FeatureSet,
         serialized = tf.compat.v1.placeholder(tf.string, shape=[None], name="input_example_tensor")
         raw = binding is not None
         values = features.parse_values(serialized, with_label=False, raw=raw)
-        fed = {name: tf.compat.v1.placeholder_with_default(values[name], [None], name=f"raw_{name}")
+        fed = {name: tf.compat.v1.placeholder_with_default(
+                   values[name], [None], name=f"raw_{features.get(name).key}")  # op names: identifiers
                for name in raw_feature_names(features, binding)}
         parsed = features.for_model({**values, **fed}, raw=raw)
         return tf.estimator.export.ServingInputReceiver(

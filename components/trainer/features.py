@@ -17,7 +17,7 @@ import tensorflow as tf
 from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx.utils import io_utils
 
-from components.names import is_plain_name
+from components.names import ColumnNameError, derived_names
 
 # Features in these lifecycle stages stay in the schema (so validation knows the
 # column) but never reach the model.
@@ -46,13 +46,20 @@ class Kind(enum.Enum):
 
 @dataclasses.dataclass(frozen=True)
 class Feature:
-    name: str
+    name: str                    # the CSV column's own name: the tf.Example key
     kind: Kind
     # Vocabulary from the schema's string domain (or int range), if it has one;
     # otherwise the trainer learns it from the training split.
     vocabulary: Optional[Tuple] = None
     # Numeric features stored as INT in the data are parsed (and fed) as int64.
     stored_as_int: bool = False
+    # The identifier derived from `name` (components/names.py): Keras input and layer names,
+    # TF op names, file names. Equal to `name` when the name is already one.
+    key: str = ""
+
+    def __post_init__(self):
+        if not self.key:
+            object.__setattr__(self, "key", self.name)
 
     @property
     def dtype(self) -> tf.DType:
@@ -111,7 +118,20 @@ class FeatureSet:
 
     @property
     def names(self) -> List[str]:
+        """The features' CSV names (tf.Example keys), in schema order."""
         return [f.name for f in self.features]
+
+    @property
+    def keys(self) -> List[str]:
+        """The features' derived identifiers (the built-in model's input names), in schema order."""
+        return [f.key for f in self.features]
+
+    def resolve(self, name: str) -> Optional[str]:
+        """The CSV name of the feature called `name` (its CSV name or its derived one), or None."""
+        for feature in self.features:
+            if name in (feature.name, feature.key):
+                return feature.name
+        return None
 
     def parse(self, serialized: tf.Tensor, with_label: bool, raw: bool = False
               ) -> Dict[str, tf.Tensor]:
@@ -150,12 +170,17 @@ class FeatureSet:
     def for_model(self, values: Dict[str, tf.Tensor], raw: bool = False) -> Dict[str, tf.Tensor]:
         """[batch] values (from `parse_values`, or fed) -> the [batch, 1] tensors `parse` gives."""
         dense = {name: tf.reshape(tensor, [-1, 1]) for name, tensor in values.items()}
-        if raw:
+        if raw:  # keyed by CSV name: a user's model is fed through its binding
             for f in self.features:
                 if f.dtype == tf.int64 and f.name in dense:
                     missing = tf.equal(dense[f.name], MISSING_NUMERIC_INT)
                     dense[f.name] = tf.where(missing, tf.constant(math.nan, tf.float32),
                                              tf.cast(dense[f.name], tf.float32))
+            return dense
+        # The built-in model's inputs are named by the derived identifiers.
+        for f in self.features:
+            if f.name in dense:
+                dense[f.key] = dense.pop(f.name)
         return dense
 
     def get(self, name: str) -> Feature:
@@ -178,18 +203,19 @@ def load_schema(path: str) -> schema_pb2.Schema:
 def features_from_schema(schema: schema_pb2.Schema, label: str) -> FeatureSet:
     """The model's features and label, in schema order, from a Schema proto."""
     by_name = {f.name: f for f in schema.feature}
-    for name in by_name:
-        if not is_plain_name(name):  # names become input names, signature keys and file names
-            raise SchemaError(
-                f"feature name {name!r}: use letters, digits, '_', '-' and '.' only, starting with a "
-                "letter, digit or '_' (the model's inputs, signature keys and files are named after "
-                "features). Rename the CSV column and the schema's feature.")
+    try:  # the label takes part, so that no feature's identifier is the label's name
+        keys = derived_names(by_name)
+    except ColumnNameError as exc:
+        raise SchemaError(str(exc)) from None
     if label not in by_name:
+        csv_name = next((name for name, key in keys.items() if key == label), None)
+        if csv_name is not None:
+            raise SchemaError(f"label {label!r}: the label is named by its CSV name; pass --label {csv_name!r}.")
         raise SchemaError(
             f"label {label!r} is not a feature of the schema (features: {sorted(by_name)}). "
             "Pass the label column's name with --label, or add it to the schema.")
     features = tuple(
-        _feature(schema, f) for f in schema.feature
+        dataclasses.replace(_feature(schema, f), key=keys[f.name]) for f in schema.feature
         if f.name != label and f.lifecycle_stage not in _SKIPPED_STAGES)
     if not features:
         raise SchemaError(f"the schema has no feature besides the label {label!r}.")

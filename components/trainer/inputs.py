@@ -108,9 +108,11 @@ def learn_preprocessing(file_patterns: Sequence[str], features: FeatureSet,
     squares = collections.defaultdict(float)
     counts = collections.defaultdict(int)
     counters = collections.defaultdict(collections.Counter)
-    numeric = [f.name for f in features.features if f.kind is Kind.NUMERIC]
-    to_learn = [f.name for f in features.features if f.is_categorical and not f.vocabulary]
-    texts = [f.name for f in features.features if f.kind is Kind.TEXT]
+    # Parsed for the built-in model: keyed by the features' identifiers (`Feature.key`).
+    by_key = {f.key: f for f in features.features}
+    numeric = [f.key for f in features.features if f.kind is Kind.NUMERIC]
+    to_learn = [f.key for f in features.features if f.is_categorical and not f.vocabulary]
+    texts = [f.key for f in features.features if f.kind is Kind.TEXT]
     # Text is tokenized exactly as the model will: by the same Keras layer, adapted here.
     tokenizers = {name: tf.keras.layers.TextVectorization(max_tokens=max_text_vocabulary)
                   for name in texts}
@@ -135,7 +137,7 @@ def learn_preprocessing(file_patterns: Sequence[str], features: FeatureSet,
         moments[name] = (mean, variance)
     vocabularies = {}
     for name in to_learn:
-        feature = features.get(name)
+        feature = by_key[name]
         common = [v for v, c in counters[name].most_common(max_vocabulary + 1) if c >= 2]
         if feature.kind is Kind.CATEGORICAL_STRING:
             common = [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in common]

@@ -1,4 +1,5 @@
-"""The Keras model: a functional model whose inputs are named after the schema's features."""
+"""The Keras model: a functional model whose inputs are named after the schema's features
+(their identifiers derived from the CSV names, `Feature.key`)."""
 from __future__ import annotations
 
 import dataclasses
@@ -73,8 +74,8 @@ def embedding_dim(vocabulary_size: int, cap: int) -> int:
 def lookup_layer(feature: Feature, prep: Preprocessing) -> tf.keras.layers.Layer:
     """Ids of a categorical feature's values: its vocabulary, missing and unknown values in one
     out-of-vocabulary slot."""
-    vocabulary = list(feature.vocabulary or prep.vocabularies.get(feature.name, ()))
-    name = f"{feature.name}_lookup"
+    vocabulary = list(feature.vocabulary or prep.vocabularies.get(feature.key, ()))
+    name = f"{feature.key}_lookup"
     if feature.kind is Kind.CATEGORICAL_STRING:
         vocabulary = [v for v in vocabulary if v != ""]
         return tf.keras.layers.StringLookup(
@@ -87,7 +88,7 @@ def lookup_layer(feature: Feature, prep: Preprocessing) -> tf.keras.layers.Layer
 def _encode_text(feature: Feature, tensor, prep: Preprocessing, hparams: HParams):
     """Free text: tokens (the vocabulary learned from the training split) -> embedding -> the
     mean over the text's tokens (padding masked out)."""
-    name = feature.name
+    name = feature.key
     vocabulary = list(prep.vocabularies.get(name, ())) or ["<empty>"]
     tokens = FrozenTextVectorization(vocabulary=vocabulary, output_sequence_length=hparams.max_text_tokens,
                                      name=f"{name}_tokens")(tensor)
@@ -98,7 +99,7 @@ def _encode_text(feature: Feature, tensor, prep: Preprocessing, hparams: HParams
 
 
 def _encode(feature: Feature, tensor, prep: Preprocessing, hparams: HParams):
-    name = feature.name
+    name = feature.key
     if feature.kind is Kind.TEXT:
         return _encode_text(feature, tensor, prep, hparams)
     if feature.kind is Kind.NUMERIC:
@@ -115,10 +116,10 @@ def _encode(feature: Feature, tensor, prep: Preprocessing, hparams: HParams):
 
 def build_keras_model(features: FeatureSet, prep: Preprocessing, hparams: HParams,
                       seed: int = 0) -> tf.keras.Model:
-    """A compiled functional model with one named `Input` per schema feature."""
+    """A compiled functional model with one `Input` per schema feature, named by its `key`."""
     tf.keras.utils.set_random_seed(seed)
-    inputs = {f.name: tf.keras.Input(shape=(1,), dtype=f.dtype, name=f.name) for f in features.features}
-    encoded = [_encode(f, inputs[f.name], prep, hparams) for f in features.features]
+    inputs = {f.key: tf.keras.Input(shape=(1,), dtype=f.dtype, name=f.key) for f in features.features}
+    encoded = [_encode(f, inputs[f.key], prep, hparams) for f in features.features]
     x = encoded[0] if len(encoded) == 1 else tf.keras.layers.Concatenate(name="features")(encoded)
     for i, units in enumerate(hparams.hidden_units):
         x = tf.keras.layers.Dense(units, activation="relu", kernel_regularizer=_l2(hparams),

@@ -221,7 +221,7 @@ def builtin_keras_model(fn_args: FnArgs, features: features_lib.FeatureSet,
     preprocessing = inputs.learn_preprocessing(fn_args.train_files, features)
     keras_model = model_lib.build_keras_model(features, preprocessing, settings.builtin_hparams,
                                               settings.seed)
-    model_lib.check_input_names(keras_model, features.names)
+    model_lib.check_input_names(keras_model, features.keys)
     return keras_model
 
 

@@ -14,6 +14,7 @@ from typing import Collection, Iterator, List, Optional, Sequence, Set, Tuple
 from tensorflow_metadata.proto.v0 import schema_pb2
 
 from pipeline.config import ConfigError, span_folders
+from pipeline.data import dialect
 
 MAX_REPORTED = 10
 FIELD_LIMIT = 16 * 1024 * 1024
@@ -57,6 +58,7 @@ def check_file(path: str, schema: schema_pb2.Schema, label: str,
         raise DataError(f"{path} is empty; remove it, or give it a header row and data rows") from None
     problems = _header_problems(path, header, types, label)
     if problems:
+        _refuse_other_dialect(path)
         raise DataError("\n".join(problems))
     numeric = [(i, name, types[name]) for i, name in enumerate(header)
                if types[name] in (schema_pb2.INT, schema_pb2.FLOAT)]
@@ -97,6 +99,19 @@ def check_file(path: str, schema: schema_pb2.Schema, label: str,
         raise DataError("the data does not fit the schema, so nothing ran:\n  " + "\n  ".join(problems)
                         + "\nFix the rows above, or move the file out of the data root.")
     return rows, set(header) - empty
+
+
+def _refuse_other_dialect(path: str) -> None:
+    """A file whose fields are not comma-separated: what was found, and the conversion command."""
+    found = dialect.describe(path)
+    if found is None:
+        return
+    delimiter, decimal = found
+    raise DataError(
+        f"{dialect.found_message(path, delimiter, decimal)}. TFX 1.15's CsvExampleGen reads "
+        "comma-separated files with '.' decimals only (it takes no delimiter option), so convert the "
+        "data once and point --data-root at the copy:\n  "
+        + dialect.conversion_command(os.path.dirname(path) or ".", delimiter, decimal))
 
 
 def _rows(reader, path: str) -> Iterator[List[str]]:

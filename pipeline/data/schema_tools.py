@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from typing import List, Optional
 
 from tensorflow_metadata.proto.v0 import schema_pb2
 
+from components.names import ColumnNameError, derived_names
 from pipeline.config import ConfigError
+from pipeline.data import dialect
 
 HEADER = """\
 # Schema inferred by `python -m pipeline infer-schema` from {data_root}.
@@ -29,7 +32,7 @@ MAX_STRING_DOMAIN_SIZE = 100
 
 
 def infer_schema(data_root: str, output: str, label: Optional[str] = None,
-                 max_categorical_ints: int = 50) -> schema_pb2.Schema:
+                 max_categorical_ints: int = 50, delimiter: str = ",", decimal: str = ".") -> schema_pb2.Schema:
     """Infers a schema with TFDV, marks the label (and small-range ints) categorical, writes it.
 
     Free-text string columns get TFDV's own `natural_language_domain {}` (from its semantic
@@ -42,10 +45,12 @@ def infer_schema(data_root: str, output: str, label: Optional[str] = None,
         raise ConfigError(f"--data-root {data_root!r} is not a folder")
     if not any(f.lower().endswith(".csv") for f in os.listdir(data_root)):
         raise ConfigError(f"--data-root {data_root!r} holds no .csv file")
-    stats = tfdv.generate_statistics_from_csv(
-        data_location=os.path.join(data_root, "*.csv"),
-        stats_options=tfdv.StatsOptions(enable_semantic_domain_stats=True))
+    stats = _statistics(tfdv, data_root, delimiter, decimal)
     names = [_stats_name(f) for f in stats.datasets[0].features]
+    try:  # the schema keeps the CSV's names; each must give an identifier for the model
+        derived_names(names)
+    except ColumnNameError as exc:
+        raise ConfigError(str(exc)) from None
     if label is not None and label not in names:
         raise ConfigError(f"--label {label!r} is not a column of the data (columns: {names})")
     _keep_as_categories(stats, label)
@@ -77,6 +82,36 @@ def infer_schema(data_root: str, output: str, label: Optional[str] = None,
         f.write(text)
     os.replace(tmp, output)
     return schema
+
+
+def _statistics(tfdv, data_root: str, delimiter: str, decimal: str):
+    """TFDV's statistics of the CSV files, read as `delimiter`/`decimal` say (via a comma-separated
+    copy in a temporary folder when they are not ',' and '.'); a file of another dialect is refused
+    with the options that read it."""
+    files = sorted(os.path.join(data_root, f) for f in os.listdir(data_root) if f.lower().endswith(".csv"))
+    for path in files:
+        found = dialect.describe(path, delimiter)
+        if found is not None:
+            raise ConfigError(f"{dialect.found_message(path, *found)}; read it with --delimiter "
+                              f"{dialect.quoted(found[0])}" + (" --decimal ','" if found[1] == "," else ""))
+    options = tfdv.StatsOptions(enable_semantic_domain_stats=True)
+    if delimiter == "," and decimal == ".":
+        return tfdv.generate_statistics_from_csv(data_location=os.path.join(data_root, "*.csv"),
+                                                 stats_options=options)
+    with tempfile.TemporaryDirectory(prefix="infer-schema-") as copy:
+        dialect.convert(data_root, copy, delimiter, decimal)
+        return tfdv.generate_statistics_from_csv(data_location=os.path.join(copy, "*.csv"),
+                                                 stats_options=options)
+
+
+def identifiers_note(schema: schema_pb2.Schema) -> str:
+    """One line naming the identifiers derived from CSV names that are not identifiers themselves."""
+    keys = derived_names([f.name for f in schema.feature])
+    renamed = [f"{name!r} -> {key}" for name, key in keys.items() if name != key]
+    if not renamed:
+        return ""
+    return ("features keep the CSV's names; the model's inputs use identifiers derived from them: "
+            + ", ".join(renamed) + ".")
 
 
 def text_features(schema: schema_pb2.Schema) -> List[str]:

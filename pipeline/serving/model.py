@@ -1,7 +1,8 @@
 """Using a pushed model: raw CSV rows -> tf.Examples -> the `serving_default` signature."""
 from __future__ import annotations
 
-from typing import Iterable, Mapping, Optional
+import os
+from typing import Iterable, List, Mapping, Optional
 
 import numpy as np
 import tensorflow as tf
@@ -19,8 +20,13 @@ def latest_version(serving_dir: str) -> Optional[str]:
     return served[1] if served else None
 
 
-def to_example(row: Mapping[str, str], features: FeatureSet) -> tf.train.Example:
-    """A tf.Example typed as CsvExampleGen types the same CSV row (empty cell: no value)."""
+def to_example(row: Mapping[str, str], features: FeatureSet, decimal: str = ".") -> tf.train.Example:
+    """A tf.Example typed as CsvExampleGen types the same CSV row (empty cell: no value).
+
+    A feature the row lacks (a column the CSV does not have) gets no value: the model's
+    signatures parse every feature with a default, so only the features it reads matter.
+    `decimal` is the numbers' decimal mark (',' in a European export).
+    """
     example = tf.train.Example()
     for feature in features.features:
         raw = row.get(feature.name, "")
@@ -32,8 +38,24 @@ def to_example(row: Mapping[str, str], features: FeatureSet) -> tf.train.Example
         elif feature.dtype == tf.int64:
             slot.int64_list.value.append(int(raw))
         else:
-            slot.float_list.value.append(float(raw))
+            slot.float_list.value.append(float(raw.replace(decimal, ".") if decimal != "." else raw))
     return example
+
+
+def features_read(model_dir: str, features: FeatureSet) -> List[str]:
+    """The features a pushed model reads (CSV names): its raw signature's inputs, read from the
+    SavedModel's proto (no TensorFlow load); every feature for a model without that signature."""
+    from tensorflow.core.protobuf import saved_model_pb2
+    from components.trainer import constants
+
+    proto = saved_model_pb2.SavedModel()
+    with open(os.path.join(model_dir, "saved_model.pb"), "rb") as f:
+        proto.ParseFromString(f.read())
+    for meta_graph in proto.meta_graphs:
+        signature = meta_graph.signature_def.get(constants.RAW_SIGNATURE)
+        if signature is not None:
+            return [name for name in features.names if name in signature.inputs]
+    return list(features.names)
 
 
 def predict(model_dir: str, examples: Iterable[tf.train.Example]) -> np.ndarray:

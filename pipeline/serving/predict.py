@@ -65,11 +65,12 @@ def load_model_card(model_dir: str):
     return features_from_schema(load_schema(schema_path), label)
 
 
-def _rows(files: List[str]) -> Iterator[Tuple[str, int, Optional[dict], Optional[str]]]:
+def _rows(files: List[str], delimiter: str = ","
+          ) -> Iterator[Tuple[str, int, Optional[dict], Optional[str]]]:
     """(file, line, row or None, reason it does not fit or None), one CSV row at a time."""
     for path in files:
         with open(path, newline="", encoding="utf-8", errors="strict") as f:
-            reader = csv.DictReader(f)
+            reader = csv.DictReader(f, delimiter=delimiter)
             while True:
                 try:
                     row = next(reader)
@@ -84,8 +85,28 @@ def _rows(files: List[str]) -> Iterator[Tuple[str, int, Optional[dict], Optional
                 yield path, reader.line_num, row, None
 
 
-def predict_csv(input_path: str, output: str, model_dir: str) -> Tuple[int, int, str]:
-    """Writes input rows plus predicted class and class probabilities; returns (scored, rejected, rejects path)."""
+def _check_header(path: str, header: List[str], needed: List[str], delimiter: str) -> None:
+    """Refuses a header that lacks a feature the model reads (the others are optional)."""
+    missing = [n for n in needed if n not in header]
+    if not missing:
+        return
+    hint = ""
+    if len(header) == 1:
+        from pipeline.data import dialect
+        found = dialect.sniff_delimiter(header[0])
+        if found and found != delimiter:
+            hint = f"; its fields seem separated by {found!r}: pass --delimiter {found!r}"
+    raise ConfigError(f"{path}: the header lacks the feature(s) the model reads: {missing} "
+                      f"(header: {header[:20]}){hint}")
+
+
+def predict_csv(input_path: str, output: str, model_dir: str, delimiter: str = ",",
+                decimal: str = ".") -> Tuple[int, int, str]:
+    """Writes input rows plus predicted class and class probabilities; returns (scored, rejected, rejects path).
+
+    Only the features the model reads must be columns of the input; every input column is
+    carried through to the output. `delimiter`/`decimal` read a European export (';' and ',').
+    """
     import numpy as np
     import tensorflow as tf
 
@@ -97,17 +118,16 @@ def predict_csv(input_path: str, output: str, model_dir: str) -> Tuple[int, int,
     signature = _load_signature(model_dir)
     files = _input_files(input_path)
     with open(files[0], newline="", encoding="utf-8", errors="replace") as f:
-        header = next(csv.reader(f), [])
-    missing = [n for n in features.names if n not in header]
-    if missing:
-        raise ConfigError(f"{files[0]}: the header lacks the model's features {missing}")
+        header = next(csv.reader(f, delimiter=delimiter), [])
+    _check_header(files[0], header, serving.features_read(model_dir, features), delimiter)
     out_columns = header + ["predicted_class"] + [f"probability_{c}" for c in classes]
     rejects_path = output + ".rejected.csv"
     tmp, tmp_rejects = output + ".partial", rejects_path + ".partial"
     scored = rejected = 0
     try:
-        with open(tmp, "w", newline="") as out, open(tmp_rejects, "w", newline="") as bad:
-            writer = csv.writer(out)
+        with open(tmp, "w", newline="", encoding="utf-8") as out, \
+                open(tmp_rejects, "w", newline="", encoding="utf-8") as bad:
+            writer = csv.writer(out, delimiter=delimiter)
             writer.writerow(out_columns)
             rejects = csv.writer(bad)
             rejects.writerow(["file", "line", "reason"])
@@ -126,13 +146,13 @@ def predict_csv(input_path: str, output: str, model_dir: str) -> Tuple[int, int,
                     probabilities = np.concatenate([1 - probabilities, probabilities], axis=1)
                 for (row, _), p in zip(batch, probabilities):
                     writer.writerow([row.get(c, "") for c in header] + [classes[int(p.argmax())]]
-                                    + [f"{v:.6f}" for v in p])
+                                    + [f"{v:.6f}".replace(".", decimal) for v in p])
                 batch.clear()
 
-            for path, line, row, reason in _rows(files):
+            for path, line, row, reason in _rows(files, delimiter):
                 if row is not None:
                     try:
-                        batch.append((row, serving.to_example(row, features)))
+                        batch.append((row, serving.to_example(row, features, decimal)))
                     except ValueError as exc:
                         reason = f"a value does not fit its schema type: {exc}"
                 if reason:
@@ -156,14 +176,15 @@ def predict_csv(input_path: str, output: str, model_dir: str) -> Tuple[int, int,
     return scored, rejected, rejects_path
 
 
-def _csv_line(values) -> str:
+def _csv_line(values, delimiter: str = ",") -> str:
     import io
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="").writerow(values)
+    csv.writer(buffer, lineterminator="", delimiter=delimiter).writerow(values)
     return buffer.getvalue()
 
 
-def predict_beam(input_path: str, output: str, model_dir: str, beam_args: List[str]) -> Tuple[int, int, str]:
+def predict_beam(input_path: str, output: str, model_dir: str, beam_args: List[str],
+                 delimiter: str = ",", decimal: str = ".") -> Tuple[int, int, str]:
     """The same scoring as a Beam job (tfx_bsl RunInference), for a runner named by `beam_args`.
 
     Writes `output` (the header, then each scored row; row order is not kept) and, when some
@@ -183,15 +204,14 @@ def predict_beam(input_path: str, output: str, model_dir: str, beam_args: List[s
     headers = []
     for path in files:
         with open(path, newline="", encoding="utf-8", errors="replace") as f:
-            headers.append(next(csv.reader(f), []))
+            headers.append(next(csv.reader(f, delimiter=delimiter), []))
     header = headers[0]
     different = [path for path, h in zip(files, headers) if h != header]
     if different:
         raise ConfigError(f"{different[0]}: its header differs from {files[0]}'s; a Beam prediction "
                           "needs one header for all input files")
-    missing = [n for n in features.names if n not in header]
-    if missing:
-        raise ConfigError(f"{files[0]}: the header lacks the model's features {missing}")
+    from pipeline.serving import model as serving_model
+    _check_header(files[0], header, serving_model.features_read(model_dir, features), delimiter)
     rejects_path = output + ".rejected.csv"
 
     class Parse(beam.DoFn):
@@ -199,7 +219,7 @@ def predict_beam(input_path: str, output: str, model_dir: str, beam_args: List[s
             from pipeline.serving import model as serving
             path, line = file_and_line
             try:
-                values = next(csv.reader([line]))
+                values = next(csv.reader([line], delimiter=delimiter))
             except (csv.Error, StopIteration) as exc:
                 yield beam.pvalue.TaggedOutput("rejected", _csv_line([path, line, f"unreadable: {exc}"]))
                 return
@@ -208,7 +228,7 @@ def predict_beam(input_path: str, output: str, model_dir: str, beam_args: List[s
                     "rejected", _csv_line([path, line, "wrong number of values for the header"]))
                 return
             try:
-                example = serving.to_example(dict(zip(header, values)), features)
+                example = serving.to_example(dict(zip(header, values)), features, decimal)
             except ValueError as exc:
                 yield beam.pvalue.TaggedOutput(
                     "rejected", _csv_line([path, line, f"a value does not fit its schema type: {exc}"]))
@@ -219,15 +239,16 @@ def predict_beam(input_path: str, output: str, model_dir: str, beam_args: List[s
         import numpy as np
         import tensorflow as tf
         line, log = keyed
-        values = next(csv.reader([line]))
+        values = next(csv.reader([line], delimiter=delimiter))
         p = tf.make_ndarray(log.predict_log.response.outputs["probabilities"]).reshape(-1).astype(float)
         if p.shape[0] == 1:  # binary: the positive class
             p = np.array([1 - p[0], p[0]])
-        return _csv_line(list(values) + [classes[int(p.argmax())]] + [f"{v:.6f}" for v in p])
+        return _csv_line(list(values) + [classes[int(p.argmax())]]
+                         + [f"{v:.6f}".replace(".", decimal) for v in p], delimiter)
 
     spec = model_spec_pb2.InferenceSpecType(saved_model_spec=model_spec_pb2.SavedModelSpec(
         model_path=model_dir, signature_name=["serving_default"]))
-    out_header = _csv_line(header + ["predicted_class"] + [f"probability_{c}" for c in classes])
+    out_header = _csv_line(header + ["predicted_class"] + [f"probability_{c}" for c in classes], delimiter)
     scored_counter = beam.metrics.Metrics.counter("predict", "scored")
     rejected_counter = beam.metrics.Metrics.counter("predict", "rejected")
 

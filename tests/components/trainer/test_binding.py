@@ -120,3 +120,28 @@ def test_model_inputs_reads_the_built_models_own_names_and_the_binding_round_tri
     saved = json.loads(bind(inputs, NUMERIC).to_json())
     assert saved["inputs"][0]["features"] == ["fare", "miles", "hour"]
     assert saved["inputs"][0]["rule"] == RULE_STACKED
+
+
+SPREADSHEET = FeatureSet((Feature("Sepal length (cm)", Kind.NUMERIC, key="sepal_length_cm"),
+                          Feature("Pétale – couleur", Kind.CATEGORICAL_STRING, key="petale_couleur"),
+                          Feature("Price ($)", Kind.NUMERIC, key="price")), LABEL)
+
+
+def test_inputs_named_after_the_derived_identifiers_or_the_csv_names_bind_to_the_csv_names():
+    b = bind([inp("sepal_length_cm"), inp("petale_couleur_input", "string"), inp("Price ($)")], SPREADSHEET)
+    assert [(x.input.name, x.features, x.rule) for x in b.inputs] == [
+        ("sepal_length_cm", ("Sepal length (cm)",), RULE_NAME),
+        ("petale_couleur_input", ("Pétale – couleur",), RULE_KERAS_NAME),
+        ("Price ($)", ("Price ($)",), RULE_NAME)]
+
+
+def test_the_binding_shows_both_names_and_input_map_takes_either():
+    b = bind([inp("a"), inp("b", "string")], SPREADSHEET, {"a": "Sepal length (cm)", "b": "petale_couleur"})
+    assert [x.features for x in b.inputs] == [("Sepal length (cm)",), ("Pétale – couleur",)]
+    lines = b.describe()
+    assert lines[0] == "a (float32, shape (None, 1)) <- Sepal length (cm) [sepal_length_cm]   (--input-map)"
+    assert lines[-1] == "features not used by the model: Price ($) [price]"
+    saved = json.loads(b.to_json())
+    assert saved["inputs"][1]["features"] == ["Pétale – couleur"]
+    assert saved["feature_keys"] == {"Sepal length (cm)": "sepal_length_cm", "Pétale – couleur": "petale_couleur",
+                                     "Price ($)": "price"}

@@ -90,3 +90,13 @@ def test_a_line_over_the_field_limit_is_named_not_traced(tmp_path):
         _check(tmp_path, GOOD + f"1.0,1,{huge},1\n")
     assert "data.csv, line 4: cannot be read as CSV" in str(error.value)
     assert "quote that is never closed" in str(error.value)
+
+
+def test_a_semicolon_export_with_decimal_commas_is_refused_with_what_was_found_and_the_command(tmp_path):
+    with pytest.raises(DataError) as error:
+        _check(tmp_path, 'fare;hour;company;tipped\n7,5;3;"Acme; Co";1\n;4;;0\n')
+    message = str(error.value)
+    assert f"{tmp_path / 'data.csv'}: its fields are separated by ';', not commas, and its numbers use ',' " \
+           "as the decimal mark" in message
+    assert f"python -m pipeline convert-csv --input {tmp_path} --output {tmp_path}_comma --delimiter ';' " \
+           "--decimal ','" in message

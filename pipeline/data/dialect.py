@@ -1,0 +1,133 @@
+"""CSV dialects: which character separates fields, which marks decimals, and the conversion.
+
+A European spreadsheet export writes `;` between fields and `,` as the decimal mark
+(`mean_radius;mean_texture` / `14,2;20,1`). TFX 1.15's CsvExampleGen reads comma-separated
+files with `.` decimals only (its executor builds `tfx_bsl`'s CSV decoder with the default
+delimiter and offers no option for it), so `run` refuses such files with the command that
+converts them, and `infer-schema`/`predict` read them with `--delimiter`/`--decimal` (pandas'
+option names) through the csv module. Importable without TensorFlow.
+"""
+from __future__ import annotations
+
+import csv
+import os
+import re
+import shlex
+from typing import Iterator, List, Optional, Tuple
+
+CANDIDATES = (",", ";", "\t", "|")
+
+
+def _outside_quotes(line: str) -> str:
+    return re.sub(r'"[^"]*"', "", line)
+
+
+def sniff_delimiter(header_line: str) -> Optional[str]:
+    """The candidate delimiter appearing most often in a header line (outside quotes), or None."""
+    text = _outside_quotes(header_line)
+    counts = {c: text.count(c) for c in CANDIDATES}
+    best = max(CANDIDATES, key=lambda c: counts[c])
+    return best if counts[best] else None
+
+
+def _number(decimal: str) -> "re.Pattern":
+    d = re.escape(decimal)
+    return re.compile(rf"[+-]?(\d+({d}\d*)?|{d}\d+)([eE][+-]?\d+)?")
+
+
+def sniff_decimal(rows: List[List[str]]) -> str:
+    """',' when some cells are numbers written with a decimal comma (and none with a point)."""
+    comma, point = _number(","), re.compile(r"[+-]?\d*\.\d+([eE][+-]?\d+)?")
+    cells = [c.strip() for row in rows for c in row]
+    if any("," in c and comma.fullmatch(c) for c in cells) and not any(point.fullmatch(c) for c in cells):
+        return ","
+    return "."
+
+
+def describe(path: str, delimiter: str = ",") -> Optional[Tuple[str, str]]:
+    """(delimiter, decimal) found in `path` when its fields are not separated by `delimiter`."""
+    with open(path, newline="", encoding="utf-8", errors="replace") as f:
+        header = f.readline()
+        found = sniff_delimiter(header)
+        if found is None or found == delimiter or _outside_quotes(header).count(delimiter) >= \
+                _outside_quotes(header).count(found):
+            return None
+        rows = [r for _, r in zip(range(50), csv.reader(f, delimiter=found))]
+    return found, sniff_decimal(rows)
+
+
+def conversion_command(source: str, found: str, decimal: str) -> str:
+    """The command that writes a comma-separated copy of `source` (a file or a folder)."""
+    stem = source.rstrip("/")
+    target = (stem[:-4] + "_comma.csv") if stem.lower().endswith(".csv") else stem + "_comma"
+    return ("python -m pipeline convert-csv --input " + shlex.quote(source) + " --output "
+            + shlex.quote(target) + " --delimiter " + quoted(found)
+            + (" --decimal " + quoted(decimal) if decimal != "." else ""))
+
+
+def quoted(char: str) -> str:
+    """One character as a shell word: ';' -> "';'", a tab -> "'\\t'" (the options take '\\t')."""
+    return "'\\t'" if char == "\t" else shlex.quote(char) if char == "'" else f"'{char}'"
+
+
+def found_message(path: str, found: str, decimal: str) -> str:
+    """What was found in `path`, in words."""
+    names = {",": "','", ";": "';'", "\t": "tabs", "|": "'|'"}
+    return (f"{path}: its fields are separated by {names[found]}, not commas"
+            + (", and its numbers use ',' as the decimal mark" if decimal == "," else ""))
+
+
+def _numeric_columns(path: str, delimiter: str, decimal: str) -> List[bool]:
+    """Per column: every non-empty cell is a number written with `decimal`."""
+    number = _number(decimal)
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.reader(f, delimiter=delimiter)
+        header = next(reader, [])
+        numeric = [True] * len(header)
+        for row in reader:
+            for i, cell in enumerate(row[:len(header)]):
+                if numeric[i] and cell.strip() and not number.fullmatch(cell.strip()):
+                    numeric[i] = False
+    return numeric
+
+
+def _converted_rows(path: str, delimiter: str, decimal: str) -> Iterator[List[str]]:
+    numeric = _numeric_columns(path, delimiter, decimal) if decimal != "." else []
+    with open(path, newline="", encoding="utf-8") as f:
+        for number, row in enumerate(csv.reader(f, delimiter=delimiter)):
+            if number and numeric:
+                row = [c.strip().replace(decimal, ".") if i < len(numeric) and numeric[i] and c.strip() else c
+                       for i, c in enumerate(row)]
+            yield row
+
+
+def convert_file(source: str, target: str, delimiter: str, decimal: str = ".") -> int:
+    """Writes `source` (fields separated by `delimiter`, numbers with `decimal`) as a comma-separated,
+    '.'-decimal CSV at `target` (atomically); returns the number of data rows.
+
+    A column is converted only when every non-empty cell is a number with that decimal mark, so
+    text such as '1,5 kg' or 'Paris, France' keeps its commas (quoted as CSV needs).
+    """
+    os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
+    partial = target + ".partial"
+    rows = -1
+    try:
+        with open(partial, "w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out)
+            for rows, row in enumerate(_converted_rows(source, delimiter, decimal)):
+                writer.writerow(row)
+    except BaseException:
+        if os.path.exists(partial):
+            os.remove(partial)
+        raise
+    os.replace(partial, target)
+    return max(rows, 0)
+
+
+def convert(source: str, target: str, delimiter: str, decimal: str = ".") -> List[Tuple[str, int]]:
+    """`convert_file` for a file, or for every .csv file of a folder into the folder `target`."""
+    if os.path.isdir(source):
+        files = sorted(f for f in os.listdir(source) if f.lower().endswith(".csv"))
+        return [(os.path.join(target, f), convert_file(os.path.join(source, f), os.path.join(target, f),
+                                                        delimiter, decimal)) for f in files]
+    return [(target, convert_file(source, target, delimiter, decimal))]
