@@ -585,7 +585,7 @@ def infer_schema(data_root, output, label, output_dir, verbose, delimiter, decim
     click.echo(f"wrote {output}: {len(schema.feature)} features"
                + (f"; text features (natural_language_domain): {', '.join(text)}" if text else
                   "; no free-text feature found") + ".")
-    note = schema_tools.identifiers_note(schema)
+    note = schema_tools.identifiers_note(schema, label)
     if note:
         click.echo(note)
     if (delimiter, decimal) != (",", "."):

@@ -39,12 +39,13 @@ def infer_schema(data_root: str, output: str, label: Optional[str] = None,
     domain statistics) and no vocabulary; a category column (at most MAX_STRING_DOMAIN_SIZE
     distinct values, even of several words each) keeps its string_domain.
     """
-    import tensorflow_data_validation as tfdv  # slow import, only for this command
-
     if not os.path.isdir(data_root):
         raise ConfigError(f"--data-root {data_root!r} is not a folder")
     if not any(f.lower().endswith(".csv") for f in os.listdir(data_root)):
         raise ConfigError(f"--data-root {data_root!r} holds no .csv file")
+    _check_dialect(data_root, delimiter)
+    import tensorflow_data_validation as tfdv  # slow import, only for this command
+
     stats = _statistics(tfdv, data_root, delimiter, decimal)
     names = [_stats_name(f) for f in stats.datasets[0].features]
     try:  # the schema keeps the CSV's names; each must give an identifier for the model
@@ -84,16 +85,20 @@ def infer_schema(data_root: str, output: str, label: Optional[str] = None,
     return schema
 
 
-def _statistics(tfdv, data_root: str, delimiter: str, decimal: str):
-    """TFDV's statistics of the CSV files, read as `delimiter`/`decimal` say (via a comma-separated
-    copy in a temporary folder when they are not ',' and '.'); a file of another dialect is refused
-    with the options that read it."""
+def _check_dialect(data_root: str, delimiter: str) -> None:
+    """Refuses a file whose fields are separated by another character, naming it and the options."""
     files = sorted(os.path.join(data_root, f) for f in os.listdir(data_root) if f.lower().endswith(".csv"))
     for path in files:
         found = dialect.describe(path, delimiter)
         if found is not None:
             raise ConfigError(f"{dialect.found_message(path, *found)}; read it with --delimiter "
                               f"{dialect.quoted(found[0])}" + (" --decimal ','" if found[1] == "," else ""))
+
+
+def _statistics(tfdv, data_root: str, delimiter: str, decimal: str):
+    """TFDV's statistics of the CSV files, read as `delimiter`/`decimal` say (via a comma-separated
+    copy in a temporary folder when they are not ',' and '.'); a file of another dialect is refused
+    with the options that read it."""
     options = tfdv.StatsOptions(enable_semantic_domain_stats=True)
     if delimiter == "," and decimal == ".":
         return tfdv.generate_statistics_from_csv(data_location=os.path.join(data_root, "*.csv"),
@@ -104,10 +109,10 @@ def _statistics(tfdv, data_root: str, delimiter: str, decimal: str):
                                                  stats_options=options)
 
 
-def identifiers_note(schema: schema_pb2.Schema) -> str:
+def identifiers_note(schema: schema_pb2.Schema, label: Optional[str] = None) -> str:
     """One line naming the identifiers derived from CSV names that are not identifiers themselves."""
     keys = derived_names([f.name for f in schema.feature])
-    renamed = [f"{name!r} -> {key}" for name, key in keys.items() if name != key]
+    renamed = [f"{name!r} -> {key}" for name, key in keys.items() if name != key and name != label]
     if not renamed:
         return ""
     return ("features keep the CSV's names; the model's inputs use identifiers derived from them: "

@@ -78,7 +78,7 @@ def headers_run(tmp_path_factory):
 
     refused = _cli("run", "--data-root", str(tmp / "export"), "--schema", schema, "--label", LABEL,
                    "--output-dir", out)
-    assert refused.returncode == 2, refused.stdout[-2000:] + refused.stderr[-2000:]
+    assert refused.returncode == 1, refused.stdout[-2000:] + refused.stderr[-2000:]
     command = refused.stderr.strip().splitlines()[-1].strip()
     assert command.startswith("python -m pipeline convert-csv --input "), refused.stderr
     converted = subprocess.run([sys.executable, *shlex.split(command)[1:]], capture_output=True, text=True,
