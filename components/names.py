@@ -13,8 +13,8 @@ derived from it by `derived_names`, defined here and nowhere else:
 - made unique in schema order: a name already taken gets `_2`, `_3`, ... (`A b` and `a_b`
   -> `a_b`, `a_b_2`).
 
-Refused, each with its reason: an empty name, and a name with no letter or digit that folds to
-ASCII (`%`, `価格`): nothing an identifier could be made of.
+Refused, each with its reason: an empty name, a name the header repeats, and a name with no
+letter or digit that folds to ASCII (`%`, `価格`): nothing an identifier could be made of.
 
 Importable without TensorFlow (the `run-compiled` launcher and the CLI use it).
 """
@@ -62,6 +62,7 @@ def derived_names(names: Iterable[str]) -> Dict[str, str]:
     """
     names = list(names)
     problems = [f"{name!r}: {name_problem(name)}" for name in names if name_problem(name)]
+    problems += [f"{name!r}: the header repeats it" for name in sorted({n for n in names if names.count(n) > 1})]
     if problems:
         raise ColumnNameError("column name(s) the pipeline cannot use:\n  " + "\n  ".join(problems)
                          + "\nRename the column in the CSV header (and the schema's feature).")

@@ -46,6 +46,11 @@ def test_names_no_identifier_can_come_from_are_refused_with_the_reason(name, rea
     assert "Rename the column" in str(error.value)
 
 
+def test_a_repeated_name_is_refused():
+    with pytest.raises(ColumnNameError, match="'x': the header repeats it"):
+        derived_names(["x", "y", "x"])
+
+
 def test_long_names_are_cut_to_64_characters_without_a_trailing_underscore():
     assert fold("x" * 63 + " y" * 10) == "x" * 63
     assert len(fold("a" * 200)) == 64

@@ -464,6 +464,18 @@ def test_the_text_lstm_prototype_trains_as_an_estimator_is_pushed_and_scores_raw
     assert [r["text"] for r in scored] == [r["text"] for r in RAW_TEXT_ROWS]
     assert [r["predicted_class"] for r in scored] == ["positive", "negative"]
 
+    # Scoring needs only what the model reads (`text`); other columns are carried through.
+    only_text = tmp_path / "only_text.csv"
+    write_csv(str(only_text), ["id", "text"], [{"id": f"r{i}", "text": r["text"]} for i, r in enumerate(RAW_TEXT_ROWS)])
+    scored_text = predict(out, only_text, tmp_path / "scored_text.csv")
+    assert [(r["id"], r["text"]) for r in scored_text] == [(f"r{i}", r["text"]) for i, r in enumerate(RAW_TEXT_ROWS)]
+    assert [r["probability_positive"] for r in scored_text] == [r["probability_positive"] for r in scored]
+    no_text = tmp_path / "no_text.csv"
+    write_csv(str(no_text), ["source"], [{"source": "movie_review"}])
+    refused = CliRunner().invoke(cli, ["predict", "--input", str(no_text), "--output", str(tmp_path / "x.csv"),
+                                       "--output-dir", str(out)])
+    assert refused.exit_code == 2 and "the header lacks the feature(s) the model reads: ['text']" in refused.output
+
 
 def test_the_built_in_model_learns_from_a_text_column_after_infer_schema(sentiment, tmp_path):
     schema = tmp_path / "schema.pbtxt"
