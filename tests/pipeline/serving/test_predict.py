@@ -48,7 +48,7 @@ def test_predict_scores_rows_and_reports_those_that_do_not_fit(tmp_path, model_d
 
 def test_predict_needs_the_models_features(tmp_path, model_dir):
     write_csv(str(tmp_path / "x.csv"), ["a"], [{"a": "1"}])
-    with pytest.raises(ConfigError, match="lacks the model's features"):
+    with pytest.raises(ConfigError, match=r"lacks the feature\(s\) the model reads"):
         predict.predict_csv(str(tmp_path / "x.csv"), str(tmp_path / "o.csv"), model_dir)
     assert not os.path.exists(tmp_path / "o.csv")
 
