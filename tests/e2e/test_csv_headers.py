@@ -53,7 +53,7 @@ def _write(path, rows, delimiter=",", decimal="."):
     return path
 
 
-def _cli(*args, timeout=900):
+def _cli(*args, timeout=1800):
     return subprocess.run([sys.executable, "-m", "pipeline", *args], capture_output=True, text=True,
                           timeout=timeout, cwd=config_lib.PROJECT_ROOT)
 
