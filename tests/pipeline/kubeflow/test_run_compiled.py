@@ -35,14 +35,17 @@ def container(executor_class, pre_cache_check=False):
 
 @pytest.fixture(scope="module")
 def compiled_job(tmp_path_factory):
-    """The project's pipeline compiled by TFX's KubeflowV2DagRunner for Vertex, offline."""
-    from pipeline.kubeflow import runner as kubeflow_runner
+    """The project's pipeline compiled by TFX's KubeflowV2DagRunner for Vertex, offline; its tasks as
+    run-compiled runs them (the exit handler's sub-DAG flattened, the exit task left out)."""
+    from pipeline.kubeflow import compiled_exit, runner as kubeflow_runner
     path = kubeflow_runner.compile_pipeline(
         config_lib.PipelineConfig(train_steps=50), target="vertex",
         output=str(tmp_path_factory.mktemp("compiled") / "vertex.json"),
         image="registry.example/keras-tfx:test", pipeline_root=ROOT)
     with open(path) as f:
-        return json.load(f)
+        job, _ = compiled_exit.split_exit_task(json.load(f))
+    job.pop("exit_task")
+    return job
 
 
 @pytest.fixture
@@ -162,7 +165,8 @@ def test_a_cycle_or_an_unknown_producer_is_refused():
 
 def test_run_parameters_take_compiled_defaults_then_typed_overrides(job):
     params = run_compiled.run_parameters(job, ["train_steps=7", "min_accuracy=1", "data_root=2024"])
-    assert params == {"data_root": "2024", "train_steps": 7, "min_accuracy": 1.0, "eval_steps": 0}
+    assert params == {"data_root": "2024", "train_steps": 7, "min_accuracy": 1.0, "eval_steps": 0,
+                      "notify_urls": ""}
     assert isinstance(params["min_accuracy"], float)
     with pytest.raises(SpecError, match=r"^--param train_steps=many: train_steps is an integer parameter; "
                                         r"give a whole number, e\.g\. --param train_steps=50$"):
@@ -172,7 +176,7 @@ def test_run_parameters_take_compiled_defaults_then_typed_overrides(job):
     with pytest.raises(SpecError, match="--param min_accuracy=NaN: min_accuracy is a float parameter"):
         run_compiled.run_parameters(job, ["min_accuracy=NaN"])
     with pytest.raises(SpecError, match=r"--param learning_rate=1: learning_rate is not a parameter of this "
-                                        r"pipeline; known: data_root, eval_steps, min_accuracy, train_steps"):
+                                        r"pipeline; known: data_root, eval_steps, min_accuracy, notify_urls, train_steps"):
         run_compiled.run_parameters(job, ["learning_rate=1"])
     with pytest.raises(SpecError, match="--param train_steps: expected NAME=VALUE"):
         run_compiled.run_parameters(job, ["train_steps"])
