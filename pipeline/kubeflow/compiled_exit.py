@@ -28,21 +28,23 @@ from components.exit_handler import EXIT_HANDLER, FINAL_STATUS, TFX_DAG
 from pipeline.kubeflow.exit_handler import CREATED_PLACEHOLDER, NOTIFY_URLS_PARAM
 
 ARGO_EXIT_TEMPLATE = "notify-on-exit"
+# The exit task's inputs that are run parameters (the rest are constants and the final status).
+EXIT_RUN_PARAMETERS = (NOTIFY_URLS_PARAM, "data_root")
 TRIGGER_ALL_DONE = "ALL_UPSTREAM_TASKS_COMPLETED"
 
 
 # ---------------------------------------------------------------- compile (kfp2, vertex)
 
 
-def exit_handler_component(pipeline_name: str, params: Dict[str, object], *, pipeline_root: str,
-                           serving_dir: str):
-    """The NotifyOnExit step, fed the run parameters `notify_urls` and `data_root`."""
+def exit_handler_component(pipeline_name: str, *, pipeline_root: str, serving_dir: str):
+    """The NotifyOnExit step. Its run parameters (EXIT_RUN_PARAMETERS) are wired after compiling
+    (wire_exit_handler): TFX builds the exit task outside the context that collects a
+    RuntimeParameter ("attach_parameter() must run under ParameterContext")."""
     from tfx.orchestration.kubeflow.decorators import FinalStatusStr
     from components.exit_handler.component import NotifyOnExit
-    from pipeline.kubeflow.parameters import DATA_ROOT
-    return NotifyOnExit(final_status=FinalStatusStr(), notify_urls=params[NOTIFY_URLS_PARAM],
-                        pipeline=pipeline_name, data_root=params[DATA_ROOT], pipeline_root=pipeline_root,
-                        serving_dir=serving_dir, run_created=CREATED_PLACEHOLDER).with_id(EXIT_HANDLER)
+    return NotifyOnExit(final_status=FinalStatusStr(), notify_urls="", data_root="", pipeline=pipeline_name,
+                        pipeline_root=pipeline_root, serving_dir=serving_dir,
+                        run_created=CREATED_PLACEHOLDER).with_id(EXIT_HANDLER)
 
 
 def pipeline_tasks(spec: Dict[str, object]) -> Dict[str, Dict[str, object]]:
@@ -52,15 +54,26 @@ def pipeline_tasks(spec: Dict[str, object]) -> Dict[str, Dict[str, object]]:
     return spec["root"]["dag"]["tasks"]
 
 
-def pass_run_parameters_to_the_sub_dag(job_path: str) -> None:
-    """Declares on the `tfx-dag` sub-DAG the run parameters its tasks read, and passes them from the root."""
+def wire_exit_handler(job_path: str) -> None:
+    """Declares the `notify_urls` run parameter (default empty) and feeds it and `data_root` to the
+    exit task; declares on the `tfx-dag` sub-DAG the run parameters its tasks read, and passes them
+    from the root."""
     with open(job_path) as f:
         job = json.load(f)
     spec = job["pipelineSpec"]
     root_tasks = spec["root"]["dag"]["tasks"]
     if TFX_DAG not in root_tasks:
         return
-    declared = spec["root"].get("inputDefinitions", {}).get("parameters", {})
+    declared = spec["root"].setdefault("inputDefinitions", {}).setdefault("parameters", {})
+    typed = "parameterType" in next(iter(declared.values()))  # schema 2.1.0; else 2.0.0's `type`
+    declared[NOTIFY_URLS_PARAM] = {"parameterType": "STRING"} if typed else {"type": "STRING"}
+    runtime = job.setdefault("runtimeConfig", {})
+    if typed:
+        runtime.setdefault("parameterValues", {})[NOTIFY_URLS_PARAM] = ""
+    else:
+        runtime.setdefault("parameters", {})[NOTIFY_URLS_PARAM] = {"stringValue": ""}
+    for name in EXIT_RUN_PARAMETERS:
+        root_tasks[EXIT_HANDLER]["inputs"]["parameters"][name] = {"componentInputParameter": name}
     used = sorted({value["componentInputParameter"]
                    for task in spec["components"][TFX_DAG]["dag"]["tasks"].values()
                    for value in task.get("inputs", {}).get("parameters", {}).values()

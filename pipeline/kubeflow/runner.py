@@ -106,9 +106,7 @@ def run_parameters(config: PipelineConfig, data_root: str) -> Dict[str, data_typ
                                                      default=config.eval_steps),
         MIN_ACCURACY_PARAM: data_types.RuntimeParameter(name=MIN_ACCURACY_PARAM, ptype=float,
                                                        default=config.min_accuracy),
-        # Webhooks the exit handler posts the outcome to (commas or spaces between; empty: none).
-        NOTIFY_URLS_PARAM: data_types.RuntimeParameter(name=NOTIFY_URLS_PARAM, ptype=str, default=""),
-    }
+    }  # and notify_urls, the exit handler's (declared by compiled_exit.wire_exit_handler)
 
 
 def compile_pipeline(config: PipelineConfig, *, target: str, output: str, image: str,
@@ -154,7 +152,7 @@ def compile_pipeline(config: PipelineConfig, *, target: str, output: str, image:
                     default_image=image, use_pipeline_spec_2_1=(target == KFP2)),
                 output_dir=staging, output_filename=filename)
             runner.set_exit_handler(compiled_exit.exit_handler_component(
-                config.pipeline_name, params, pipeline_root=pipeline_root, serving_dir=serving_dir))
+                config.pipeline_name, pipeline_root=pipeline_root, serving_dir=serving_dir))
         else:
             if not filename.endswith((".yaml", ".yml", ".tar.gz", ".tgz", ".zip")):
                 raise ConfigError(f"--output {output!r}: a kubeflow-v1 package ends in .yaml, .tar.gz or .zip")
@@ -170,7 +168,7 @@ def compile_pipeline(config: PipelineConfig, *, target: str, output: str, image:
         if target in (KFP2, VERTEX):
             # Defaults of the run parameters go into the job's runtimeConfig.
             runner.run(pipeline, parameter_values={k: p.default for k, p in params.items()})
-            compiled_exit.pass_run_parameters_to_the_sub_dag(os.path.join(staging, filename))
+            compiled_exit.wire_exit_handler(os.path.join(staging, filename))
             without_cache_for_the_baseline(os.path.join(staging, filename))
             if target == KFP2:
                 as_kfp2_pipeline_spec(os.path.join(staging, filename))
