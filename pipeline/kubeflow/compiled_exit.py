@@ -178,12 +178,17 @@ def final_status(state: str, run_id: str, message: Optional[str] = None) -> str:
     return json.dumps(status)
 
 
+def _component(run, name: str) -> Dict[str, object]:
+    """The exit task's component (it is not among run.tasks, the pipeline's steps)."""
+    return run.spec["components"][run.job["exit_task"][1]["componentRef"]["name"]]
+
+
 def exit_task_parameters(run, status: str) -> Dict[str, object]:
     """The exit task's parameters: its run parameters and constants, the final status, and the
     creation-time placeholder filled in as KFP's driver does."""
     from pipeline.kubeflow import run_compiled
     name, task = run.job["exit_task"]
-    component = run.component(name)
+    component = _component(run, name)
     plain = copy.deepcopy(task)
     plain.get("inputs", {}).get("parameters", {}).pop(FINAL_STATUS, None)
     values = run_compiled.task_parameters(plain, component, run.params, run.form, run.path_map)
@@ -210,7 +215,7 @@ def run_exit_task(run, failure: Optional[Exception] = None):
                                              os.path.join(task_dir, "executor_output.json"), run.form)
     with open(os.path.join(task_dir, "executor_input.json"), "w") as f:
         json.dump(invocation, f, indent=1)
-    container = run.executor(name)["container"]
+    container = run.spec["deploymentSpec"]["executors"][_component(run, name)["executorLabel"]]["container"]
     code = run_compiled.run_process(
         run_compiled.step_command(container.get("command", []), container.get("args", []),
                                   json.dumps(invocation), in_image=run.image is not None),
