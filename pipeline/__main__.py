@@ -410,8 +410,9 @@ def _run_exit_handler(run, failure) -> None:
     from pipeline.kubeflow import compiled_exit
     result = compiled_exit.run_exit_task(run, failure)
     urls = run.params.get("notify_urls") or ""
-    said = ((f"posted the outcome to {urls}" if urls.strip() else "notify_urls empty: nothing to post")
-            if result.state == "ran" else "failed; the run's outcome is unchanged") + f" (log: {result.log_path})"
+    said = ("notify_urls is empty: nothing to post" if result.state == "skipped" else
+            (f"posted the outcome to {urls}" if result.state == "ran" else "failed; the run's outcome is unchanged")
+            + f" (log: {result.log_path})")
     click.echo(f"exit handler {result.task:<46} {result.state:<9} {result.seconds:6.1f} s  {said}",
                err=failure is not None)
 

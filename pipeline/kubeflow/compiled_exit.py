@@ -203,10 +203,17 @@ def exit_task_parameters(run, status: str) -> Dict[str, object]:
 
 def run_exit_task(run, failure: Optional[Exception] = None):
     """Runs the exit task (after the pipeline's tasks, whichever way they ended): its container
-    command with the ExecutorInput built here. Returns the StepResult (state `ran` or `failed`)."""
+    command with the ExecutorInput built here. Returns the StepResult (state `ran` or `failed`; `skipped`
+    when `notify_urls` is empty, since the step would post nothing)."""
     from pipeline.kubeflow import run_compiled
     name, _ = run.job["exit_task"]
     started = time.time()
+    if not str(run.params.get(NOTIFY_URLS_PARAM) or "").strip():
+        # It would post nothing; not paying its process's TensorFlow import (10-25 s) for that.
+        result = run_compiled.StepResult(name, "skipped", 0.0, {})
+        run.results[name] = result
+        run.save()
+        return result
     status = final_status("FAILED" if failure else "SUCCEEDED", run.run_id, str(failure) if failure else None)
     task_dir = os.path.join(run.run_dir, name)
     os.makedirs(task_dir, exist_ok=True)

@@ -577,6 +577,10 @@ def test_the_exit_task_runs_after_a_failure_with_kfps_final_status_and_the_run_p
     assert abs(exit_handler_time(created) - run.started) < 1.5
     record = json.loads((tmp_path / "root" / "run-compiled" / run.run_id / "run.json").read_text())
     assert record["tasks"][EXIT_HANDLER]["state"] == "ran"
+    # Without notify_urls it would post nothing: recorded as skipped, not started.
+    quiet = run_compiled.prepare_run(str(path), str(tmp_path / "quiet"))
+    assert compiled_exit.run_exit_task(quiet, None).state == "skipped"
+    assert not (tmp_path / "quiet" / "run-compiled" / quiet.run_id / EXIT_HANDLER).exists()
 
 
 def exit_handler_time(text):
