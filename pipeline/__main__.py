@@ -355,7 +355,7 @@ def compile_command(target, output, image, pipeline_root, data_root, serving_dir
             raise
         _fail(message)
     click.echo(f"wrote {path} ({target}: {kubeflow_runner.TARGET_BACKENDS[target]}); "
-               "run parameters: data_root, train_steps, eval_steps, min_accuracy")
+               "run parameters: data_root, train_steps, eval_steps, min_accuracy, notify_urls")
 
 
 @cli.command("run-compiled")
@@ -363,7 +363,8 @@ def compile_command(target, output, image, pipeline_root, data_root, serving_dir
 @click.option("--pipeline-root", required=True, type=click.Path(file_okay=False),
               help="Local folder for the steps' outputs, logs and run records (replaces the compiled root).")
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
-              help="Run parameter (repeatable): data_root, train_steps, eval_steps, min_accuracy.")
+              help="Run parameter (repeatable): data_root, train_steps, eval_steps, min_accuracy, notify_urls "
+                   "(webhooks the exit handler posts the outcome to, separated by commas).")
 @click.option("--backend", type=click.Choice(["kfp2", "vertex"]), default=None,
               help="Whose rules to run by: kfp2 (open-source KFP 2.x: its backend's checks, parameterValues, "
                    "no lifecycle hooks) or vertex (Vertex AI Pipelines). Default: kfp2 for a `compile "
@@ -394,12 +395,29 @@ def run_compiled_command(spec_path, pipeline_root, params, backend, parameter_fo
     try:
         results = run_compiled.execute(run, on_step=finished)
     except run_compiled.StepFailed as exc:
+        _run_exit_handler(run, exc)
         _fail(str(exc), code=1)
+    _run_exit_handler(run, None)
     click.echo(f"run-compiled finished in {time.time() - started:.1f} s ({len(results)} steps)")
     click.echo("\n".join(run_compiled.outcome(run)))
     reason = run_compiled.serving_check_failed(run)
     if reason:
         _fail(f"ServingCheck: {reason}\nNothing was pushed; the versions already served are unchanged.", code=1)
+
+
+def _run_exit_handler(run, failure) -> None:
+    """The compiled exit handler (kfp2, vertex), after the last step or the failed one; it never
+    changes the run's outcome."""
+    if not run.job.get("exit_task"):
+        return
+    from pipeline.kubeflow import compiled_exit
+    result = compiled_exit.run_exit_task(run, failure)
+    urls = run.params.get("notify_urls") or ""
+    said = ("notify_urls is empty: nothing to post" if result.state == "skipped" else
+            (f"posted the outcome to {urls}" if result.state == "ran" else "failed; the run's outcome is unchanged")
+            + f" (log: {result.log_path})")
+    click.echo(f"exit handler {result.task:<46} {result.state:<9} {result.seconds:6.1f} s  {said}",
+               err=failure is not None)
 
 
 @cli.command("submit")
@@ -408,7 +426,7 @@ def run_compiled_command(spec_path, pipeline_root, params, backend, parameter_fo
 @click.option("--endpoint", required=True, help="KFP API URL, e.g. http://127.0.0.1:8080/pipeline.")
 @click.option("--experiment", default="keras-tfx", show_default=True)
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
-              help="Run parameter (repeatable): data_root, train_steps, eval_steps, min_accuracy.")
+              help="Run parameter (repeatable): data_root, train_steps, eval_steps, min_accuracy, notify_urls.")
 @click.option("--cron", default=None,
               help="Create a recurring run on this schedule instead of one run, e.g. '0 2 * * *'.")
 def submit_command(package, endpoint, experiment, params, cron) -> None:

@@ -10,5 +10,6 @@ DATA_ROOT = "data_root"
 TRAIN_STEPS = "train_steps"
 EVAL_STEPS = "eval_steps"
 MIN_ACCURACY = "min_accuracy"
+NOTIFY_URLS = "notify_urls"  # the exit handler's webhooks (pipeline/kubeflow/exit_handler.py)
 TYPES = {DATA_ROOT: pairs.STRING, TRAIN_STEPS: pairs.INTEGER, EVAL_STEPS: pairs.INTEGER,
-         MIN_ACCURACY: pairs.FLOAT}
+         MIN_ACCURACY: pairs.FLOAT, NOTIFY_URLS: pairs.STRING}

@@ -46,6 +46,7 @@ from components.atomic_pusher import already_served_line
 from components.names import is_plain_name
 from pipeline import pairs
 from pipeline.config import PROJECT_ROOT, ConfigError
+from pipeline.kubeflow import compiled_exit
 
 RUNS_DIR = "run-compiled"
 RECORD_FILE = "run.json"
@@ -187,8 +188,11 @@ def kfp2_violations(job: Dict[str, object]) -> List[Tuple[str, str]]:
                                        f"of schema {spec.get('schemaVersion')}"))
     executors = spec.get("deploymentSpec", {}).get("executors", {})
     components = spec.get("components", {})
-    for name, task in sorted(spec["root"]["dag"]["tasks"].items()):
+    dags = [spec["root"]] + [c for c in components.values() if "dag" in c]  # sub-DAGs: KFP runs them
+    for name, task in sorted((n, t) for dag in dags for n, t in dag["dag"]["tasks"].items()):
         component = components.get(task.get("componentRef", {}).get("name"), {})
+        if "dag" in component:
+            continue
         executor = executors.get(component.get("executorLabel"), {})
         kinds = sorted(set(executor) - {"container", "importer"})
         if kinds or not executor:
@@ -820,6 +824,10 @@ def prepare_run(spec_path: str, pipeline_root: str, params: Sequence[str] = (),
         check_kfp2_rules(job, spec_path)
         form = VALUES_FORM
     form = form or LEGACY_FORM
+    try:  # the exit handler's tfx-dag sub-DAG: its tasks run as the pipeline, the exit task after them
+        job, _ = compiled_exit.split_exit_task(job)
+    except ValueError as exc:
+        raise SpecError(f"{spec_path}: {exc}") from None
     check_supported(job)
     task_order(job["pipelineSpec"]["root"]["dag"]["tasks"])
     pipeline_root = os.path.abspath(pipeline_root)

@@ -33,7 +33,7 @@ from pipeline import config as config_lib
 from components.trainer import user_model
 from components.trainer.user_model import ModelSpec
 from pipeline.config import ConfigError, PipelineConfig
-from pipeline.kubeflow import parameters
+from pipeline.kubeflow import compiled_exit, parameters
 from pipeline.pipeline import BASELINE, create_pipeline, with_resolved_slices
 
 KFP2, VERTEX, KUBEFLOW_V1 = "kfp2", "vertex", "kubeflow-v1"
@@ -55,7 +55,8 @@ DATA_ROOT_PARAM = parameters.DATA_ROOT
 TRAIN_STEPS_PARAM = parameters.TRAIN_STEPS
 EVAL_STEPS_PARAM = parameters.EVAL_STEPS
 MIN_ACCURACY_PARAM = parameters.MIN_ACCURACY
-RUN_PARAMETERS = (DATA_ROOT_PARAM, TRAIN_STEPS_PARAM, EVAL_STEPS_PARAM, MIN_ACCURACY_PARAM)
+NOTIFY_URLS_PARAM = parameters.NOTIFY_URLS
+RUN_PARAMETERS = (DATA_ROOT_PARAM, TRAIN_STEPS_PARAM, EVAL_STEPS_PARAM, MIN_ACCURACY_PARAM, NOTIFY_URLS_PARAM)
 
 
 def path_in_image(local_path: str) -> str:
@@ -105,7 +106,7 @@ def run_parameters(config: PipelineConfig, data_root: str) -> Dict[str, data_typ
                                                      default=config.eval_steps),
         MIN_ACCURACY_PARAM: data_types.RuntimeParameter(name=MIN_ACCURACY_PARAM, ptype=float,
                                                        default=config.min_accuracy),
-    }
+    }  # and notify_urls, the exit handler's (declared by compiled_exit.wire_exit_handler)
 
 
 def compile_pipeline(config: PipelineConfig, *, target: str, output: str, image: str,
@@ -127,12 +128,13 @@ def compile_pipeline(config: PipelineConfig, *, target: str, output: str, image:
 
     data_root = data_root or path_in_image(config.data_root)
     params = run_parameters(config, data_root)
+    serving_dir = serving_dir or pipeline_root.rstrip("/") + "/serving_model"
     pipeline = create_pipeline(
         config, features.label,
         pipeline_root=pipeline_root,
         data_root=params[DATA_ROOT_PARAM],
         schema_path=schema_uri or path_in_image(config.schema_path),
-        serving_dir=serving_dir or pipeline_root.rstrip("/") + "/serving_model",
+        serving_dir=serving_dir,
         beam_pipeline_args=list(config.beam_args) or ["--runner=DirectRunner"],
         train_steps=params[TRAIN_STEPS_PARAM],
         eval_steps=params[EVAL_STEPS_PARAM],
@@ -149,6 +151,8 @@ def compile_pipeline(config: PipelineConfig, *, target: str, output: str, image:
                 config=kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(
                     default_image=image, use_pipeline_spec_2_1=(target == KFP2)),
                 output_dir=staging, output_filename=filename)
+            runner.set_exit_handler(compiled_exit.exit_handler_component(
+                config.pipeline_name, pipeline_root=pipeline_root, serving_dir=serving_dir))
         else:
             if not filename.endswith((".yaml", ".yml", ".tar.gz", ".tgz", ".zip")):
                 raise ConfigError(f"--output {output!r}: a kubeflow-v1 package ends in .yaml, .tar.gz or .zip")
@@ -164,11 +168,14 @@ def compile_pipeline(config: PipelineConfig, *, target: str, output: str, image:
         if target in (KFP2, VERTEX):
             # Defaults of the run parameters go into the job's runtimeConfig.
             runner.run(pipeline, parameter_values={k: p.default for k, p in params.items()})
+            compiled_exit.wire_exit_handler(os.path.join(staging, filename))
             without_cache_for_the_baseline(os.path.join(staging, filename))
             if target == KFP2:
                 as_kfp2_pipeline_spec(os.path.join(staging, filename))
         else:
             runner.run(pipeline)
+            compiled_exit.add_argo_on_exit(os.path.join(staging, filename), image=image,
+                                           pipeline_name=config.pipeline_name, serving_dir=serving_dir)
         shutil.move(os.path.join(staging, filename), output)
     return output
 
@@ -180,7 +187,7 @@ def without_cache_for_the_baseline(job_path: str) -> None:
     """Rewrites a compiled pipeline job JSON with caching off for the baseline task."""
     with open(job_path) as f:
         job = json.load(f)
-    tasks = job["pipelineSpec"]["root"]["dag"]["tasks"]
+    tasks = compiled_exit.pipeline_tasks(job["pipelineSpec"])
     if BASELINE not in tasks:
         raise RuntimeError(f"the compiled pipeline has no {BASELINE} task")
     tasks[BASELINE].pop("cachingOptions", None)  # KFP and Vertex: no cachingOptions = not cached

@@ -9,10 +9,12 @@ import sys
 
 import pytest
 
+from components.exit_handler import EXIT_HANDLER
 from pipeline import config as config_lib
-from pipeline.kubeflow import runner as kubeflow_runner, run_compiled
+from pipeline.kubeflow import compiled_exit, runner as kubeflow_runner, run_compiled
 from pipeline.local import runner as local_runner
 from pipeline.report import results
+from tests.pipeline.test_notify import _Hook
 
 pytestmark = pytest.mark.e2e
 
@@ -58,9 +60,18 @@ def spec(config, small_taxi_dir, tmp_path_factory, target):
 
 
 def spec_tasks(spec):
+    """The pipeline's tasks (those of the sub-DAG that the exit handler guards)."""
     with open(spec) as f:
         document = json.load(f)
-    return document.get("pipelineSpec", document)["root"]["dag"]["tasks"]
+    return compiled_exit.pipeline_tasks(document.get("pipelineSpec", document))
+
+
+@pytest.fixture(scope="module")
+def hook():
+    """A webhook on 127.0.0.1: the run parameter notify_urls of the runs below."""
+    server = _Hook()
+    yield server
+    server.close()
 
 
 @pytest.fixture(scope="module")
@@ -69,8 +80,8 @@ def kfp_root(tmp_path_factory, target):
 
 
 @pytest.fixture(scope="module")
-def first_run(spec, kfp_root):
-    result = run_compiled_cli(spec, kfp_root)
+def first_run(spec, kfp_root, hook):
+    result = run_compiled_cli(spec, kfp_root, "--param", f"notify_urls={hook.url}")
     assert result.returncode == 0, result.stderr[-3000:]
     return result, records(kfp_root)[-1]
 
@@ -81,7 +92,9 @@ def test_every_task_of_the_spec_runs_and_the_model_is_pushed_under_the_local_roo
     tasks = spec_tasks(spec)
     assert record["state"] == "succeeded" and record["backend"] == target
     assert f"by {target}'s rules" in result.stdout
-    assert {name: step["state"] for name, step in record["tasks"].items()} == {name: "ran" for name in tasks}
+    assert {name: step["state"] for name, step in record["tasks"].items()} == {
+        **{name: "ran" for name in tasks}, EXIT_HANDLER: "ran"}
+    assert record["order"][-1] == EXIT_HANDLER
     pushed = output(record, config_lib.PUSHER, "pushed_model")["metadata"]
     assert pushed["pushed"] == 1
     assert pushed["pushed_destination"].startswith(os.path.join(kfp_root, "serving_model") + "/")
@@ -169,7 +182,7 @@ def test_a_second_run_uses_the_first_runs_blessed_model_as_its_baseline(spec, fi
     assert f"the same model is already served as version {first_version}" in result.stdout
 
 
-def test_a_step_that_cannot_start_stops_the_run_with_its_name_and_log_tail(spec, tmp_path):
+def test_a_step_that_cannot_start_stops_the_run_with_its_name_and_log_tail(spec, tmp_path, hook):
     with open(spec) as f:
         job = json.load(f)
     executor = job.get("pipelineSpec", job)["deploymentSpec"]["executors"][f"{config_lib.EXAMPLE_GEN}_executor"]
@@ -179,15 +192,21 @@ def test_a_step_that_cannot_start_stops_the_run_with_its_name_and_log_tail(spec,
     broken.write_text(json.dumps(job))
     root = str(tmp_path / "root")
 
-    result = run_compiled_cli(str(broken), root)
+    result = run_compiled_cli(str(broken), root, "--param", f"notify_urls={hook.url}")
     assert result.returncode == 1
     assert f"step {config_lib.EXAMPLE_GEN} failed with exit code 1" in result.stderr
     assert "No module named 'components.no_such_module'" in result.stderr
     assert config_lib.TRAINER in result.stderr.split("not run:")[1].splitlines()[0]
     record = records(root)[-1]
     assert record["state"] == "failed" and record["failure"]["task"] == config_lib.EXAMPLE_GEN
-    assert record["tasks"] == {}  # it was the first step: nothing else ran
+    assert list(record["tasks"]) == [EXIT_HANDLER]  # it was the first step: nothing else ran but the exit handler
     assert not os.path.exists(os.path.join(root, "serving_model"))
+    # The exit handler still ran, and posted the failure with the step and its error.
+    (body,) = [body for _, body in hook.bodies if body["output_dir"] == root]
+    assert body["status"] == "failed" and body["failed_component"] == config_lib.EXAMPLE_GEN
+    assert "No module named 'components.no_such_module'" in body["reason"]
+    assert body["data_root"] == record["parameters"]["data_root"] and body["run_id"] == record["run_id"]
+    assert f"FAILED in {config_lib.EXAMPLE_GEN}; nothing pushed: step {config_lib.EXAMPLE_GEN} failed" in body["text"]
 
 
 def test_a_bad_parameter_fails_in_its_step_or_before_anything_runs(spec, tmp_path):
@@ -198,9 +217,33 @@ def test_a_bad_parameter_fails_in_its_step_or_before_anything_runs(spec, tmp_pat
     assert result.returncode == 1
     assert f"step {config_lib.EXAMPLE_GEN} failed" in result.stderr
     assert "does not match any files" in result.stderr
-    assert records(root)[-1]["tasks"] == {}
+    assert list(records(root)[-1]["tasks"]) == [EXIT_HANDLER]
 
     refused = run_compiled_cli(spec, str(tmp_path / "other"), "--param", "train_steps=many")
     assert refused.returncode == 2
     assert "--param train_steps=many: train_steps is an integer parameter; give a whole number" in refused.stderr
     assert not os.path.exists(tmp_path / "other")
+
+
+def test_the_exit_handler_posts_the_pushed_version_to_the_notify_urls_parameter(first_run, hook, kfp_root):
+    """The compiled exit handler ran after the last step, with KFP's final status, and posted once."""
+    result, record = first_run
+    pushed = output(record, config_lib.PUSHER, "pushed_model")["metadata"]
+    bodies = [body for _, body in hook.bodies if body["output_dir"] == kfp_root]
+    assert len(bodies) == 1, hook.bodies
+    body = bodies[0]
+    version = os.path.basename(pushed["pushed_destination"])
+    assert body["status"] == "pushed" and body["versions"] == {"pushed": version, "serving": version}
+    assert body["run_id"] == record["run_id"] and body["pipeline"] == "keras-tfx"
+    assert body["text"].startswith("keras-tfx on ") and body["text"].endswith(f"pushed version {version}")
+    assert f"exit handler {EXIT_HANDLER}" in result.stdout and "posted the outcome to" in result.stdout
+    status = _final_status(os.path.join(kfp_root, run_compiled.RUNS_DIR, record["run_id"], EXIT_HANDLER,
+                                        "executor_input.json"))
+    assert status["state"] == "SUCCEEDED" and status["pipelineTaskName"] == "tfx-dag"
+
+
+def _final_status(path):
+    with open(path) as f:
+        inputs = json.load(f)["inputs"]
+    value = (inputs.get("parameterValues") or inputs.get("parameters"))["final_status"]
+    return json.loads(value["stringValue"] if isinstance(value, dict) else value)

@@ -34,15 +34,24 @@ def container(executor_class, pre_cache_check=False):
 
 
 @pytest.fixture(scope="module")
-def compiled_job(tmp_path_factory):
+def compiled_path(tmp_path_factory):
     """The project's pipeline compiled by TFX's KubeflowV2DagRunner for Vertex, offline."""
     from pipeline.kubeflow import runner as kubeflow_runner
-    path = kubeflow_runner.compile_pipeline(
+    return kubeflow_runner.compile_pipeline(
         config_lib.PipelineConfig(train_steps=50), target="vertex",
         output=str(tmp_path_factory.mktemp("compiled") / "vertex.json"),
         image="registry.example/keras-tfx:test", pipeline_root=ROOT)
-    with open(path) as f:
-        return json.load(f)
+
+
+@pytest.fixture(scope="module")
+def compiled_job(compiled_path):
+    """The compiled job's tasks as run-compiled runs them (the exit handler's sub-DAG flattened,
+    the exit task left out)."""
+    from pipeline.kubeflow import compiled_exit
+    with open(compiled_path) as f:
+        job, _ = compiled_exit.split_exit_task(json.load(f))
+    job.pop("exit_task")
+    return job
 
 
 @pytest.fixture
@@ -162,7 +171,8 @@ def test_a_cycle_or_an_unknown_producer_is_refused():
 
 def test_run_parameters_take_compiled_defaults_then_typed_overrides(job):
     params = run_compiled.run_parameters(job, ["train_steps=7", "min_accuracy=1", "data_root=2024"])
-    assert params == {"data_root": "2024", "train_steps": 7, "min_accuracy": 1.0, "eval_steps": 0}
+    assert params == {"data_root": "2024", "train_steps": 7, "min_accuracy": 1.0, "eval_steps": 0,
+                      "notify_urls": ""}
     assert isinstance(params["min_accuracy"], float)
     with pytest.raises(SpecError, match=r"^--param train_steps=many: train_steps is an integer parameter; "
                                         r"give a whole number, e\.g\. --param train_steps=50$"):
@@ -172,7 +182,7 @@ def test_run_parameters_take_compiled_defaults_then_typed_overrides(job):
     with pytest.raises(SpecError, match="--param min_accuracy=NaN: min_accuracy is a float parameter"):
         run_compiled.run_parameters(job, ["min_accuracy=NaN"])
     with pytest.raises(SpecError, match=r"--param learning_rate=1: learning_rate is not a parameter of this "
-                                        r"pipeline; known: data_root, eval_steps, min_accuracy, train_steps"):
+                                        r"pipeline; known: data_root, eval_steps, min_accuracy, notify_urls, train_steps"):
         run_compiled.run_parameters(job, ["learning_rate=1"])
     with pytest.raises(SpecError, match="--param train_steps: expected NAME=VALUE"):
         run_compiled.run_parameters(job, ["train_steps"])
@@ -535,3 +545,44 @@ def test_the_outcome_says_whether_the_serving_check_passed_and_why_not():
         "serving check: passed: loaded in 0.5 s in a fresh TensorFlow process, 4 warm-up requests answered "
         "through both signatures; p50/p99 1.0/2.0 ms at batch 1, 3.0/4.5 ms at batch 100")
     assert run_compiled.serving_check_failed(passed) is None
+
+
+def test_the_exit_task_runs_after_a_failure_with_kfps_final_status_and_the_run_parameters(compiled_path, tmp_path):
+    """The exit handler's own command, replaced by a tiny program that keeps the ExecutorInput it gets."""
+    from components.exit_handler import EXIT_HANDLER
+    from pipeline.kubeflow import compiled_exit
+    with open(compiled_path) as f:
+        job = json.load(f)
+    keep = ("import json, os, sys; invocation = json.loads(sys.argv[1]); "
+            "open(os.path.join(os.path.dirname(invocation['outputs']['outputFile']), 'got.json'), 'w')"
+            ".write(json.dumps(invocation))")
+    job["pipelineSpec"]["deploymentSpec"]["executors"][f"{EXIT_HANDLER}_executor"]["container"].update(
+        command=["python", "-c", keep], args=["{{$}}"])
+    path = tmp_path / "job.json"
+    path.write_text(json.dumps(job))
+    run = run_compiled.prepare_run(str(path), str(tmp_path / "root"), ["notify_urls=http://127.0.0.1:9/x"])
+    assert EXIT_HANDLER not in run.tasks and config_lib.TRAINER in run.tasks  # the sub-DAG's steps, flattened
+    failure = RuntimeError("step CsvExampleGen failed with exit code 1; not run: Trainer.")
+    result = compiled_exit.run_exit_task(run, failure)
+    assert result.state == "ran"
+    got = json.loads((tmp_path / "root" / "run-compiled" / run.run_id / EXIT_HANDLER / "got.json").read_text())
+    parameters = got["inputs"]["parameters"]  # the vertex form
+    status = json.loads(parameters["final_status"]["stringValue"])
+    assert status == {"state": "FAILED", "pipelineTaskName": "tfx-dag", "pipelineJobResourceName": run.run_id,
+                      "error": {"code": 2, "message": str(failure)}}
+    assert parameters["notify_urls"] == {"stringValue": "http://127.0.0.1:9/x"}
+    assert parameters["data_root"] == {"stringValue": os.path.join(config_lib.PROJECT_ROOT, "data/taxi")}
+    assert parameters["serving_dir"] == {"stringValue": str(tmp_path / "root" / "serving_model")}
+    created = parameters["run_created"]["stringValue"]
+    assert abs(exit_handler_time(created) - run.started) < 1.5
+    record = json.loads((tmp_path / "root" / "run-compiled" / run.run_id / "run.json").read_text())
+    assert record["tasks"][EXIT_HANDLER]["state"] == "ran"
+    # Without notify_urls it would post nothing: recorded as skipped, not started.
+    quiet = run_compiled.prepare_run(str(path), str(tmp_path / "quiet"))
+    assert compiled_exit.run_exit_task(quiet, None).state == "skipped"
+    assert not (tmp_path / "quiet" / "run-compiled" / quiet.run_id / EXIT_HANDLER).exists()
+
+
+def exit_handler_time(text):
+    from pipeline.kubeflow import exit_handler
+    return exit_handler.parse_time(text)

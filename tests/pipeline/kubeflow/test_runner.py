@@ -10,7 +10,8 @@ import yaml
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
-from pipeline.kubeflow import runner as kubeflow_runner
+from components.exit_handler import EXIT_HANDLER, TFX_DAG
+from pipeline.kubeflow import compiled_exit, run_compiled, runner as kubeflow_runner
 from pipeline import pipeline as pipeline_lib
 from pipeline.config import ConfigError, PipelineConfig
 
@@ -77,7 +78,7 @@ def test_ir_spec_parses_strictly_and_matches_the_local_graph(compiled, target):
         assert spec.default_pipeline_root == ROOT
     spec = json_format.ParseDict(_pipeline_spec(specs, target), pipeline_spec_pb2.PipelineSpec())
     assert spec.schema_version == {"kfp2": "2.1.0", "vertex": "2.0.0"}[target]
-    tasks = spec.root.dag.tasks
+    tasks = spec.components[TFX_DAG].dag.tasks  # the pipeline's tasks, beside the exit handler
     dependencies = {name: set(task.dependent_tasks) for name, task in tasks.items()}
     assert set(dependencies) == set(pipeline_lib.COMPONENT_IDS)  # one task per node: no resolver tasks
     for node, upstream in LOCAL_DEPENDENCIES.items():
@@ -93,7 +94,7 @@ def test_ir_every_task_is_a_container_using_the_image_and_importable_code(compil
     executors = _pipeline_spec(specs, target)["deploymentSpec"]["executors"]
     assert all(set(e) == {"container"} for e in executors.values())  # no resolver, no importer
     containers = [e["container"] for e in executors.values()]
-    assert len(containers) == 9
+    assert len(containers) == 10  # the nine steps and the exit handler
     for container in containers:
         assert container["image"] == IMAGE
         _module_importable(container["command"])
@@ -114,18 +115,20 @@ def test_kfp2_spec_has_typed_parameters_and_parameter_values_only(compiled):
     declared = spec["root"]["inputDefinitions"]["parameters"]
     assert {k: (v["parameterType"], v["defaultValue"], v["isOptional"]) for k, v in declared.items()} == {
         "data_root": ("STRING", "/app/data/taxi", True), "train_steps": ("NUMBER_INTEGER", 321, True),
-        "eval_steps": ("NUMBER_INTEGER", 4, True), "min_accuracy": ("NUMBER_DOUBLE", 0.7, True)}
+        "eval_steps": ("NUMBER_INTEGER", 4, True), "min_accuracy": ("NUMBER_DOUBLE", 0.7, True),
+        "notify_urls": ("STRING", "", True)}
     assert isinstance(declared["train_steps"]["defaultValue"], int)
     for name, component in spec["components"].items():
         for pname, definition in component.get("inputDefinitions", {}).get("parameters", {}).items():
             assert "parameterType" in definition and "type" not in definition, (name, pname)
-    for name, task in spec["root"]["dag"]["tasks"].items():
+    for name, task in {**spec["root"]["dag"]["tasks"], **compiled_exit.pipeline_tasks(spec)}.items():
         for pname, value in task.get("inputs", {}).get("parameters", {}).items():
             assert "constantValue" not in value.get("runtimeValue", {}), (name, pname)
     for executor in spec["deploymentSpec"]["executors"].values():
         assert "--json_serialized_inputs_spec_args" in executor["container"]["args"]
-    trainer = spec["root"]["dag"]["tasks"]["Trainer"]["inputs"]["parameters"]
+    trainer = compiled_exit.pipeline_tasks(spec)["Trainer"]["inputs"]["parameters"]
     assert trainer["train_steps"] == {"componentInputParameter": "train_steps"}
+    assert run_compiled.kfp2_violations({"pipelineSpec": spec, "bare": True}) == []
 
 
 def test_vertex_spec_builds_a_vertex_pipeline_job_with_typed_run_parameters(compiled):
@@ -139,7 +142,8 @@ def test_vertex_spec_builds_a_vertex_pipeline_job_with_typed_run_parameters(comp
     parameters = job._gca_resource.runtime_config.parameters  # what Vertex would be sent
     assert {k: type(v).to_dict(v) for k, v in parameters.items()} == {
         "data_root": {"string_value": "/app/data/taxi"}, "train_steps": {"int_value": "5"},
-        "eval_steps": {"int_value": "4"}, "min_accuracy": {"double_value": 0.7}}
+        "eval_steps": {"int_value": "4"}, "min_accuracy": {"double_value": 0.7},
+        "notify_urls": {"string_value": ""}}
 
 
 def test_vertex_run_parameters_are_declared_with_defaults(compiled):
@@ -147,13 +151,14 @@ def test_vertex_run_parameters_are_declared_with_defaults(compiled):
     job = json.loads(open(specs["vertex"]).read())
     declared = job["pipelineSpec"]["root"]["inputDefinitions"]["parameters"]
     assert {k: v["type"] for k, v in declared.items()} == {
-        "data_root": "STRING", "train_steps": "INT", "eval_steps": "INT", "min_accuracy": "DOUBLE"}
+        "data_root": "STRING", "train_steps": "INT", "eval_steps": "INT", "min_accuracy": "DOUBLE",
+        "notify_urls": "STRING"}
     assert job["runtimeConfig"]["parameters"] == {
         "data_root": {"stringValue": "/app/data/taxi"}, "train_steps": {"intValue": "321"},
-        "eval_steps": {"intValue": "4"}, "min_accuracy": {"doubleValue": 0.7}}
-    trainer = job["pipelineSpec"]["root"]["dag"]["tasks"]["Trainer"]["inputs"]["parameters"]
+        "eval_steps": {"intValue": "4"}, "min_accuracy": {"doubleValue": 0.7}, "notify_urls": {"stringValue": ""}}
+    trainer = compiled_exit.pipeline_tasks(job["pipelineSpec"])["Trainer"]["inputs"]["parameters"]
     assert trainer["train_steps"] == {"componentInputParameter": "train_steps"}
-    evaluator = job["pipelineSpec"]["root"]["dag"]["tasks"]["Evaluator"]["inputs"]["parameters"]
+    evaluator = compiled_exit.pipeline_tasks(job["pipelineSpec"])["Evaluator"]["inputs"]["parameters"]
     assert evaluator["min_accuracy"] == {"componentInputParameter": "min_accuracy"}
 
 
@@ -201,3 +206,58 @@ def test_bad_compile_settings_are_refused(tmp_path):
         kubeflow_runner.compile_pipeline(PipelineConfig(), target="kubeflow-v1",
                                          output=str(tmp_path / "p.json"), image=IMAGE, pipeline_root=ROOT)
     assert not os.path.exists(tmp_path / "p.json")
+
+
+@pytest.mark.parametrize("target", IR_TARGETS)
+def test_ir_exit_handler_runs_after_the_pipeline_whatever_its_outcome_with_its_final_status(compiled, target):
+    """As KFP expects an exit task (kubeflow/pipelines@7b70c7b backend/src/v2/compiler/argocompiler/dag.go:62-107,
+    driver/resolve.go:458-493): at the root beside the sub-DAG it guards, trigger policy
+    ALL_UPSTREAM_TASKS_COMPLETED, a taskFinalStatus input naming that sub-DAG."""
+    _, specs, _ = compiled
+    spec = _pipeline_spec(specs, target)
+    root_tasks = spec["root"]["dag"]["tasks"]
+    assert set(root_tasks) == {TFX_DAG, EXIT_HANDLER}
+    exit_task = root_tasks[EXIT_HANDLER]
+    assert exit_task["triggerPolicy"] == {"strategy": "ALL_UPSTREAM_TASKS_COMPLETED"}
+    assert exit_task["dependentTasks"] == [TFX_DAG] and "cachingOptions" not in exit_task
+    parameters = exit_task["inputs"]["parameters"]
+    assert parameters["final_status"] == {"taskFinalStatus": {"producerTask": TFX_DAG}}
+    assert parameters["notify_urls"] == {"componentInputParameter": "notify_urls"}
+    assert parameters["data_root"] == {"componentInputParameter": "data_root"}
+    constant = parameters["run_created"]["runtimeValue"]
+    assert (constant.get("constant") or constant.get("constantValue", {}).get("stringValue")) == \
+        "{{$.pipeline_job_create_time_utc}}"
+    # The sub-DAG declares the run parameters its tasks read, and the root passes them on
+    # (KFP's driver reads a componentInputParameter from the enclosing DAG: resolve.go:396).
+    sub_dag = spec["components"][TFX_DAG]
+    used = {v["componentInputParameter"] for t in sub_dag["dag"]["tasks"].values()
+            for v in t.get("inputs", {}).get("parameters", {}).values() if "componentInputParameter" in v}
+    assert used == {"data_root", "train_steps", "eval_steps", "min_accuracy"}
+    assert set(sub_dag["inputDefinitions"]["parameters"]) == used
+    assert root_tasks[TFX_DAG]["inputs"]["parameters"] == {n: {"componentInputParameter": n} for n in used}
+    executor = spec["deploymentSpec"]["executors"][spec["components"][EXIT_HANDLER]["executorLabel"]]
+    args = executor["container"]["args"]
+    class_path = args[args.index("--executor_class_path") + 1]
+    assert class_path == "components.exit_handler.component.NotifyOnExit_Executor"
+    module, _, name = class_path.rpartition(".")
+    assert hasattr(importlib.import_module(module), name)
+    assert executor["container"]["image"] == IMAGE
+
+
+def test_v1_workflow_posts_the_outcome_on_exit(compiled):
+    _, _, v1 = compiled
+    workflow = yaml.safe_load(open(v1))
+    templates = {t["name"]: t for t in workflow["spec"]["templates"]}
+    on_exit = templates[workflow["spec"]["onExit"]]
+    container = on_exit["container"]
+    assert container["image"] == IMAGE
+    _module_importable(container["command"])
+    args = dict(zip(container["args"][::2], container["args"][1::2]))
+    assert args["--status"] == "{{workflow.status}}" and args["--failures"] == "{{workflow.failures}}"
+    assert args["--notify-urls"] == "{{workflow.parameters.notify_urls}}"
+    assert args["--serving-dir"] == ROOT + "/serving_model"
+    arguments = {p["name"]: p.get("value") for p in workflow["spec"]["arguments"]["parameters"]}
+    assert arguments["notify_urls"] == ""
+    # The exit step is not part of the DAG: Argo runs it after the DAG, whatever its outcome.
+    dag = templates[workflow["spec"]["entrypoint"]]["dag"]["tasks"]
+    assert on_exit["name"] not in {t["template"] for t in dag}

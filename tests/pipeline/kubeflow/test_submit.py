@@ -17,7 +17,8 @@ def package(tmp_path_factory):
 
 def test_submit_uploads_then_runs_with_parameters(package):
     with FakeKfp() as kfp_api:
-        result = submit.submit(package, kfp_api.url, "nightly", params=["train_steps=500", "min_accuracy=0.7"])
+        result = submit.submit(package, kfp_api.url, "nightly", params=["train_steps=500", "min_accuracy=0.7",
+                                                                        "notify_urls=https://hooks.example/T0"])
     assert (result.experiment_id, result.pipeline_id, result.run_id) == ("exp-1", "pipeline-1", "run-1")
     assert kfp_api.posts("/apis/v1beta1/experiments")[0]["body"]["name"] == "nightly"
     upload = kfp_api.posts("/apis/v1beta1/pipelines/upload")[0]
@@ -25,7 +26,7 @@ def test_submit_uploads_then_runs_with_parameters(package):
     assert b"kind: Workflow" in upload["raw"] and b"registry.example/k:1" in upload["raw"]
     run = kfp_api.posts("/apis/v1beta1/runs")[0]["body"]
     params = {p["name"]: p["value"] for p in run["pipeline_spec"]["parameters"]}
-    assert params == {"train_steps": "500", "min_accuracy": "0.7"}
+    assert params == {"train_steps": "500", "min_accuracy": "0.7", "notify_urls": "https://hooks.example/T0"}
     references = {(r["key"]["type"], r["key"]["id"]) for r in run["resource_references"]}
     assert ("EXPERIMENT", "exp-1") in references and ("PIPELINE_VERSION", "version-1") in references
 
@@ -52,7 +53,8 @@ def test_bad_cron_is_refused_before_anything_is_sent(package, cron, words):
 
 def test_unknown_parameter_is_refused_with_the_declared_ones(package):
     with pytest.raises(ConfigError, match=r"^--param train_stpes=5: train_stpes is not a parameter of this "
-                                          r"package; known: data_root, eval_steps, min_accuracy, pipeline-root, train_steps$"):
+                                          r"package; known: data_root, eval_steps, min_accuracy, notify_urls, pipeline-root, "
+                                          r"train_steps$"):
         submit.submit(package, "http://127.0.0.1:9", "e", params=["train_stpes=5"])
 
 
