@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 from typing import List, Optional, Sequence, Union
 
@@ -106,6 +107,10 @@ def eval_config(label: Label, slice_features: Sequence[str], min_accuracy: float
             tfma.MetricConfig(class_name="RootMeanSquaredError", config=named % "rmse"),
             tfma.MetricConfig(class_name="MeanLabel", config=named % "mean_label"),
             tfma.MetricConfig(class_name="MeanPrediction", config=named % "mean_prediction"),
+            # Mean actual per prediction bucket: the report's predicted-vs-actual and residual plots
+            # (the Evaluator sets the buckets' range to the training split's labels).
+            tfma.MetricConfig(class_name="CalibrationPlot", config=json.dumps(
+                {"name": gates_lib.PREDICTION_PLOT, "num_buckets": gates_lib.PLOT_BUCKETS})),
         ]
         return _tfma_config(label, slice_features, metrics)
     accuracy_thresholds = overall(

@@ -83,6 +83,16 @@ def _set_bound(config: tfma.EvalConfig, metric_name: str, bound: float) -> bool:
     return found
 
 
+def _set_plot_range(config: tfma.EvalConfig, low_high) -> None:
+    """Gives the regression's predicted-vs-actual plot (TFMA's CalibrationPlot) the label's range:
+    its buckets are over the prediction, in [0, 1] unless told otherwise."""
+    for spec in config.metrics_specs:
+        for metric in spec.metrics:
+            settings = json.loads(metric.config or "{}")
+            if settings.get("name") == gates_lib.PREDICTION_PLOT:
+                metric.config = json.dumps({**settings, "left": low_high[0], "right": low_high[1]})
+
+
 def with_gates(exec_properties: Dict[str, Any], split_uri) -> tuple:
     """(exec_properties whose eval_config holds the run's bounds, what each bound came from).
 
@@ -103,6 +113,8 @@ def with_gates(exec_properties: Dict[str, Any], split_uri) -> tuple:
     binary = any(json.loads(m.config or "{}").get("name") == gates_lib.AUC
                  for spec in config.metrics_specs for m in spec.metrics)
     notes.update(gates_lib.static_notes(settings, binary))
+    if settings["task"] == "regression":
+        _set_plot_range(config, gates_lib.label_range(settings, split_uri))
     updated = dict(exec_properties)
     updated[standard_component_specs.EVAL_CONFIG_KEY] = json_format.MessageToJson(
         config, sort_keys=True, preserving_proto_field_name=True)

@@ -25,6 +25,8 @@ from typing import Any, Dict, Optional
 ACCURACY = "accuracy"
 AUC = "auc"
 MAE = "mae"
+PREDICTION_PLOT = "prediction_plot"  # regression: TFMA's CalibrationPlot over the label's range
+PLOT_BUCKETS = 20
 GATES_FILE = "gates.json"  # in the ModelEvaluation artifact's folder: metric -> what its bound is
 
 
@@ -67,6 +69,8 @@ def bounds(gates: Dict[str, Any], min_accuracy: float, split_uri) -> Dict[str, D
         mean = float(train.mean()) if train.size else 0.0
         mean_mae = float(np.abs(evaluation - mean).mean()) if evaluation.size else 0.0
         return {MAE: {"bound": mean_mae * (1.0 - lift), "baseline": mean_mae, "train_mean": mean,
+                      "train_min": float(train.min()) if train.size else 0.0,
+                      "train_max": float(train.max()) if train.size else 1.0,
                       "note": (f"the MAE of always predicting the training split's mean {mean:.4g}: "
                                f"{mean_mae:.4f}" + (f", less {lift:g} of it" if lift else ""))}}
     if min_accuracy > 0:
@@ -81,6 +85,15 @@ def bounds(gates: Dict[str, Any], min_accuracy: float, split_uri) -> Dict[str, D
     return {ACCURACY: {"bound": min(1.0, rate + lift), "baseline": rate, "majority_class": majority,
                        "note": (f"always answering the majority class {majority!r}: {rate:.4f}"
                                 + (f", + {lift:g}" if lift else ""))}}
+
+
+def label_range(gates: Dict[str, Any], split_uri) -> tuple:
+    """(low, high) of the training split's label: the regression plot's range."""
+    values = label_values(split_uri("train"), gates["label"], gates["label_dtype"])
+    if not values.size:
+        return 0.0, 1.0
+    low, high = float(values.min()), float(values.max())
+    return (low, high) if high > low else (low - 1.0, high + 1.0)
 
 
 def static_notes(gates: Dict[str, Any], binary: bool) -> Dict[str, Dict[str, Any]]:

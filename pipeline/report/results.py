@@ -335,7 +335,7 @@ def history(config: PipelineConfig, limit: int = 20) -> List[str]:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run.create_time_since_epoch / 1000))
         steps = state_counts(summary.states)
         failed = [node for node, state in summary.states.items() if state == "failed"]
-        metrics = " ".join(f"{k}={summary.metrics[k]:.4f}" for k in ("accuracy", "auc") if k in summary.metrics)
+        metrics = " ".join(f"{k}={summary.metrics[k]:.4f}" for k in ("accuracy", "auc", "mae", "rmse") if k in summary.metrics)
         blessed = {True: "blessed", False: "not blessed", None: "-"}[summary.blessed]
         pushed = (f"pushed {os.path.basename(summary.pushed_path.rstrip('/'))}" if summary.pushed
                   else f"already served as {summary.serving_version}" if summary.serving_version

@@ -25,6 +25,7 @@ pytestmark = pytest.mark.e2e
 PROJECT = config_lib.PROJECT_ROOT
 DATA = os.path.join(PROJECT, "data", "progression")
 CSV = os.path.join(DATA, "progression.csv")
+SCHEMA = os.path.join(PROJECT, "schemas", "progression", "schema.pbtxt")  # as infer-schema writes it
 LABEL = "progression"
 STEPS = "400"
 
@@ -74,23 +75,24 @@ def schema(work):
     return str(path), done.stdout
 
 
-def _run(work, schema, name, *extra):
+def _run(work, name, *extra):
     out = work / name
-    done = cli("run", "--data-root", DATA, "--schema", schema[0], "--label", LABEL, "--output-dir", str(out),
+    done = cli("run", "--data-root", DATA, "--schema", SCHEMA, "--label", LABEL, "--output-dir", str(out),
                "--train-steps", STEPS, *extra)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    config = config_lib.PipelineConfig(data_root=DATA, schema_path=schema[0], label=LABEL, output_dir=str(out))
+    (work / f"{name}.terminal.txt").write_text(done.stdout)
+    config = config_lib.PipelineConfig(data_root=DATA, schema_path=SCHEMA, label=LABEL, output_dir=str(out))
     return config, results.summarize(config), done.stdout
 
 
 @pytest.fixture(scope="module")
-def builtin(work, schema):
-    return _run(work, schema, "builtin")
+def builtin(work):
+    return _run(work, "builtin")
 
 
 @pytest.fixture(scope="module")
-def prototype(work, schema):
-    return _run(work, schema, "prototype", "--model", "examples/basic_regression.py:build_model",
+def prototype(work):
+    return _run(work, "prototype", "--model", "examples/basic_regression.py:build_model",
                 "--hparam", "learning_rate=0.01")
 
 
@@ -101,6 +103,9 @@ def test_infer_schema_takes_an_integer_valued_target_for_a_number_to_predict(sch
             "the schema gives it no categorical domain). To change it, rerun with --task classification") in printed
     label = features_from_schema(load_schema(path), LABEL).label
     assert label.is_regression and label.stored_as_int
+    # The checked-in schema the runs below use is this one.
+    body = lambda text: text.split("\n", 1)[1]  # noqa: E731  (the first line names the data folder)
+    assert body(open(path).read()) == body(open(SCHEMA).read())
 
 
 def eval_split(config):
