@@ -116,9 +116,19 @@ def cli() -> None:
 @click.option("--eval-steps", type=click.IntRange(min=0), default=_DEFAULTS.eval_steps, show_default=True,
               help="Eval batches; 0 evaluates the whole eval split.")
 @click.option("--min-accuracy", type=click.FloatRange(0, 1), default=_DEFAULTS.min_accuracy,
-              show_default=True, help="Bless only models with eval accuracy at least this.")
+              show_default=True, help="Classification: bless only models with eval accuracy at least this. "
+                   "0: at least the eval split's majority-class rate + --min-lift.")
 @click.option("--max-accuracy-drop", type=click.FloatRange(0, 1), default=_DEFAULTS.max_accuracy_drop,
               show_default=True, help="How far below the last blessed model's accuracy a model may be.")
+@click.option("--min-lift", type=click.FloatRange(0, 1, max_open=True), default=_DEFAULTS.min_lift,
+              show_default=True, help="How far a model must beat the data's own baseline: accuracy >= "
+                   "majority-class rate + X (without --min-accuracy), a binary AUC >= 0.5 + X, MAE <= "
+                   "(1 - X) x the MAE of predicting the training mean (without --max-mae).")
+@click.option("--max-mae", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Regression: bless only models with eval mean absolute error at most this. Default: "
+                   "below the MAE of always predicting the training split's mean (see --min-lift).")
+@click.option("--max-mae-rise", type=click.FloatRange(min=0), default=_DEFAULTS.max_mae_rise,
+              show_default=True, help="Regression: how far above the last blessed model's MAE a model's may be.")
 @click.option("--split", default="2:1", show_default=True, metavar="TRAIN:EVAL",
               help="Train:eval ratio of CsvExampleGen's hash split, in whole buckets, e.g. 4:1.")
 @click.option("--slice", "slice_features", multiple=True,
@@ -154,7 +164,7 @@ def cli() -> None:
                    "Slack, Mattermost and Teams incoming webhooks take it). A webhook that fails or "
                    "does not answer within 10 s is reported and never changes the run's outcome.")
 def run(data_root, schema_path, label, output_dir, train_steps, eval_steps, min_accuracy,
-        max_accuracy_drop, split, slice_features, hparams, model, input_map, seed, no_cache, warm_start,
+        max_accuracy_drop, min_lift, max_mae, max_mae_rise, split, slice_features, hparams, model, input_map, seed, no_cache, warm_start,
         beam_args, verbose, notify_urls) -> None:
     """Run the pipeline locally: CSV -> validate -> train -> evaluate -> push."""
     started = time.time()
@@ -163,7 +173,8 @@ def run(data_root, schema_path, label, output_dir, train_steps, eval_steps, min_
         config = config_lib.PipelineConfig(
             data_root=data_root, schema_path=schema_path, label=label, output_dir=output_dir,
             train_steps=train_steps, eval_steps=eval_steps, min_accuracy=min_accuracy,
-            max_accuracy_drop=max_accuracy_drop,
+            max_accuracy_drop=max_accuracy_drop, min_lift=min_lift, max_mae=max_mae,
+            max_mae_rise=max_mae_rise,
             train_hash_buckets=train_buckets, eval_hash_buckets=eval_buckets,
             slice_features=tuple(slice_features) or config_lib.DEFAULT_SLICE_FEATURES,
             hparams=_parse_hparams(hparams, users_model=model is not None), seed=seed,
@@ -577,7 +588,10 @@ def serve_command(output_dir, model_name, host, port, max_body_mb, poll_seconds)
 @cli.command("infer-schema")
 @click.option("--data-root", type=click.Path(), required=True, help="Folder of CSV files.")
 @click.option("--output", type=click.Path(), required=True, help="Schema file to write (text proto).")
-@click.option("--label", default=None, help="Label column: its classes are written into the schema.")
+@click.option("--label", default=None, help="Label column: its task (and classes) are written into the schema.")
+@click.option("--task", type=click.Choice(["classification", "regression"]), default=None,
+              help="The label's task; without it, guessed: strings, or whole numbers with at most 20 "
+                   "distinct values, are classes; other numbers are regression.")
 @click.option("--output-dir", type=click.Path(), default=_DEFAULTS.output_dir, show_default=True,
               help="Its TensorFlow / Beam / TFDV log goes to OUTPUT_DIR/logs/infer-schema-<time>.log.")
 @click.option("--verbose", is_flag=True, help="Show TensorFlow, Beam and TFDV logs on the terminal "
@@ -586,14 +600,15 @@ def serve_command(output_dir, model_name, host, port, max_body_mb, poll_seconds)
               help="The character between fields (pandas' sep/delimiter), e.g. ';' for a European export.")
 @click.option("--decimal", default=".", show_default=True, callback=lambda _c, _p, v: _one_char("--decimal", v),
               help="The numbers' decimal mark (pandas' decimal), e.g. ','.")
-def infer_schema(data_root, output, label, output_dir, verbose, delimiter, decimal) -> None:
+def infer_schema(data_root, output, label, task, output_dir, verbose, delimiter, decimal) -> None:
     """Infer a schema from a CSV folder, to review and check in."""
     from pipeline import logs
     from pipeline.data import schema_tools
     log_path = schema_tools.log_path(output_dir)
     try:
         with logs.captured(log_path, enabled=not verbose):  # TF's C++ logs at import too
-            schema = schema_tools.infer_schema(data_root, output, label, delimiter=delimiter, decimal=decimal)
+            schema, task_line = schema_tools.infer_schema(data_root, output, label, task=task,
+                                                          delimiter=delimiter, decimal=decimal)
     except config_lib.ConfigError as exc:
         _fail(str(exc))
     except Exception as exc:  # pylint: disable=broad-except
@@ -603,6 +618,8 @@ def infer_schema(data_root, output, label, output_dir, verbose, delimiter, decim
     click.echo(f"wrote {output}: {len(schema.feature)} features"
                + (f"; text features (natural_language_domain): {', '.join(text)}" if text else
                   "; no free-text feature found") + ".")
+    if task_line:
+        click.echo(task_line)
     note = schema_tools.identifiers_note(schema, label)
     if note:
         click.echo(note)

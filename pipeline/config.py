@@ -53,8 +53,15 @@ class PipelineConfig:
     pipeline_name: str = PIPELINE_NAME
     train_steps: int = 2000
     eval_steps: int = 0             # 0: the whole eval split
-    min_accuracy: float = 0.6       # value threshold on eval accuracy
+    # Classification: accuracy must be >= min_accuracy when given (> 0), else >= the eval split's
+    # majority-class rate + min_lift; a binary label's AUC >= 0.5 + min_lift.
+    min_accuracy: float = 0.0       # explicit value threshold on eval accuracy (0: none)
     max_accuracy_drop: float = 0.0  # change threshold: how far below the last blessed model
+    min_lift: float = 0.01          # how far a model must beat the data's own baseline
+    # Regression: MAE must be <= max_mae when given, else <= (1 - min_lift) x the MAE of always
+    # predicting the training split's mean; and at most max_mae_rise above the served model's.
+    max_mae: Optional[float] = None
+    max_mae_rise: float = 0.0
     train_hash_buckets: int = 2     # train:eval split, as hash buckets
     eval_hash_buckets: int = 1
     slice_features: Tuple[str, ...] = DEFAULT_SLICE_FEATURES
@@ -77,6 +84,11 @@ class PipelineConfig:
                f"(got {self.eval_steps!r})")
         _check(0.0 <= self.min_accuracy <= 1.0,
                f"--min-accuracy must be between 0 and 1 (got {self.min_accuracy!r})")
+        _check(0.0 <= self.min_lift < 1.0,
+               f"--min-lift must be >= 0 and < 1 (got {self.min_lift!r})")
+        _check(self.max_mae is None or self.max_mae > 0,
+               f"--max-mae must be > 0 (got {self.max_mae!r})")
+        _check(self.max_mae_rise >= 0, f"--max-mae-rise must be >= 0 (got {self.max_mae_rise!r})")
         _check(0.0 <= self.max_accuracy_drop <= 1.0,
                f"--max-accuracy-drop must be between 0 and 1 (got {self.max_accuracy_drop!r})")
         _check(self.train_hash_buckets > 0 and self.eval_hash_buckets > 0,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 from typing import List, Optional, Sequence, Union
 
@@ -18,6 +19,7 @@ from tfx.proto import example_gen_pb2
 from components.atomic_pusher.component import AtomicPusher
 from components.latest_pushed_model.component import LatestPushedModel
 from components.run_parameters import component as run_parameters
+from components.run_parameters import gates as gates_lib
 from components.serving_check.component import ServingCheck
 from components.strict_example_validator.component import StrictExampleValidator
 from components.trainer import task
@@ -68,31 +70,61 @@ def slices_note(requested, config: PipelineConfig, features: FeatureSet) -> str:
             "values to slice by (--slice FEATURE chooses one)")
 
 
-def eval_config(label: Label, slice_features: Sequence[str], min_accuracy: float,
-                max_accuracy_drop: float) -> tfma.EvalConfig:
-    """TFMA config: AUC, accuracy and loss overall and per slice; thresholds on accuracy.
+# A value bound the Evaluator replaces at run time with one computed from the data (gates.py).
+_SET_AT_RUN_TIME = 1e30
 
-    A model is blessed when its accuracy on the whole eval split is at least `min_accuracy`
-    and, once a model has been blessed before, no more than `max_accuracy_drop` below that
-    baseline's.
+
+def eval_config(label: Label, slice_features: Sequence[str], min_accuracy: float,
+                max_accuracy_drop: float, min_lift: float = 0.01, max_mae: Optional[float] = None,
+                max_mae_rise: float = 0.0) -> tfma.EvalConfig:
+    """TFMA config: metrics overall and per slice, with the blessing's thresholds.
+
+    Classification (AUC, accuracy, loss): accuracy at least `min_accuracy` (when > 0; else the
+    eval split's majority-class rate + `min_lift`, set by the Evaluator at run time), a binary
+    label's AUC at least 0.5 + `min_lift`, and, once a model has been blessed before, accuracy no
+    more than `max_accuracy_drop` below that baseline's. Regression (mean absolute error, mean
+    squared error, RMSE): MAE at most `max_mae` (else below the MAE of predicting the training
+    split's mean, set at run time) and at most `max_mae_rise` above the baseline's.
     """
     # The thresholds hold on the whole eval split (the overall slice); the other slices are
     # reported, not gated: TFMA's plain `threshold` would hold every hour slice of a few dozen
     # rows to the same bound.
-    overall_thresholds = [tfma.PerSliceMetricThreshold(
-        slicing_specs=[tfma.SlicingSpec()],
-        threshold=tfma.MetricThreshold(
-            value_threshold=tfma.GenericValueThreshold(lower_bound={"value": min_accuracy}),
-            change_threshold=tfma.GenericChangeThreshold(
-                direction=tfma.MetricDirection.HIGHER_IS_BETTER,
-                absolute={"value": -max_accuracy_drop - 1e-10})))]
+    def overall(value_threshold, change_threshold=None):
+        return [tfma.PerSliceMetricThreshold(
+            slicing_specs=[tfma.SlicingSpec()],
+            threshold=tfma.MetricThreshold(value_threshold=value_threshold,
+                                           change_threshold=change_threshold))]
     named = '{"name": "%s"}'
+    if label.is_regression:
+        mae_thresholds = overall(
+            tfma.GenericValueThreshold(upper_bound={"value": _SET_AT_RUN_TIME if max_mae is None else max_mae}),
+            tfma.GenericChangeThreshold(direction=tfma.MetricDirection.LOWER_IS_BETTER,
+                                        absolute={"value": max_mae_rise + 1e-10}))
+        metrics = [
+            tfma.MetricConfig(class_name="ExampleCount"),
+            tfma.MetricConfig(class_name="MeanAbsoluteError", config=named % gates_lib.MAE,
+                              per_slice_thresholds=mae_thresholds),
+            tfma.MetricConfig(class_name="MeanSquaredError", config=named % "mse"),
+            tfma.MetricConfig(class_name="RootMeanSquaredError", config=named % "rmse"),
+            tfma.MetricConfig(class_name="MeanLabel", config=named % "mean_label"),
+            tfma.MetricConfig(class_name="MeanPrediction", config=named % "mean_prediction"),
+            # Mean actual per prediction bucket: the report's predicted-vs-actual and residual plots
+            # (the Evaluator sets the buckets' range to the training split's labels).
+            tfma.MetricConfig(class_name="CalibrationPlot", config=json.dumps(
+                {"name": gates_lib.PREDICTION_PLOT, "num_buckets": gates_lib.PLOT_BUCKETS})),
+        ]
+        return _tfma_config(label, slice_features, metrics)
+    accuracy_thresholds = overall(
+        tfma.GenericValueThreshold(lower_bound={"value": min_accuracy}),
+        tfma.GenericChangeThreshold(direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+                                    absolute={"value": -max_accuracy_drop - 1e-10}))
     if label.is_binary:
         metrics = [
             tfma.MetricConfig(class_name="ExampleCount"),
             tfma.MetricConfig(class_name="BinaryAccuracy", config=named % ACCURACY,
-                              per_slice_thresholds=overall_thresholds),
-            tfma.MetricConfig(class_name="AUC", config=named % "auc"),
+                              per_slice_thresholds=accuracy_thresholds),
+            tfma.MetricConfig(class_name="AUC", config=named % gates_lib.AUC, per_slice_thresholds=overall(
+                tfma.GenericValueThreshold(lower_bound={"value": 0.5 + min_lift}))),
             tfma.MetricConfig(class_name="BinaryCrossentropy", config=named % "loss"),
             tfma.MetricConfig(class_name="Precision"),
             tfma.MetricConfig(class_name="Recall"),
@@ -103,14 +135,23 @@ def eval_config(label: Label, slice_features: Sequence[str], min_accuracy: float
         metrics = [
             tfma.MetricConfig(class_name="ExampleCount"),
             tfma.MetricConfig(class_name="SparseCategoricalAccuracy", config=named % ACCURACY,
-                              per_slice_thresholds=overall_thresholds),
+                              per_slice_thresholds=accuracy_thresholds),
             tfma.MetricConfig(class_name="SparseCategoricalCrossentropy", config=named % "loss"),
             tfma.MetricConfig(class_name="MultiClassConfusionMatrixPlot"),
         ]
+    return _tfma_config(label, slice_features, metrics)
+
+
+def _tfma_config(label: Label, slice_features: Sequence[str], metrics) -> tfma.EvalConfig:
     return tfma.EvalConfig(
         model_specs=[tfma.ModelSpec(signature_name="serving_default", label_key=label.name)],
         slicing_specs=[tfma.SlicingSpec()] + [tfma.SlicingSpec(feature_keys=[f]) for f in slice_features],
         metrics_specs=[tfma.MetricsSpec(metrics=metrics)])
+
+
+def gates_settings(config: PipelineConfig, label: Label) -> str:
+    """The Evaluator's `gates` parameter (gates.py computes the data-dependent bounds from it)."""
+    return gates_lib.settings(label.task, label.name, label.dtype.name, config.min_lift, config.max_mae)
 
 
 def trainer_custom_config(config: PipelineConfig) -> dict:
@@ -194,11 +235,13 @@ def create_pipeline(
     evaluator = run_parameters.Evaluator(
         min_accuracy=config.min_accuracy if min_accuracy is None else min_accuracy,
         accuracy_metric=ACCURACY,
+        gates=gates_settings(config, label),
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
         baseline_model=baseline.outputs["model"],
         eval_config=eval_config(label, config.slice_features, config.min_accuracy,
-                                config.max_accuracy_drop)).with_id(EVALUATOR)
+                                config.max_accuracy_drop, config.min_lift, config.max_mae,
+                                config.max_mae_rise)).with_id(EVALUATOR)
 
     # Loads the model as a server would (a fresh TensorFlow-only process replaying the warm-up
     # requests): TFX's InfraValidator's job, without the Docker or Kubernetes that Vertex AI lacks.

@@ -37,6 +37,7 @@ class EvaluatorSpec(standard_component_specs.EvaluatorSpec):
         **standard_component_specs.EvaluatorSpec.PARAMETERS,
         executor.MIN_ACCURACY_KEY: ExecutionParameter(type=float),
         executor.ACCURACY_METRIC_KEY: ExecutionParameter(type=str),
+        executor.GATES_KEY: ExecutionParameter(type=str, optional=True),
     }
 
 
@@ -53,16 +54,18 @@ class Trainer(base_component.BaseComponent):
 
 
 class Evaluator(base_component.BaseComponent):
-    """TFX's Evaluator with a `min_accuracy` parameter applied to the named accuracy metric."""
+    """TFX's Evaluator with a `min_accuracy` parameter applied to the named accuracy metric, and
+    `gates` (components/run_parameters/gates.py): bounds computed from the run's data."""
 
     SPEC_CLASS = EvaluatorSpec
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.EvaluatorExecutor)
 
     def __init__(self, *, min_accuracy: FloatParam, accuracy_metric: str = "accuracy",
-                 **evaluator_kwargs: Any):
+                 gates: str = None, **evaluator_kwargs: Any):
         stock = StockEvaluator(**evaluator_kwargs)
         super().__init__(spec=_extend(EvaluatorSpec, stock.spec, {
-            executor.MIN_ACCURACY_KEY: min_accuracy, executor.ACCURACY_METRIC_KEY: accuracy_metric}))
+            executor.MIN_ACCURACY_KEY: min_accuracy, executor.ACCURACY_METRIC_KEY: accuracy_metric,
+            executor.GATES_KEY: gates}))
 
 
 def _extend(spec_class, stock: types.ComponentSpec, extra: Dict[str, Any]) -> types.ComponentSpec:

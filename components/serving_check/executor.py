@@ -10,7 +10,7 @@ run (tensorflow/tfx#5512) and these machines do not have. This check does the sa
 3. the warm-up file (`assets.extra/tf_serving_warmup_requests`, what TF Serving replays at load) is
    read, and a fresh Python process that imports TensorFlow and nothing else (replay.py, run as
    `python -I -S -c`) loads the copy and replays every request through its signature: shapes,
-   finite probabilities in [0, 1] that sum to 1, and the same rows giving the same probabilities
+   finite probabilities in [0, 1] that sum to 1 (a regression model: finite predictions), and the same rows giving the same probabilities
    through `serving_default` (tf.Examples) and `serving_raw` (raw features); then it times requests
    at batch 1 and 100.
 

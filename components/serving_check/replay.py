@@ -85,8 +85,20 @@ def _call(signature, inputs, tf):
     return {name: tensor.numpy() for name, tensor in outputs.items()}
 
 
+def _check_predictions(where, rows, outputs, np):
+    """A regression model's answer: finite numbers, one per row (no range: they are the label's units)."""
+    p = outputs["predictions"]
+    if p.ndim != 2 or p.shape[0] != rows or p.shape[1] != 1:
+        raise CheckFailed(f"{where}: 'predictions' has shape {list(p.shape)}, expected [{rows}, 1]")
+    if not np.all(np.isfinite(p)):
+        raise CheckFailed(f"{where}: 'predictions' holds NaN or Inf ({int(np.sum(~np.isfinite(p)))} values)")
+    return p
+
+
 def _check_outputs(index, name, rows, outputs, np):
     where = f"warm-up request {index + 1} ({name}, {rows} rows)"
+    if "predictions" in outputs and "probabilities" not in outputs:
+        return _check_predictions(where, rows, outputs, np)
     if "probabilities" not in outputs:
         raise CheckFailed(f"{where}: the answer has no 'probabilities' output (it has {sorted(outputs)})")
     p = outputs["probabilities"]
@@ -160,10 +172,12 @@ def _check(job, tf, np, tensor_pb2):
     for index in range(len(answers) - 1):
         (first, rows, p), (second, rows2, q) = answers[index], answers[index + 1]
         if first == DEFAULT and second == RAW and rows == rows2:
-            worst = float(np.max(np.abs(p - q))) if p.shape == q.shape else float("inf")
+            # Relative to the values' size: a regression's predictions are in the label's units.
+            scale = np.maximum(1.0, np.abs(p)) if p.shape == q.shape else 1.0
+            worst = float(np.max(np.abs(p - q) / scale)) if p.shape == q.shape else float("inf")
             if worst > TOLERANCE:
                 raise CheckFailed(f"warm-up requests {index + 1} and {index + 2}: the same {rows} rows get different "
-                                  f"probabilities through {DEFAULT} (tf.Example) and {RAW} (raw features): "
+                                  f"outputs through {DEFAULT} (tf.Example) and {RAW} (raw features): "
                                   f"off by up to {worst:.3g}, more than {TOLERANCE:g}")
             compared += 1
     if not compared:

@@ -20,6 +20,9 @@ PROBABILITIES = "probabilities"    # both signatures: float32 [n, 1] (binary: th
 ALL_CLASSES = "all_classes"        # serving_default: string [n, k], the class of each column
 CLASS_NAME = "class_name"          # serving_raw: string [n], the predicted class
 CLASS_ID = "class_id"              # serving_raw: int64 [n], its index in the label's classes
+# A regression model (a number to predict) has one output in both signatures, under the key the
+# Estimator's regression head gives its predictions in a predict signature:
+PREDICTIONS = "predictions"        # float32 [n, 1], in the label's units
 BINARY_THRESHOLD = 0.5             # a binary label's class_id is 1 when probability >= this
 
 # How a JSON client sends a missing value to serving_raw (what an absent feature in a

@@ -113,8 +113,9 @@ def publish(export_dir: str, serving_model_dir: str, features: features_lib.Feat
     softmax units serves the positive class's column, as the built-in model does.
     Inputs, variables and tables are unchanged. Both signatures are run on `examples` (the
     warm-up rows) and must give the same probabilities, or nothing is saved.
+    A regression model (a number to predict) serves one output in both signatures,
+    `predictions` ([n, 1], in the label's units).
     """
-    classes = features.label.classes
     with tf.Graph().as_default() as graph, tf.compat.v1.Session(graph=graph) as session:
         meta_graph = tf.compat.v1.saved_model.loader.load(
             session, [tf.saved_model.SERVING], export_dir)
@@ -129,18 +130,16 @@ def publish(export_dir: str, serving_model_dir: str, features: features_lib.Feat
         outputs = _tensors(graph, default.outputs)
         raw_inputs = _tensors(graph, signatures[_ESTIMATOR_RAW_SIGNATURE].inputs)
         keras_output = (names.PROBABILITIES if names.PROBABILITIES in outputs else next(iter(outputs)))
-        probabilities = outputs.pop(keras_output)
-        if head is not None:
-            probabilities = served_probabilities(probabilities, head)
-        outputs[names.PROBABILITIES] = probabilities
-        class_names = tf.constant([str(c) for c in classes])
-        outputs[names.ALL_CLASSES] = tf.tile(class_names[tf.newaxis, :],
-                                             tf.stack([tf.shape(probabilities)[0], 1]))
-        class_id = predicted_class_id(probabilities, features.label.is_binary)
-        raw_outputs = {names.PROBABILITIES: probabilities, names.CLASS_ID: class_id,
-                       names.CLASS_NAME: tf.gather(class_names, class_id, name=names.CLASS_NAME)}
+        served = outputs.pop(keras_output)
+        if features.label.is_regression:
+            served = tf.identity(served, name="served_predictions")
+            outputs = {names.PREDICTIONS: served}
+            raw_outputs = {names.PREDICTIONS: served}
+        else:
+            outputs, raw_outputs = _class_outputs(outputs, served, head, features.label)
+            served = outputs[names.PROBABILITIES]
         if examples:
-            check_signatures_agree(session, inputs_[names.EXAMPLES_INPUT], raw_inputs, probabilities,
+            check_signatures_agree(session, inputs_[names.EXAMPLES_INPUT], raw_inputs, served,
                                    examples, features)
         main_ops = []
         for key in (tf.compat.v1.saved_model.constants.MAIN_OP_KEY,
@@ -159,6 +158,19 @@ def publish(export_dir: str, serving_model_dir: str, features: features_lib.Feat
         builder.save()
     logging.info("Exported %s (%s) and %s (%s) to %s", names.DEFAULT_SIGNATURE, names.EXAMPLES_INPUT,
                  names.RAW_SIGNATURE, ", ".join(raw_inputs), serving_model_dir)
+
+
+def _class_outputs(outputs: Dict[str, tf.Tensor], served, head: Optional[user_model.Head], label):
+    """A classifier's outputs: (serving_default's, serving_raw's)."""
+    probabilities = served_probabilities(served, head) if head is not None else served
+    outputs[names.PROBABILITIES] = probabilities
+    class_names = tf.constant([str(c) for c in label.classes])
+    outputs[names.ALL_CLASSES] = tf.tile(class_names[tf.newaxis, :],
+                                         tf.stack([tf.shape(probabilities)[0], 1]))
+    class_id = predicted_class_id(probabilities, label.is_binary)
+    raw_outputs = {names.PROBABILITIES: probabilities, names.CLASS_ID: class_id,
+                   names.CLASS_NAME: tf.gather(class_names, class_id, name=names.CLASS_NAME)}
+    return outputs, raw_outputs
 
 
 def _tensors(graph: tf.Graph, tensor_infos) -> Dict[str, tf.Tensor]:
@@ -184,7 +196,8 @@ def predicted_class_id(probabilities, binary: bool):
 def check_signatures_agree(session, examples_tensor, raw_inputs: Mapping[str, tf.Tensor],
                            probabilities, examples: Sequence[bytes],
                            features: features_lib.FeatureSet) -> None:
-    """Runs the rows through both signatures' inputs; raises if the probabilities differ."""
+    """Runs the rows through both signatures' inputs; raises if the outputs (probabilities, or a
+    regression's predictions) differ."""
     from_examples = session.run(probabilities, {examples_tensor: list(examples)})
     values = raw_values(examples, features, list(raw_inputs))
     from_raw = session.run(probabilities, {raw_inputs[k]: v for k, v in values.items()})

@@ -32,6 +32,9 @@ MISSING_INT = -1                 # a missing categorical int (maps to the OOV sl
 MISSING_NUMERIC_INT = -(2**63)   # a missing numeric int (imputed by the model)
 MISSING_STRING = ""
 
+CLASSIFICATION = "classification"
+REGRESSION = "regression"
+
 
 class SchemaError(ValueError):
     """The schema cannot drive the model (what is wrong, in which feature, how to fix)."""
@@ -92,11 +95,23 @@ class Feature:
 @dataclasses.dataclass(frozen=True)
 class Label:
     name: str
-    classes: Tuple  # class values in class-id order: ints or strings
+    classes: Tuple  # class values in class-id order: ints or strings; () for a regression label
+    # A number to predict (a FLOAT label, or an INT one without a categorical domain); for a
+    # regression label `stored_as_int` says how the data holds it.
+    regression: bool = False
+    stored_as_int: bool = False
+
+    @property
+    def is_regression(self) -> bool:
+        return self.regression
+
+    @property
+    def task(self) -> str:
+        return REGRESSION if self.regression else CLASSIFICATION
 
     @property
     def is_string(self) -> bool:
-        return isinstance(self.classes[0], str)
+        return bool(self.classes) and isinstance(self.classes[0], str)
 
     @property
     def num_classes(self) -> int:
@@ -108,6 +123,8 @@ class Label:
 
     @property
     def dtype(self) -> tf.DType:
+        if self.regression:
+            return tf.int64 if self.stored_as_int else tf.float32
         return tf.string if self.is_string else tf.int64
 
 
@@ -255,12 +272,19 @@ def _feature(schema: schema_pb2.Schema, feature: schema_pb2.Feature) -> Feature:
 
 
 def _label(schema: schema_pb2.Schema, feature: schema_pb2.Feature) -> Label:
-    how = ("Give the label a string_domain listing its classes, or for an integer label "
-           "an int_domain with min and max (classes min..max), e.g. "
-           "`int_domain { min: 0 max: 1 is_categorical: true }`.")
+    """The schema decides the task: a `string_domain` or a categorical `int_domain` makes
+    classes; a FLOAT label, or an INT label without a categorical domain, is a number to predict."""
+    how = ("For classification, give the label a string_domain listing its classes, or for an "
+           "integer label a categorical int_domain with min 0 and max, e.g. "
+           "`int_domain { min: 0 max: 1 is_categorical: true }`; for regression (a number to "
+           "predict), give it type FLOAT, or type INT without `is_categorical`.")
+    if feature.type == schema_pb2.FLOAT:
+        return Label(feature.name, (), regression=True)
     if feature.type == schema_pb2.INT:
         domain = feature.int_domain
-        if not (feature.HasField("int_domain") and domain.HasField("min") and domain.HasField("max")):
+        if not (feature.HasField("int_domain") and domain.is_categorical):
+            return Label(feature.name, (), regression=True, stored_as_int=True)
+        if not (domain.HasField("min") and domain.HasField("max")):
             raise SchemaError(f"label {feature.name!r}: the schema does not bound its classes. {how}")
         if domain.min != 0:
             raise SchemaError(
@@ -270,8 +294,8 @@ def _label(schema: schema_pb2.Schema, feature: schema_pb2.Feature) -> Label:
         classes = tuple(_string_domain(schema, feature) or ())
     else:
         raise SchemaError(
-            f"label {feature.name!r} has type {schema_pb2.FeatureType.Name(feature.type)}; "
-            f"classification needs an INT or BYTES label. {how}")
+            f"label {feature.name!r} has type {schema_pb2.FeatureType.Name(feature.type)}, which "
+            f"is neither classes nor a number. {how}")
     if len(classes) < 2:
         raise SchemaError(f"label {feature.name!r} has {len(classes)} class(es); need at least 2. {how}")
     return Label(feature.name, classes)

@@ -40,8 +40,11 @@ def list_files(patterns: Sequence[str]) -> List[str]:
 
 
 def label_to_ids(label, features: FeatureSet):
-    """Class ids for a [batch, 1] label tensor: ints as they are, strings by class order."""
+    """Class ids for a [batch, 1] label tensor: ints as they are, strings by class order; a
+    regression label's values as float32."""
     spec = features.label
+    if spec.is_regression:
+        return tf.cast(label, tf.float32)
     if spec.is_string:
         matches = tf.cast(tf.equal(label, tf.constant(list(spec.classes))), tf.int64)
         ids = tf.argmax(matches, axis=-1, output_type=tf.int64)[:, tf.newaxis]
@@ -96,7 +99,8 @@ def make_input_fn(file_patterns: Sequence[str], features: FeatureSet, batch_size
 def learn_preprocessing(file_patterns: Sequence[str], features: FeatureSet,
                         max_examples: int = 200_000, max_vocabulary: int = 1_000,
                         max_text_vocabulary: int = 10_000) -> Preprocessing:
-    """Means and variances of numeric features, and vocabularies the schema does not give.
+    """Means and variances of numeric features (and of a regression label), and vocabularies the
+    schema does not give.
 
     One pass over at most `max_examples` training examples (NaN-aware); a vocabulary keeps
     the `max_vocabulary` most frequent values seen at least twice; a text feature's vocabulary
@@ -118,7 +122,14 @@ def learn_preprocessing(file_patterns: Sequence[str], features: FeatureSet,
                   for name in texts}
     for name, tokenizer in tokenizers.items():
         tokenizer.adapt(dataset.map(lambda batch, _, name=name: batch[name][:, 0]))
-    for batch, _ in dataset:
+    label_sum = label_squares = 0.0
+    label_count = 0
+    for batch, labels in dataset:
+        if features.label.is_regression:
+            values = labels.numpy().astype(np.float64).ravel()
+            label_sum += values.sum()
+            label_squares += np.square(values).sum()
+            label_count += values.size
         for name in numeric:
             raw = batch[name].numpy().ravel()
             values = raw.astype(np.float64)[raw != MISSING_NUMERIC_INT] if raw.dtype.kind == "i" \
@@ -145,4 +156,7 @@ def learn_preprocessing(file_patterns: Sequence[str], features: FeatureSet,
         vocabularies[name] = tuple(sorted(common, key=str))
     for name, tokenizer in tokenizers.items():
         vocabularies[name] = tuple(tokenizer.get_vocabulary(include_special_tokens=False))
-    return Preprocessing(vocabularies=vocabularies, moments=moments)
+    label_mean = label_sum / label_count if label_count else 0.0
+    label_variance = max(label_squares / label_count - label_mean ** 2, 0.0) if label_count else 1.0
+    return Preprocessing(vocabularies=vocabularies, moments=moments,
+                         label_moments=(label_mean, label_variance))

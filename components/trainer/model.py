@@ -14,6 +14,7 @@ from components.trainer.hparams import HParams
 from components.trainer.features import MISSING_NUMERIC_INT, Feature, FeatureSet, Kind
 
 OUTPUT_NAME = constants.PROBABILITIES  # the Keras output layer, served under this key
+REGRESSION_OUTPUT_NAME = constants.PREDICTIONS  # a regression model's output layer
 
 
 @dataclasses.dataclass(frozen=True)
@@ -21,6 +22,7 @@ class Preprocessing:
     """What the model's preprocessing layers need, learned from the training split."""
     vocabularies: Dict[str, tuple]       # categorical feature -> vocabulary
     moments: Dict[str, tuple]            # numeric feature -> (mean, variance)
+    label_moments: tuple = (0.0, 1.0)    # a regression label's (mean, variance)
 
 
 class InputNameMismatch(ValueError):
@@ -127,7 +129,17 @@ def build_keras_model(features: FeatureSet, prep: Preprocessing, hparams: HParam
         if hparams.dropout > 0:
             x = tf.keras.layers.Dropout(hparams.dropout, seed=seed + i, name=f"dropout_{i}")(x)
     label = features.label
-    if label.is_binary:
+    if label.is_regression:
+        # A linear unit on the label's standardized scale, then back to the label's units: the
+        # hidden layers see inputs and targets of unit scale, as for the features.
+        mean, variance = prep.label_moments
+        scaled = tf.keras.layers.Dense(1, name="standardized_prediction")(x)
+        outputs = tf.keras.layers.Rescaling(math.sqrt(variance) if variance > 0 else 1.0, offset=mean,
+                                            name=REGRESSION_OUTPUT_NAME)(scaled)
+        loss = tf.keras.losses.MeanSquaredError()
+        metrics = [tf.keras.metrics.MeanAbsoluteError(name="mae"),
+                   tf.keras.metrics.RootMeanSquaredError(name="rmse")]
+    elif label.is_binary:
         outputs = tf.keras.layers.Dense(1, activation="sigmoid", name=OUTPUT_NAME)(x)
         loss = tf.keras.losses.BinaryCrossentropy()
         metrics = [tf.keras.metrics.BinaryAccuracy(name="accuracy"), tf.keras.metrics.AUC(name="auc")]

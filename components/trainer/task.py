@@ -240,13 +240,14 @@ def users_keras_model(fn_args: FnArgs, features: features_lib.FeatureSet, settin
     train_dataset = inputs.raw_dataset(fn_args.train_files, features, settings.batch_size)
     label = features.label
     keras_model = user_model.call(
-        function, spec, train_dataset=train_dataset, num_classes=label.num_classes,
+        function, spec, train_dataset=train_dataset,
+        num_classes=1 if label.is_regression else label.num_classes,
         class_names=[str(c) for c in label.classes], hparams=dict(settings.hparams))
     user_model.check_model(keras_model, spec)
     if not keras_model.inputs:  # a Sequential without an input shape: build it for its feature(s)
         build_sequential(keras_model, spec, features, settings, train_dataset)
     user_model.check_trainable(keras_model, spec)
-    head = user_model.output_head(keras_model, spec, label.num_classes)
+    head = user_model.output_head(keras_model, spec, label.num_classes, regression=label.is_regression)
     binding = binding_lib.bind(binding_lib.model_inputs(keras_model), features, settings.input_map)
     try:
         keras_model = convert.graph_safe(keras_model, binding.input_shapes())
@@ -301,8 +302,8 @@ def run_fn(fn_args: FnArgs) -> None:
     settings = trainer_settings(fn_args.custom_config)
     features = features_lib.features_from_schema(features_lib.load_schema(fn_args.schema_path),
                                                  settings.label)
-    logging.info("Features from the schema: %s; label %r with classes %s",
-                 features.names, settings.label, list(features.label.classes))
+    logging.info("Features from the schema: %s; label %r (%s) with classes %s", features.names,
+                 settings.label, features.label.task, list(features.label.classes))
 
     binding, head = None, None
     if settings.model is None:

@@ -389,6 +389,7 @@ class Head:
     """How the model's output becomes the served probabilities."""
     units: int
     from_logits: bool
+    regression: bool = False  # one linear unit: the predicted number, served as it is
 
 
 def check_model(model: Any, spec: ModelSpec) -> None:
@@ -426,13 +427,53 @@ def check_trainable(model, spec: ModelSpec) -> None:
         "before model.fit")
 
 
-def output_head(model, spec: ModelSpec, num_classes: int) -> Head:
-    """One output whose width fits the label, and whether it gives logits; else UserModelError."""
+_REGRESSION_LOSSES = {
+    "mse", "mae", "mape", "msle", "huber", "huber_loss", "log_cosh", "logcosh",
+    "mean_squared_error", "mean_absolute_error", "mean_absolute_percentage_error",
+    "mean_squared_logarithmic_error", "meansquarederror", "meanabsoluteerror",
+    "meanabsolutepercentageerror", "meansquaredlogarithmicerror", "logcosh", "huber"}
+_CLASSIFICATION_WORDS = ("crossentropy", "hinge", "kl_divergence", "kld", "poisson", "focal")
+
+
+def _loss_name(loss) -> str:
+    name = getattr(loss, "name", None) or getattr(loss, "__name__", None) or (loss if isinstance(loss, str) else "")
+    return str(name or type(loss).__name__)
+
+
+def _output_activation(model) -> str:
+    """The name of the activation that makes the model's output ('' when none is known)."""
+    layer = getattr(model.outputs[0], "_keras_history", None)
+    layer = layer.layer if layer is not None else (model.layers[-1] if model.layers else None)
+    activation = getattr(layer, "activation", None)
+    if activation is None:
+        return ""
+    return getattr(activation, "__name__", str(activation))
+
+
+def output_head(model, spec: ModelSpec, num_classes: int, regression: bool = False) -> Head:
+    """One output whose width fits the label, and whether it gives logits; else UserModelError.
+
+    A regression label (a number to predict) needs one linear unit and a regression loss; a
+    label with classes refuses a regression loss.
+    """
     outputs = model.outputs or []
     if len(outputs) != 1:
-        raise UserModelError(f"--model {spec}: the model has {len(outputs)} outputs; the pipeline trains "
-                             "one classifier output (probabilities or logits of the label's classes)")
+        what = ("one regression output (one linear unit)" if regression else
+                "one classifier output (probabilities or logits of the label's classes)")
+        raise UserModelError(f"--model {spec}: the model has {len(outputs)} outputs; the pipeline trains {what}")
     units = outputs[0].shape[-1] if outputs[0].shape.rank == 2 else None
+    loss_name = _loss_name(model.loss)
+    is_regression_loss = loss_name.lower() in _REGRESSION_LOSSES
+    if regression:
+        return _regression_head(model, spec, units, loss_name)
+    if is_regression_loss:
+        raise UserModelError(
+            f"--model {spec}: the loss is {loss_name}, a regression loss, but the label has "
+            f"{num_classes} classes (the schema gives it a categorical domain). Use "
+            + ("binary_crossentropy with 1 sigmoid unit" if num_classes == 2 else
+               f"sparse_categorical_crossentropy with {num_classes} softmax units")
+            + "; or, to predict a number, make the label FLOAT (or INT without `is_categorical`) "
+            "in the schema")
     fits = (1, num_classes) if num_classes == 2 else (num_classes,)
     if units not in fits:
         want = ("1 unit (sigmoid, with binary_crossentropy) or 2 units (softmax, with "
@@ -442,11 +483,29 @@ def output_head(model, spec: ModelSpec, num_classes: int) -> Head:
             f"--model {spec}: the model's output has shape {tuple(outputs[0].shape)}, which does not fit "
             f"the label's {num_classes} classes: the last layer needs {want}")
     loss = model.loss
-    name = getattr(loss, "name", None) or getattr(loss, "__name__", None) or (loss if isinstance(loss, str) else "")
-    if str(name) in ("categorical_crossentropy", "CategoricalCrossentropy"):
+    if loss_name in ("categorical_crossentropy", "CategoricalCrossentropy"):
         raise UserModelError(
             f"--model {spec}: the loss is categorical_crossentropy, which expects one-hot labels; the "
             "pipeline feeds class ids (0..N-1), as model.fit on integer labels would. Use "
             "sparse_categorical_crossentropy (or tf.keras.losses.SparseCategoricalCrossentropy)")
     from_logits = bool(loss.get_config().get("from_logits", False)) if hasattr(loss, "get_config") else False
     return Head(units=int(units), from_logits=from_logits)
+
+
+def _regression_head(model, spec: ModelSpec, units, loss_name: str) -> Head:
+    fix = ("the label is a number to predict (the schema gives it type FLOAT, or INT without a "
+           "categorical domain): end the model with tf.keras.layers.Dense(1) (no activation) and "
+           "compile it with a regression loss ('mse', 'mae', 'huber' or a tf.keras.losses object)")
+    other = ("; or, if the label holds classes, give it a categorical domain in the schema "
+             "(`int_domain { min: 0 max: N-1 is_categorical: true }` or a string_domain)")
+    if units != 1:
+        raise UserModelError(
+            f"--model {spec}: the model's output has shape {tuple(model.outputs[0].shape)}, but {fix}{other}")
+    activation = _output_activation(model)
+    if activation in ("softmax", "sigmoid"):
+        raise UserModelError(
+            f"--model {spec}: the model's output layer has a {activation} activation, which squashes "
+            f"every prediction into [0, 1], but {fix}{other}")
+    if any(word in loss_name.lower() for word in _CLASSIFICATION_WORDS):
+        raise UserModelError(f"--model {spec}: the loss is {loss_name}, a classification loss, but {fix}{other}")
+    return Head(units=1, from_logits=False, regression=True)

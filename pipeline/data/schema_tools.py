@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 from tensorflow_metadata.proto.v0 import schema_pb2
 
@@ -24,16 +24,31 @@ HEADER = """\
 #    not an anomaly. A column of at most 100 distinct values stays a category; to make it
 #    text, replace its `domain: ...` line with `natural_language_domain {{}}`.
 #  - `lifecycle_stage: DEPRECATED` keeps a column in the data but out of the model.
-#  - The label needs its classes: a string_domain, or an int_domain with min 0 and max.
+#  - The label decides the task. Classification: a string_domain, or an int_domain with
+#    min 0, max and `is_categorical: true` (its classes). Regression (a number to predict): a
+#    FLOAT label, or an INT label without a categorical int_domain.
 """
+
+CLASSIFICATION = "classification"
+REGRESSION = "regression"
+TASKS = (CLASSIFICATION, REGRESSION)
+# An INT label with at most this many distinct values (its range, from min to max) is taken for
+# classes; with more, for a number to predict.
+MAX_CLASSES_GUESSED = 20
 
 # TFDV's default: a string column with at most this many distinct values gets a string_domain.
 MAX_STRING_DOMAIN_SIZE = 100
 
 
 def infer_schema(data_root: str, output: str, label: Optional[str] = None,
-                 max_categorical_ints: int = 50, delimiter: str = ",", decimal: str = ".") -> schema_pb2.Schema:
-    """Infers a schema with TFDV, marks the label (and small-range ints) categorical, writes it.
+                 max_categorical_ints: int = 50, task: Optional[str] = None, delimiter: str = ",",
+                 decimal: str = ".") -> Tuple[schema_pb2.Schema, Optional[str]]:
+    """Infers a schema with TFDV, marks the label's task and small-range ints categorical, writes it.
+
+    Returns the schema and one line saying the label's task, why, and how to change it (None
+    without a label). The task is `task` when given, else guessed: a BYTES label, or an INT one
+    with at most MAX_CLASSES_GUESSED distinct values, is classification; otherwise regression.
+    `delimiter` and `decimal` read a CSV of another dialect (pandas' option names).
 
     Free-text string columns get TFDV's own `natural_language_domain {}` (from its semantic
     domain statistics) and no vocabulary; a category column (at most MAX_STRING_DOMAIN_SIZE
@@ -54,10 +69,15 @@ def infer_schema(data_root: str, output: str, label: Optional[str] = None,
         raise ConfigError(str(exc)) from None
     if label is not None and label not in names:
         raise ConfigError(f"--label {label!r} is not a column of the data (columns: {names})")
+    if task is not None and task not in TASKS:
+        raise ConfigError(f"--task {task!r}: use one of {', '.join(TASKS)}")
     _keep_as_categories(stats, label)
     schema = tfdv.infer_schema(stats, infer_feature_shape=False,
                                max_string_domain_size=MAX_STRING_DOMAIN_SIZE)
     ranges = _int_ranges(stats)
+    decision = None
+    if label is not None:
+        task, decision = _label_task(schema, label, ranges.get(label), task)
     for feature in schema.feature:
         # CsvExampleGen writes an empty cell as a feature with no value; a value_count
         # of min 1 would flag every such cell as an anomaly.
@@ -65,7 +85,9 @@ def infer_schema(data_root: str, output: str, label: Optional[str] = None,
         lo_hi = ranges.get(feature.name)
         if feature.type == schema_pb2.INT and lo_hi is not None:
             lo, hi, unique = lo_hi
-            if feature.name == label:
+            if feature.name == label and task == REGRESSION:
+                feature.ClearField("int_domain")
+            elif feature.name == label:
                 feature.int_domain.min = int(lo)
                 feature.int_domain.max = int(hi)
                 feature.int_domain.is_categorical = True
@@ -75,14 +97,50 @@ def infer_schema(data_root: str, output: str, label: Optional[str] = None,
                 feature.int_domain.is_categorical = True
     _drop_text_vocabularies(schema)
     if label is not None:
-        _set_label_domain(schema, label)
+        _set_label_domain(schema, label, task)
     text = HEADER.format(data_root=data_root) + str(schema)
     os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
     tmp = output + ".tmp"
     with open(tmp, "w") as f:
         f.write(text)
     os.replace(tmp, output)
-    return schema
+    return schema, decision
+
+
+def _label_task(schema: schema_pb2.Schema, label: str, lo_hi, task: Optional[str]):
+    """(task, the one line that says it, why, and how to change it)."""
+    feature = next(f for f in schema.feature if f.name == label)
+    kind = schema_pb2.FeatureType.Name(feature.type)
+    if task is None:
+        if feature.type == schema_pb2.BYTES:
+            task, why = CLASSIFICATION, "its values are strings"
+        elif feature.type == schema_pb2.INT and lo_hi is not None and lo_hi[2] <= MAX_CLASSES_GUESSED:
+            task, why = CLASSIFICATION, (f"whole numbers from {lo_hi[0]:g} to {lo_hi[1]:g}: at most "
+                                         f"{MAX_CLASSES_GUESSED} distinct values")
+        elif feature.type == schema_pb2.INT:
+            span = f" from {lo_hi[0]:g} to {lo_hi[1]:g}" if lo_hi is not None else ""
+            task, why = REGRESSION, (f"whole numbers{span}: more than {MAX_CLASSES_GUESSED} "
+                                     "distinct values")
+        else:
+            task, why = REGRESSION, "its values are decimal numbers"
+    else:
+        why = "--task"
+        if task == REGRESSION and feature.type == schema_pb2.BYTES:
+            raise ConfigError(f"--task regression: label {label!r} holds strings, not numbers; "
+                              "use --task classification, or another label")
+        if task == CLASSIFICATION and feature.type == schema_pb2.FLOAT:
+            raise ConfigError(f"--task classification: label {label!r} holds decimal numbers, not "
+                              "classes; use --task regression, or map its values to classes 0..N-1 "
+                              "(or to strings) in the CSV")
+    other = REGRESSION if task == CLASSIFICATION else CLASSIFICATION
+    if task == REGRESSION:
+        how = ("the schema gives it no categorical domain" if kind == "INT" else f"type {kind}")
+    else:
+        how = ("its string_domain lists the classes" if kind == "BYTES"
+               else "int_domain { min max is_categorical: true } lists the classes")
+    line = (f"label {label!r}: {task} ({why}; {how}). To change it, rerun with --task {other}"
+            + (" or edit the label's domain in the schema" if kind != "FLOAT" else "") + ".")
+    return task, line
 
 
 def _check_dialect(data_root: str, delimiter: str) -> None:
@@ -176,10 +234,10 @@ def _int_ranges(stats):
     return ranges
 
 
-def _set_label_domain(schema: schema_pb2.Schema, label: str) -> None:
+def _set_label_domain(schema: schema_pb2.Schema, label: str, task: str) -> None:
     feature = next(f for f in schema.feature if f.name == label)
     feature.presence.min_fraction = 1.0
-    if feature.type == schema_pb2.INT and feature.int_domain.min != 0:
+    if task == CLASSIFICATION and feature.type == schema_pb2.INT and feature.int_domain.min != 0:
         raise ConfigError(
             f"label {label!r}: integer classes must be 0..N-1 (found min {feature.int_domain.min}); "
-            "map them to 0..N-1 or use a string label")
+            "map them to 0..N-1 or use a string label, or predict the number with --task regression")

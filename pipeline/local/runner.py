@@ -50,7 +50,8 @@ def prepare(config: PipelineConfig) -> Tuple[PipelineConfig, FeatureSet, tfx_pip
     schema = load_schema(config.schema_path)
     features = features_from_schema(schema, config.label)
     csv_check.check_data(config.data_root, schema, config.label,
-                         classes=features.label.classes, used=features.names)
+                         classes=None if features.label.is_regression else features.label.classes,
+                         used=features.names)
     requested = config.slice_features
     config = with_resolved_slices(config, features)
     absl_logging.info(logs.SLICES_LOG, slices_note(requested, config, features))

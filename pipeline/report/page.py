@@ -24,7 +24,7 @@ from pipeline.config import PipelineConfig
 
 REPORTS_DIR = "reports"
 LATEST = "report.html"
-SHOWN_METRICS = ("example_count", "accuracy", "auc", "loss", "precision", "recall")
+SHOWN_METRICS = ("example_count", "accuracy", "auc", "loss", "precision", "recall", "mae", "rmse", "mse")
 
 
 @dataclasses.dataclass
@@ -180,14 +180,19 @@ def overall_curves(evaluation_uri: Optional[str]) -> Dict[str, Curves]:
 
 
 def calibration_bins(buckets, bins: int = 10) -> List[Tuple[float, float, float]]:
-    """TFMA's fine calibration buckets merged into `bins` equal-width prediction bins."""
+    """TFMA's fine calibration buckets merged into `bins` equal-width prediction bins: over [0, 1]
+    for probabilities, over the predictions' range when they leave it (a regression)."""
     totals = [[0.0, 0.0, 0.0] for _ in range(bins)]  # examples, sum of labels, sum of predictions
+    means = [b.total_weighted_refined_prediction.value / b.num_weighted_examples.value
+             for b in buckets if b.num_weighted_examples.value > 0]
+    low, high = (0.0, 1.0) if not means or (min(means) >= 0 and max(means) <= 1) else (min(means), max(means))
+    width = (high - low) or 1.0
     for bucket in buckets:
         count = bucket.num_weighted_examples.value
         if count <= 0:
             continue
         mean_prediction = bucket.total_weighted_refined_prediction.value / count
-        index = min(bins - 1, max(0, int(mean_prediction * bins)))
+        index = min(bins - 1, max(0, int((mean_prediction - low) / width * bins)))
         totals[index][0] += count
         totals[index][1] += bucket.total_weighted_label.value
         totals[index][2] += bucket.total_weighted_refined_prediction.value
@@ -372,6 +377,8 @@ def _evaluation(data: ReportData) -> dict:
             [dict(s, markers=True) for s in series("calibration", "calibration", lambda c: [(p, o) for p, o, _ in c])],
             title="Calibration", x_label="mean predicted probability", y_label="observed positive rate",
             kind="calibration", x_range=(0, 1), y_range=(0, 1), diagonal=True))
+    elif model_curves and model_curves.calibration and not data.classes:  # a number to predict
+        charts.extend(_regression_charts(series("calibration", "calibration")))
     elif model_curves and model_curves.confusion:
         confusion = _confusion(model_curves.confusion, data.classes)
     slices = sorted((s for s in data.sliced if s != "overall"), key=results.slice_order)
@@ -386,6 +393,20 @@ def _evaluation(data: ReportData) -> dict:
         "slices": [{"name": s, "failed": s in failed,
                     "cells": [data.sliced[s].get("model", {}).get(m) for m in slice_metrics]} for s in slices],
     }
+
+
+def _regression_charts(series: List[dict]) -> list:
+    """Predicted against actual (mean actual per prediction bin; the diagonal is perfect) and the
+    residuals (mean actual minus mean predicted, per bin), from TFMA's CalibrationPlot."""
+    fitted = [dict(s, markers=True, points=[(p, a) for p, a, _ in s["points"]]) for s in series]
+    residual = [dict(s, markers=True, points=[(p, a - p) for p, a, _ in s["points"]]) for s in series]
+    values = [v for s in fitted for point in s["points"] for v in point]
+    span = (min(values), max(values)) if values else None
+    return [plots.line_chart(fitted, title="Predicted against actual", x_label="mean predicted",
+                             y_label="mean actual", kind="calibration", x_range=span, y_range=span,
+                             diagonal=True),
+            plots.line_chart(residual, title="Residuals", x_label="mean predicted",
+                             y_label="actual minus predicted", kind="calibration")]
 
 
 def _confusion(confusion: Dict[Tuple[int, int], float], classes: List[str]) -> dict:

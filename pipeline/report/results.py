@@ -36,12 +36,15 @@ class Check:
     slice: str                  # "overall" or "feature=value"
     passed: Optional[bool]      # None: not checked (no baseline to compare with)
     note: str = ""
+    baseline: str = ""          # what a value bound was computed from, e.g. "always answering ..."
 
     def describe(self) -> str:
         what = self.metric if self.kind == "value" else f"{self.metric} change vs the baseline"
         where = "" if self.slice == "overall" else f" on slice {self.slice}"
         value = "-" if self.value is None else f"{self.value:+.4f}" if self.kind == "change" else f"{self.value:.4f}"
-        return f"{what}{where} {value}, needed {self.bound}"
+        # The data's own baseline the bound came from (gates.json), e.g. the majority class's rate.
+        why = f" ({self.baseline})" if self.baseline else ""
+        return f"{what}{where} {value}, needed {self.bound}{why}"
 
 
 @dataclasses.dataclass
@@ -217,6 +220,8 @@ def threshold_checks(evaluation_uri: str, metrics=None) -> Tuple[List[Check], bo
         for failure in per_slice.failures:
             kind = "change" if failure.metric_key.is_diff else "value"
             failed[(where, failure.metric_key.name, kind)] = failure
+    from components.run_parameters import gates as gates_lib
+    notes = gates_lib.read_notes(evaluation_uri)
     checks = []
     for spec in load_eval_config(evaluation_uri).metrics_specs:
         for metric_config in spec.metrics:
@@ -233,8 +238,9 @@ def threshold_checks(evaluation_uri: str, metrics=None) -> Tuple[List[Check], bo
                                         "no blessed model yet to compare with"))
                     continue
                 value = overall.get("diff" if kind == "change" else "model", {}).get(name)
+                why = notes.get(name, {}).get("note", "") if kind == "value" else ""
                 checks.append(Check(name, kind, bound, value, "overall",
-                                    ("overall", name, kind) not in failed))
+                                    ("overall", name, kind) not in failed, baseline=why))
     for (where, name, kind), failure in sorted(failed.items(), key=lambda item: (slice_order(item[0][0]),
                                                                                 item[0][1:])):
         if where == "overall":
@@ -329,7 +335,7 @@ def history(config: PipelineConfig, limit: int = 20) -> List[str]:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run.create_time_since_epoch / 1000))
         steps = state_counts(summary.states)
         failed = [node for node, state in summary.states.items() if state == "failed"]
-        metrics = " ".join(f"{k}={summary.metrics[k]:.4f}" for k in ("accuracy", "auc") if k in summary.metrics)
+        metrics = " ".join(f"{k}={summary.metrics[k]:.4f}" for k in ("accuracy", "auc", "mae", "rmse") if k in summary.metrics)
         blessed = {True: "blessed", False: "not blessed", None: "-"}[summary.blessed]
         pushed = (f"pushed {os.path.basename(summary.pushed_path.rstrip('/'))}" if summary.pushed
                   else f"already served as {summary.serving_version}" if summary.serving_version
@@ -352,7 +358,7 @@ def format_summary(summary: RunSummary, seconds: float) -> str:
     lines = [f"pipeline finished in {seconds:.1f} s ({state_counts(summary.states)})"]
     if summary.metrics:
         shown = ", ".join(f"{k} {v:.4f}" for k, v in sorted(summary.metrics.items())
-                          if k in ("auc", "accuracy", "loss", "example_count"))
+                          if k in ("auc", "accuracy", "loss", "example_count", "mae", "mse", "rmse"))
         lines.append(f"eval metrics (overall): {shown}")
     if summary.blessed is not None:
         lines.append(blessing_line(summary))

@@ -59,9 +59,10 @@ def features_read(model_dir: str, features: FeatureSet) -> List[str]:
 
 
 def predict(model_dir: str, examples: Iterable[tf.train.Example]) -> np.ndarray:
-    """Class probabilities, [n, 1] for binary (positive class) or [n, classes]."""
+    """Class probabilities, [n, 1] for binary (positive class) or [n, classes]; a regression
+    model's predictions, [n, 1]."""
     loaded = tf.saved_model.load(model_dir)
     signature = loaded.signatures[SIGNATURE]
     serialized = tf.constant([e.SerializeToString() for e in examples])
     outputs = signature(examples=serialized)
-    return outputs[OUTPUT_NAME].numpy()
+    return outputs[OUTPUT_NAME if OUTPUT_NAME in outputs else "predictions"].numpy()

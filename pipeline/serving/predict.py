@@ -107,20 +107,18 @@ def predict_csv(input_path: str, output: str, model_dir: str, delimiter: str = "
     Only the features the model reads must be columns of the input; every input column is
     carried through to the output. `delimiter`/`decimal` read a European export (';' and ',').
     """
-    import numpy as np
     import tensorflow as tf
 
     from pipeline.serving import model as serving
 
     check_runnable(model_dir)
     features = load_model_card(model_dir)
-    classes = [str(c) for c in features.label.classes]
     signature = _load_signature(model_dir)
     files = _input_files(input_path)
     with open(files[0], newline="", encoding="utf-8", errors="replace") as f:
         header = next(csv.reader(f, delimiter=delimiter), [])
     _check_header(files[0], header, serving.features_read(model_dir, features), delimiter)
-    out_columns = header + ["predicted_class"] + [f"probability_{c}" for c in classes]
+    out_columns = header + prediction_columns(features.label)
     rejects_path = output + ".rejected.csv"
     tmp, tmp_rejects = output + ".partial", rejects_path + ".partial"
     scored = rejected = 0
@@ -138,15 +136,14 @@ def predict_csv(input_path: str, output: str, model_dir: str, delimiter: str = "
                     return
                 serialized = tf.constant([e.SerializeToString() for _, e in batch])
                 try:
-                    probabilities = signature(examples=serialized)["probabilities"].numpy()
+                    answer = signature(examples=serialized)
+                    values = answer[served_output(features.label)].numpy()
                 except tf.errors.OpError as exc:
                     raise ModelCannotRun(f"{model_dir} failed scoring a batch of {len(batch)} rows: "
                                          f"{type(exc).__name__}: {_what(exc)}") from None
-                if probabilities.shape[1] == 1:  # binary: the positive class
-                    probabilities = np.concatenate([1 - probabilities, probabilities], axis=1)
-                for (row, _), p in zip(batch, probabilities):
-                    writer.writerow([row.get(c, "") for c in header] + [classes[int(p.argmax())]]
-                                    + [f"{v:.6f}".replace(".", decimal) for v in p])
+                for (row, _), p in zip(batch, values):
+                    writer.writerow([row.get(c, "") for c in header]
+                                    + prediction_values(features.label, p, decimal))
                 batch.clear()
 
             for path, line, row, reason in _rows(files, delimiter):
@@ -176,6 +173,29 @@ def predict_csv(input_path: str, output: str, model_dir: str, delimiter: str = "
     return scored, rejected, rejects_path
 
 
+def prediction_columns(label) -> List[str]:
+    """The columns `predict` adds: `predicted_<label>` (regression), or the predicted class and
+    each class's probability."""
+    if label.is_regression:
+        return [f"predicted_{label.name}"]
+    return ["predicted_class"] + [f"probability_{c}" for c in label.classes]
+
+
+def served_output(label) -> str:
+    return "predictions" if label.is_regression else "probabilities"
+
+
+def prediction_values(label, output, decimal: str = ".") -> List[str]:
+    """One row's added values, from its row of the served output, numbers with `decimal`'s mark."""
+    import numpy as np
+    output = np.asarray(output, dtype=float).reshape(-1)
+    if label.is_regression:
+        return [f"{output[0]:.6g}".replace(".", decimal)]
+    if output.shape[0] == 1:  # binary: the positive class
+        output = np.array([1 - output[0], output[0]])
+    return [str(label.classes[int(output.argmax())])] + [f"{v:.6f}".replace(".", decimal) for v in output]
+
+
 def _csv_line(values, delimiter: str = ",") -> str:
     import io
     buffer = io.StringIO()
@@ -199,7 +219,6 @@ def predict_beam(input_path: str, output: str, model_dir: str, beam_args: List[s
 
     check_runnable(model_dir)
     features = load_model_card(model_dir)
-    classes = [str(c) for c in features.label.classes]
     files = _input_files(input_path)
     headers = []
     for path in files:
@@ -236,19 +255,15 @@ def predict_beam(input_path: str, output: str, model_dir: str, beam_args: List[s
             yield line, example
 
     def scored_line(keyed):
-        import numpy as np
         import tensorflow as tf
         line, log = keyed
         values = next(csv.reader([line], delimiter=delimiter))
-        p = tf.make_ndarray(log.predict_log.response.outputs["probabilities"]).reshape(-1).astype(float)
-        if p.shape[0] == 1:  # binary: the positive class
-            p = np.array([1 - p[0], p[0]])
-        return _csv_line(list(values) + [classes[int(p.argmax())]]
-                         + [f"{v:.6f}".replace(".", decimal) for v in p], delimiter)
+        p = tf.make_ndarray(log.predict_log.response.outputs[served_output(features.label)]).reshape(-1)
+        return _csv_line(list(values) + prediction_values(features.label, p, decimal), delimiter)
 
     spec = model_spec_pb2.InferenceSpecType(saved_model_spec=model_spec_pb2.SavedModelSpec(
         model_path=model_dir, signature_name=["serving_default"]))
-    out_header = _csv_line(header + ["predicted_class"] + [f"probability_{c}" for c in classes], delimiter)
+    out_header = _csv_line(header + prediction_columns(features.label), delimiter)
     scored_counter = beam.metrics.Metrics.counter("predict", "scored")
     rejected_counter = beam.metrics.Metrics.counter("predict", "rejected")
 

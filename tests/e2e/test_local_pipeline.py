@@ -99,8 +99,14 @@ def test_terminal_shows_progress_training_and_a_summary_that_says_why(first_run,
     # The summary: metrics, why it was blessed, the pushed version, the report.
     accuracy = summary.metrics["accuracy"]
     assert f"accuracy {accuracy:.4f}" in terminal
-    assert (f"blessed: yes (accuracy {accuracy:.4f}, needed >= {config.min_accuracy:g}; "
-            "no blessed model yet, so no comparison with a baseline)") in lines
+    # The default gates name the baselines beaten: the eval split's majority class, counted here.
+    _, labels = _eval_split(config)
+    majority = int(np.bincount(labels).argmax())
+    rate = float((labels == majority).mean())
+    auc = summary.metrics["auc"]
+    assert (f"blessed: yes (accuracy {accuracy:.4f}, needed >= {rate + 0.01:g} (always answering the majority "
+            f"class '{majority}': {rate:.4f}, + 0.01); auc {auc:.4f}, needed >= 0.51 (a model with no skill: "
+            "0.5, + 0.01); no blessed model yet, so no comparison with a baseline)") in lines
     assert f"pushed: version {os.path.basename(summary.pushed_path.rstrip('/'))} to {summary.pushed_path}" in lines
     report_line = [line for line in lines if line.startswith("report: ")]
     assert len(report_line) == 1 and os.path.isfile(report_line[0][len("report: "):])

@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 import tensorflow_model_analysis as tfma
 
 from components.trainer.features import Label
@@ -131,3 +133,24 @@ def test_without_such_a_feature_the_metrics_are_overall_only_and_the_note_says_s
     # An explicit --slice is taken as given, large domain or not.
     chosen = pipeline_lib.with_resolved_slices(PipelineConfig(slice_features=("word",)), features)
     assert chosen.slice_features == ("word",)
+
+
+def test_eval_config_regression_holds_mae_to_a_bound_and_the_baseline():
+    label = Label("y", (), regression=True)
+    config = pipeline_lib.eval_config(label, [], 0.0, 0.0, min_lift=0.01, max_mae=None, max_mae_rise=0.5)
+    metrics = {json.loads(m.config)["name"]: m for m in config.metrics_specs[0].metrics if m.config}
+    assert {"mae", "mse", "rmse"} <= set(metrics)
+    assert metrics["mae"].class_name == "MeanAbsoluteError" and metrics["rmse"].class_name == "RootMeanSquaredError"
+    threshold = metrics["mae"].per_slice_thresholds[0].threshold
+    assert threshold.value_threshold.upper_bound.value >= 1e29  # set by the Evaluator from the data
+    assert threshold.change_threshold.direction == tfma.MetricDirection.LOWER_IS_BETTER
+    assert abs(threshold.change_threshold.absolute.value - 0.5) < 1e-6
+    explicit = pipeline_lib.eval_config(label, [], 0.0, 0.0, max_mae=3.5)
+    mae = next(m for m in explicit.metrics_specs[0].metrics if m.class_name == "MeanAbsoluteError")
+    assert mae.per_slice_thresholds[0].threshold.value_threshold.upper_bound.value == 3.5
+
+
+def test_a_binary_classifiers_auc_must_beat_no_skill_by_the_lift():
+    config = pipeline_lib.eval_config(Label("y", (0, 1)), [], 0.0, 0.0, min_lift=0.02)
+    auc = next(m for m in config.metrics_specs[0].metrics if m.class_name == "AUC")
+    assert auc.per_slice_thresholds[0].threshold.value_threshold.lower_bound.value == pytest.approx(0.52)

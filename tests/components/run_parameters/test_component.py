@@ -47,7 +47,7 @@ def test_with_min_accuracy_sets_the_threshold_of_the_named_metric():
         "accuracy_metric": pipeline_lib.ACCURACY})
     updated = json_format.Parse(props["eval_config"], tfma.EvalConfig())
     thresholds = [t.threshold for m in updated.metrics_specs[0].metrics for t in m.per_slice_thresholds]
-    assert [round(t.value_threshold.lower_bound.value, 6) for t in thresholds] == [0.83]
+    assert [round(t.value_threshold.lower_bound.value, 6) for t in thresholds] == [0.83, 0.51]  # accuracy; AUC kept
     with pytest.raises(ValueError, match="between 0 and 1"):
         executor.with_min_accuracy({**props, "min_accuracy": 2.0})
     with pytest.raises(ValueError, match="no thresholded metric named 'auc_x'"):

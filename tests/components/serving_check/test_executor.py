@@ -113,7 +113,7 @@ def test_raw_and_example_answers_that_differ_are_refused(tmp_path):
     blessing, _ = _check(tmp_path, defect="raw_differs")
     assert blessing.get_int_custom_property("blessed") == 0
     reason = blessing.get_string_custom_property("reason")
-    assert "warm-up requests 1 and 2: the same 1 rows get different probabilities" in reason
+    assert "warm-up requests 1 and 2: the same 1 rows get different outputs" in reason
 
 
 def test_nan_probabilities_are_refused(tmp_path):

@@ -45,17 +45,37 @@ def test_deprecated_feature_stays_out_of_the_model():
 
 @pytest.mark.parametrize("text, label, words", [
     ('feature { name: "x" type: FLOAT }', "y", ["label 'y' is not a feature", "--label"]),
-    ('feature { name: "x" type: FLOAT } feature { name: "y" type: INT }', "y",
-     ["does not bound its classes", "int_domain"]),
-    ('feature { name: "x" type: FLOAT } feature { name: "y" type: INT int_domain { min: 1 max: 3 } }',
-     "y", ["must start at 0"]),
-    ('feature { name: "x" type: FLOAT } feature { name: "y" type: FLOAT }', "y", ["INT or BYTES label"]),
+    ('feature { name: "x" type: FLOAT } feature { name: "y" type: INT int_domain { is_categorical: true } }',
+     "y", ["does not bound its classes", "int_domain"]),
+    ('feature { name: "x" type: FLOAT } '
+     'feature { name: "y" type: INT int_domain { min: 1 max: 3 is_categorical: true } }',
+     "y", ["must start at 0", "regression"]),
+    ('feature { name: "x" type: FLOAT } feature { name: "y" type: BYTES }', "y", ["0 class(es)"]),
 ])
 def test_label_errors_say_what_and_how_to_fix(text, label, words):
     with pytest.raises(SchemaError) as error:
         features_lib.features_from_schema(_schema(text), label)
     for word in words:
         assert word in str(error.value)
+
+
+@pytest.mark.parametrize("label_text, stored_as_int", [
+    ('feature { name: "y" type: FLOAT }', False),
+    ('feature { name: "y" type: INT }', True),
+    ('feature { name: "y" type: INT int_domain { min: 25 max: 346 } }', True),  # a range, not classes
+])
+def test_a_number_label_without_classes_is_regression(label_text, stored_as_int):
+    fs = features_lib.features_from_schema(_schema('feature { name: "x" type: FLOAT } ' + label_text), "y")
+    assert fs.label.is_regression and fs.label.task == "regression"
+    assert fs.label.classes == () and not fs.label.is_binary and not fs.label.is_string
+    assert fs.label.dtype == (tf.int64 if stored_as_int else tf.float32)
+
+
+def test_a_categorical_int_label_is_classification():
+    fs = features_lib.features_from_schema(_schema(
+        'feature { name: "x" type: FLOAT } feature { name: "y" type: INT int_domain { min: 0 max: 2 '
+        'is_categorical: true } }'), "y")
+    assert fs.label.task == "classification" and fs.label.classes == (0, 1, 2)
 
 
 def test_invalid_schema_file_is_reported_with_its_path(tmp_path):

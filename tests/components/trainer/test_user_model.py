@@ -193,6 +193,42 @@ def test_the_output_width_must_fit_the_label(units, classes, ok):
             user_model.output_head(model, spec, classes)
 
 
+def _head_model(units, activation=None, loss="mse"):
+    model = tf.keras.Sequential([tf.keras.Input((2,)), tf.keras.layers.Dense(units, activation=activation)])
+    model.compile(optimizer="adam", loss=loss)
+    return model
+
+
+@pytest.mark.parametrize("loss", ["mse", "mae", "mean_absolute_error", "huber",
+                                  tf.keras.losses.Huber(), tf.keras.losses.MeanSquaredError()])
+def test_a_linear_unit_with_a_regression_loss_fits_a_regression_label(loss):
+    spec = user_model.ModelSpec("proto.py", "build", os.getcwd(), "0")
+    head = user_model.output_head(_head_model(1, loss=loss), spec, 0, regression=True)
+    assert head.regression and head.units == 1 and not head.from_logits
+
+
+@pytest.mark.parametrize("units, activation, loss, words", [
+    (3, "softmax", "sparse_categorical_crossentropy", ["output has shape (None, 3)", "Dense(1)"]),
+    (1, "softmax", "mse", ["softmax activation", "squashes", "Dense(1) (no activation)"]),
+    (1, "sigmoid", "mse", ["sigmoid activation"]),
+    (1, None, "binary_crossentropy", ["classification loss", "'mse', 'mae', 'huber'"]),
+])
+def test_a_classifier_head_or_loss_on_a_regression_label_is_refused_with_the_fix(units, activation, loss, words):
+    spec = user_model.ModelSpec("proto.py", "build", os.getcwd(), "0")
+    with pytest.raises(UserModelError) as error:
+        user_model.output_head(_head_model(units, activation, loss), spec, 0, regression=True)
+    for word in words + ["is_categorical"]:
+        assert word in str(error.value)
+
+
+@pytest.mark.parametrize("loss", ["mse", "mean_absolute_error", tf.keras.losses.Huber()])
+def test_a_regression_loss_on_a_label_with_classes_is_refused_with_the_fix(loss):
+    spec = user_model.ModelSpec("proto.py", "build", os.getcwd(), "0")
+    with pytest.raises(UserModelError, match="a regression loss, but the label has 2 classes") as error:
+        user_model.output_head(_head_model(1, "sigmoid", loss), spec, 2)
+    assert "binary_crossentropy" in str(error.value) and "FLOAT" in str(error.value)
+
+
 def test_one_hot_losses_are_refused_since_labels_are_class_ids():
     model = tf.keras.Sequential([tf.keras.Input((2,)), tf.keras.layers.Dense(3, activation="softmax")])
     model.compile(optimizer="adam", loss="categorical_crossentropy")
