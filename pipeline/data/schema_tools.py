@@ -7,6 +7,7 @@ from typing import List, Optional
 
 from tensorflow_metadata.proto.v0 import schema_pb2
 
+from components.drift_guard import thresholds
 from pipeline.config import ConfigError
 
 HEADER = """\
@@ -22,6 +23,10 @@ HEADER = """\
 #    text, replace its `domain: ...` line with `natural_language_domain {{}}`.
 #  - `lifecycle_stage: DEPRECATED` keeps a column in the data but out of the model.
 #  - The label needs its classes: a string_domain, or an int_domain with min 0 and max.
+#  - `drift_comparator`: how far a new span's statistics may move from those of the data the
+#    served model was trained on before a run stops (Jensen-Shannon divergence for numbers,
+#    L-infinity distance for categories and text; defaults measured in BENCHMARKS.md). Raise a
+#    threshold for a feature that moves by nature; `run --accept-drift` passes one reviewed span.
 """
 
 # TFDV's default: a string column with at most this many distinct values gets a string_domain.
@@ -34,7 +39,8 @@ def infer_schema(data_root: str, output: str, label: Optional[str] = None,
 
     Free-text string columns get TFDV's own `natural_language_domain {}` (from its semantic
     domain statistics) and no vocabulary; a category column (at most MAX_STRING_DOMAIN_SIZE
-    distinct values, even of several words each) keeps its string_domain.
+    distinct values, even of several words each) keeps its string_domain. Every feature gets the
+    default drift threshold of its kind (components/drift_guard/thresholds.py).
     """
     import tensorflow_data_validation as tfdv  # slow import, only for this command
 
@@ -70,6 +76,7 @@ def infer_schema(data_root: str, output: str, label: Optional[str] = None,
     _drop_text_vocabularies(schema)
     if label is not None:
         _set_label_domain(schema, label)
+    thresholds.add_drift_comparators(schema)
     text = HEADER.format(data_root=data_root) + str(schema)
     os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
     tmp = output + ".tmp"
