@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from tensorflow_metadata.proto.v0 import schema_pb2  # protobuf only
 
-JS_THRESHOLD = 0.1       # numeric features: Jensen-Shannon divergence
+JS_THRESHOLD = 0.5       # numeric features: Jensen-Shannon divergence
 LINF_THRESHOLD = 0.1     # string categories: L-infinity distance
 TEXT_LINF_THRESHOLD = 0.1  # free text: L-infinity distance over its values
 
