@@ -73,6 +73,7 @@ def _parse_split(value: str) -> Tuple[int, int]:
 
 def explain(exc: BaseException) -> Optional[str]:
     """A one-paragraph message for the errors a user can fix; None for real bugs."""
+    from components.drift_guard import DriftError
     from components.strict_example_validator.executor import DataAnomaliesError
     from components.trainer.binding import BindingError
     from components.trainer.features import SchemaError
@@ -84,6 +85,8 @@ def explain(exc: BaseException) -> Optional[str]:
         seen.add(id(exc))
         if isinstance(exc, DataAnomaliesError):
             return f"ExampleValidator: {exc.report}"
+        if isinstance(exc, DriftError):
+            return f"DriftGuard: {exc.report}\nNothing was trained or pushed."
         if isinstance(exc, (InputNameMismatch, UserModelError, BindingError)):
             return f"Trainer: {exc}\nNothing was trained or pushed."
         if isinstance(exc, (SchemaError, config_lib.ConfigError)):
@@ -154,6 +157,9 @@ def cli() -> None:
 @click.option("--no-cache", is_flag=True, help="Rerun every component, even when its inputs are unchanged.")
 @click.option("--warm-start", is_flag=True,
               help="Start training from the last blessed model's weights (for scheduled runs on new spans).")
+@click.option("--accept-drift", is_flag=True,
+              help="Train on the new data even though it drifted from the data the served model was "
+                   "trained on (after a person reviewed it); recorded in ML Metadata and the report.")
 @click.option("--beam-arg", "beam_args", multiple=True, metavar="ARG",
               help="Beam pipeline arg (repeatable), e.g. --beam-arg=--runner=FlinkRunner. "
                    "Default: in-process DirectRunner.")
@@ -164,8 +170,8 @@ def cli() -> None:
                    "Slack, Mattermost and Teams incoming webhooks take it). A webhook that fails or "
                    "does not answer within 10 s is reported and never changes the run's outcome.")
 def run(data_root, schema_path, label, output_dir, train_steps, eval_steps, min_accuracy,
-        max_accuracy_drop, min_lift, max_mae, max_mae_rise, split, slice_features, hparams, model, input_map, seed, no_cache, warm_start,
-        beam_args, verbose, notify_urls) -> None:
+        max_accuracy_drop, min_lift, max_mae, max_mae_rise, split, slice_features, hparams, model, input_map, seed,
+        no_cache, warm_start, accept_drift, beam_args, verbose, notify_urls) -> None:
     """Run the pipeline locally: CSV -> validate -> train -> evaluate -> push."""
     started = time.time()
     try:
@@ -178,8 +184,8 @@ def run(data_root, schema_path, label, output_dir, train_steps, eval_steps, min_
             train_hash_buckets=train_buckets, eval_hash_buckets=eval_buckets,
             slice_features=tuple(slice_features) or config_lib.DEFAULT_SLICE_FEATURES,
             hparams=_parse_hparams(hparams, users_model=model is not None), seed=seed,
-            enable_cache=not no_cache, warm_start=warm_start, beam_args=tuple(beam_args),
-            model=_parse_model(model, input_map),
+            enable_cache=not no_cache, warm_start=warm_start, accept_drift=accept_drift,
+            beam_args=tuple(beam_args), model=_parse_model(model, input_map),
             input_map=_parse_input_map(input_map))
         config.check_hparams()
         config.check_output_dir()
@@ -215,7 +221,10 @@ def run(data_root, schema_path, label, output_dir, train_steps, eval_steps, min_
                         message = (f"the pipeline failed: {type(exc).__name__}: {exc}\n"
                                    f"The full log, with the traceback, is in {log_path} (rerun with "
                                    "--verbose to see it on the terminal).")
-                    tell("failed", reason=message, failed_component=progress.failed_node)
+                    if _drift_in(exc) is not None:
+                        tell("drifted", reason=message, failed_component=progress.failed_node)
+                    else:
+                        tell("failed", reason=message, failed_component=progress.failed_node)
                     _fail(message, code=1)
             with logs.captured(log_path, enabled=not verbose):
                 from pipeline.report import results
@@ -229,6 +238,18 @@ def run(data_root, schema_path, label, output_dir, train_steps, eval_steps, min_
     if summary.serving_check_failed:
         _fail(f"ServingCheck: {summary.serving_check.get('reason')}\nNothing was pushed; the versions already "
               "served are unchanged.", code=1)
+
+
+def _drift_in(exc: BaseException):
+    """The DriftError that `exc` is or was raised from, else None."""
+    from components.drift_guard import DriftError
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, DriftError):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 class _Notifier:
@@ -366,7 +387,7 @@ def compile_command(target, output, image, pipeline_root, data_root, serving_dir
             raise
         _fail(message)
     click.echo(f"wrote {path} ({target}: {kubeflow_runner.TARGET_BACKENDS[target]}); "
-               "run parameters: data_root, train_steps, eval_steps, min_accuracy, notify_urls")
+               "run parameters: data_root, train_steps, eval_steps, min_accuracy, accept_drift, notify_urls")
 
 
 @cli.command("run-compiled")
@@ -374,8 +395,9 @@ def compile_command(target, output, image, pipeline_root, data_root, serving_dir
 @click.option("--pipeline-root", required=True, type=click.Path(file_okay=False),
               help="Local folder for the steps' outputs, logs and run records (replaces the compiled root).")
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
-              help="Run parameter (repeatable): data_root, train_steps, eval_steps, min_accuracy, notify_urls "
-                   "(webhooks the exit handler posts the outcome to, separated by commas).")
+              help="Run parameter (repeatable): data_root, train_steps, eval_steps, min_accuracy, "
+                   "accept_drift (1 lets a reviewed, drifted span through), notify_urls (webhooks the exit "
+                   "handler posts the outcome to, separated by commas).")
 @click.option("--backend", type=click.Choice(["kfp2", "vertex"]), default=None,
               help="Whose rules to run by: kfp2 (open-source KFP 2.x: its backend's checks, parameterValues, "
                    "no lifecycle hooks) or vertex (Vertex AI Pipelines). Default: kfp2 for a `compile "
@@ -437,7 +459,8 @@ def _run_exit_handler(run, failure) -> None:
 @click.option("--endpoint", required=True, help="KFP API URL, e.g. http://127.0.0.1:8080/pipeline.")
 @click.option("--experiment", default="keras-tfx", show_default=True)
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
-              help="Run parameter (repeatable): data_root, train_steps, eval_steps, min_accuracy, notify_urls.")
+              help="Run parameter (repeatable): data_root, train_steps, eval_steps, min_accuracy, "
+                   "accept_drift (1 lets a reviewed, drifted span through), notify_urls.")
 @click.option("--cron", default=None,
               help="Create a recurring run on this schedule instead of one run, e.g. '0 2 * * *'.")
 def submit_command(package, endpoint, experiment, params, cron) -> None:
@@ -553,6 +576,27 @@ def predict_command(input_path, output, model_dir, output_dir, beam_args, delimi
     click.echo(f"scored {scored} rows with {model_dir} into {output}")
     if rejected:
         click.echo(f"{rejected} rows did not fit the schema and were not scored; see {rejects}", err=True)
+    for line in _skew_warnings(input_path, model_dir):
+        click.echo(line, err=True)
+
+
+def _skew_warnings(input_path: str, model_dir: str) -> list:
+    """Serving skew: warning lines when the scored rows drifted from the model's training data.
+    Never an error: a check that cannot run says so in one line."""
+    from pipeline import logs
+    try:
+        with logs.captured(os.devnull):
+            from components.trainer import task
+            from components.trainer.features import load_schema
+            from pipeline.serving import predict, skew
+            schema = load_schema(os.path.join(model_dir, task.ASSETS_EXTRA, task.SCHEMA_FILE))
+            lines = skew.skew_warnings(predict._input_files(input_path), model_dir, schema)
+    except Exception as exc:  # pylint: disable=broad-except  # scoring is done; the check only informs
+        return [f"warning: serving skew not checked: {type(exc).__name__}: {exc}"]
+    if not lines:
+        return []
+    return ([f"warning: serving skew: these rows differ from the data {model_dir} was trained on "
+             "(they were scored all the same):"] + lines)
 
 
 @cli.command("serve")

@@ -31,11 +31,12 @@ SCHEMA_GEN = "ImportSchemaGen"
 EXAMPLE_VALIDATOR = "ExampleValidator"
 TRAINER = "Trainer"
 BASELINE = "LatestPushedModel"
+DRIFT_GUARD = "DriftGuard"
 EVALUATOR = "Evaluator"
 SERVING_CHECK = "ServingCheck"
 PUSHER = "Pusher"
-COMPONENT_IDS = (EXAMPLE_GEN, STATISTICS_GEN, SCHEMA_GEN, EXAMPLE_VALIDATOR, TRAINER, BASELINE,
-                 EVALUATOR, SERVING_CHECK, PUSHER)
+COMPONENT_IDS = (EXAMPLE_GEN, STATISTICS_GEN, SCHEMA_GEN, EXAMPLE_VALIDATOR, BASELINE, DRIFT_GUARD,
+                 TRAINER, EVALUATOR, SERVING_CHECK, PUSHER)
 
 _NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
@@ -69,6 +70,7 @@ class PipelineConfig:
     seed: int = 42
     enable_cache: bool = True
     warm_start: bool = False        # Trainer starts from the last blessed model's weights
+    accept_drift: bool = False      # a reviewed drifted span may be trained on (DriftGuard)
     beam_args: Tuple[str, ...] = ()
     model: Optional[ModelSpec] = None  # a user's model function (--model); None: the built-in model
     input_map: Tuple[Tuple[str, str], ...] = ()  # --input-map: model input -> feature

@@ -7,6 +7,7 @@ import os
 import sys
 import time
 
+from components.drift_guard import DRIFT_LOG
 from components.latest_pushed_model import NO_BASELINE_LOG
 from components.serving_check import SERVING_CHECK_LOG
 
@@ -88,7 +89,8 @@ class Progress(logging.Handler):
     `[4/8] ExampleValidator         ran      0.1 s` (or cached / skipped); the failing
     component is named by `failed_node` for the error message. While the Trainer runs, its
     progress records (step, loss, examples/s) are shown indented; when the baseline step
-    (LatestPushedModel) finds no pushed model, a plain note says so; the ServingCheck's result
+    (LatestPushedModel) finds no pushed model, a plain note says so, as does the drift guard's
+    finding (compared, accepted, nothing to compare with); the ServingCheck's result
     (passed, with load time and latencies, or failed, with the reason) is a note too.
     """
 
@@ -112,6 +114,8 @@ class Progress(logging.Handler):
             self.stream.flush()
         elif message == NO_BASELINE_LOG:
             self.notes.append(NO_BASELINE)
+        elif message == DRIFT_LOG and record.levelno < logging.ERROR:
+            self.notes.append(f"drift: {record.args[0] if record.args else ''}")
         elif message == SERVING_CHECK_LOG:
             self.notes.append("serving check: " + record.getMessage()[len(SERVING_CHECK_LOG % ""):])
         elif message.startswith("Component %s is running."):

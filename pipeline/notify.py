@@ -1,10 +1,10 @@
 """`--notify URL`: the outcome of every run, posted as one JSON message to each webhook.
 
 The body is the incoming-webhook shape Slack, Mattermost and Teams accept (a one-line `text`),
-plus the outcome as data: `status` (pushed, not_blessed, nothing_new, not_pushed, failed,
-refused), the run id, the versions, the metrics and the reason. A webhook that fails or hangs is
-logged and reported on the terminal; it never changes the run's outcome or exit code. Standard
-library only: importing this module costs nothing.
+plus the outcome as data: `status` (pushed, not_blessed, nothing_new, not_pushed, drifted,
+failed, refused), the run id, the versions, the metrics and the reason. A webhook that fails or
+hangs is logged and reported on the terminal; it never changes the run's outcome or exit code.
+Standard library only: importing this module costs nothing.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import urllib.request
 from typing import Dict, List, Optional, Sequence
 
 TIMEOUT_S = 10.0
-STATUSES = ("pushed", "not_blessed", "nothing_new", "not_pushed", "failed", "refused")
+STATUSES = ("pushed", "not_blessed", "nothing_new", "not_pushed", "drifted", "failed", "refused")
 
 
 def check_url(url: str) -> str:
@@ -46,6 +46,7 @@ def message(status: str, *, pipeline: str, run_id: str, data_root: str, output_d
         "not_blessed": "not blessed, nothing pushed",
         "nothing_new": f"nothing new to push; version {serving_version} already serves this model",
         "not_pushed": "nothing pushed",
+        "drifted": "STOPPED on data drift before training; nothing trained or pushed",
         "failed": f"FAILED{' in ' + failed_component if failed_component else ''}; nothing pushed",
         "refused": "not started; nothing changed",
     }[status]

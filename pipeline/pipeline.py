@@ -17,6 +17,7 @@ from tfx.orchestration.data_types import RuntimeParameter
 from tfx.proto import example_gen_pb2
 
 from components.atomic_pusher.component import AtomicPusher
+from components.drift_guard.component import DriftGuard
 from components.latest_pushed_model.component import LatestPushedModel
 from components.run_parameters import component as run_parameters
 from components.run_parameters import gates as gates_lib
@@ -26,7 +27,7 @@ from components.trainer import task
 from components.trainer.features import FeatureSet, Label
 # Component ids live with the settings, so light modules (the CLI) can use them too.
 from pipeline.config import (COMPONENT_IDS, EVALUATOR, EXAMPLE_GEN, EXAMPLE_VALIDATOR,  # noqa: F401
-                             BASELINE, PUSHER, RUN_FN, SCHEMA_GEN, SERVING_CHECK, STATISTICS_GEN, TRAINER,
+                             BASELINE, DRIFT_GUARD, PUSHER, RUN_FN, SCHEMA_GEN, SERVING_CHECK, STATISTICS_GEN, TRAINER,
                              ConfigError, DEFAULT_SLICE_FEATURES, PipelineConfig)
 
 ACCURACY = "accuracy"
@@ -183,6 +184,7 @@ def create_pipeline(
     min_accuracy: Union[float, RuntimeParameter, None] = None,
     input_pattern: str = "*",
     last_pushed_model: Optional[str] = None,
+    accept_drift: Union[int, RuntimeParameter, None] = None,
 ) -> tfx_pipeline.Pipeline:
     """CSV -> validated examples -> Keras model trained as an Estimator -> evaluated -> checked
     as a server loads it -> pushed.
@@ -195,7 +197,8 @@ def create_pipeline(
     `last_pushed_model`: the Trainer model URI that the newest push record names when the run
     starts ("" for none), for runners that can read the push records first (local): the baseline
     step is then cached until a different model is pushed. Without it (compiled pipelines) the
-    baseline step must not be cached (see kubeflow_runner).
+    baseline step must not be cached (see kubeflow_runner). `accept_drift` (0 or 1, or a
+    RuntimeParameter; default the config's) lets the drift guard pass data that drifted.
     """
     example_gen = CsvExampleGen(
         input_base=data_root,
@@ -220,6 +223,15 @@ def create_pipeline(
     baseline = LatestPushedModel(serving_dir=serving_dir,
                                  last_pushed_model=last_pushed_model).with_id(BASELINE)
 
+    # The new data against the data the served model was trained on (found through the baseline
+    # step's push record, no resolver): a drifted span stops the run before the Trainer.
+    drift_guard = DriftGuard(
+        statistics=statistics_gen.outputs["statistics"],
+        schema=schema_gen.outputs["schema"],
+        baseline=baseline.outputs["model"],
+        accept_drift=int(config.accept_drift) if accept_drift is None else accept_drift,
+    ).with_id(DRIFT_GUARD)
+
     trainer = run_parameters.Trainer(
         run_fn=run_fn,
         examples=example_gen.outputs["examples"],
@@ -231,6 +243,7 @@ def create_pipeline(
         custom_config=trainer_custom_config(config)).with_id(TRAINER)
     # Never train on data that failed validation.
     trainer.add_upstream_node(example_validator)
+    trainer.add_upstream_node(drift_guard)
 
     evaluator = run_parameters.Evaluator(
         min_accuracy=config.min_accuracy if min_accuracy is None else min_accuracy,
@@ -252,6 +265,8 @@ def create_pipeline(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
         infra_blessing=serving_check.outputs["blessing"],
+        # Named in the push record: the next run's drift guard compares its data with these.
+        statistics=statistics_gen.outputs["statistics"],
         push_destination=pusher_pb2.PushDestination(
             filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=serving_dir)),
     ).with_id(PUSHER)
@@ -259,8 +274,8 @@ def create_pipeline(
     return tfx_pipeline.Pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=pipeline_root,
-        components=[example_gen, statistics_gen, schema_gen, example_validator, trainer,
-                    baseline, evaluator, serving_check, pusher],
+        components=[example_gen, statistics_gen, schema_gen, example_validator, baseline,
+                    drift_guard, trainer, evaluator, serving_check, pusher],
         enable_cache=config.enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=list(beam_pipeline_args or config.beam_args),

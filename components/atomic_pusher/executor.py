@@ -49,6 +49,8 @@ PARTIAL_PREFIX = ".partial-"
 NOT_PUSHED_REASON = "not_pushed_reason"
 SERVING_VERSION = "serving_version"
 SERVING_DESTINATION = "serving_destination"
+# The optional input naming the training data's statistics, recorded as `statistics_uri`.
+STATISTICS_KEY = "statistics"
 _CHUNK = 1 << 20
 
 
@@ -219,16 +221,19 @@ def _record_push(input_dict, base: str, version: str, destination: str, *, pushe
         model=pushed_artifact(input_dict),
         blessing=single(standard_component_specs.MODEL_BLESSING_KEY),
         infra_blessing=single(standard_component_specs.INFRA_BLESSING_KEY),
-        pushed_model_uri=pushed_model_uri, digest=digest))
+        pushed_model_uri=pushed_model_uri, digest=digest,
+        statistics=single(STATISTICS_KEY)))
 
 
 def push_record(*, version: str, pushed_destination: str, model: types.Artifact, blessing,
-                pushed_model_uri: str, digest: Optional[str] = None, infra_blessing=None) -> dict:
+                pushed_model_uri: str, digest: Optional[str] = None, infra_blessing=None,
+                statistics=None) -> dict:
     """What a push record holds: the version, where it went, and the artifacts it came from.
 
     `model` is the artifact the model was pushed from (`pushed_artifact`): a `Model`, or an
     `InfraBlessing` carrying one; `model_type` says which. Either URI is unique to the run that
-    made it, which is what the baseline step's cache key needs.
+    made it, which is what the baseline step's cache key needs. `statistics`, when given, is
+    the StatisticsGen output of the data the model was trained on: the drift guard's reference.
     """
     return {
         "version": str(version),
@@ -242,4 +247,5 @@ def push_record(*, version: str, pushed_destination: str, model: types.Artifact,
         "infra_blessing_uri": infra_blessing.uri if infra_blessing is not None else None,
         "pushed_model_uri": pushed_model_uri,
         "model_digest": digest,
+        "statistics_uri": statistics.uri if statistics is not None else None,
     }

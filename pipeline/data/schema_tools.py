@@ -8,6 +8,7 @@ from typing import List, Optional, Tuple
 
 from tensorflow_metadata.proto.v0 import schema_pb2
 
+from components.drift_guard import thresholds
 from components.names import ColumnNameError, derived_names
 from pipeline.config import ConfigError
 from pipeline.data import dialect
@@ -27,6 +28,10 @@ HEADER = """\
 #  - The label decides the task. Classification: a string_domain, or an int_domain with
 #    min 0, max and `is_categorical: true` (its classes). Regression (a number to predict): a
 #    FLOAT label, or an INT label without a categorical int_domain.
+#  - `drift_comparator`: how far a new span's statistics may move from those of the data the
+#    served model was trained on before a run stops (Jensen-Shannon divergence for numbers,
+#    L-infinity distance for categories and text; defaults measured in BENCHMARKS.md). Raise a
+#    threshold for a feature that moves by nature; `run --accept-drift` passes one reviewed span.
 """
 
 CLASSIFICATION = "classification"
@@ -52,7 +57,8 @@ def infer_schema(data_root: str, output: str, label: Optional[str] = None,
 
     Free-text string columns get TFDV's own `natural_language_domain {}` (from its semantic
     domain statistics) and no vocabulary; a category column (at most MAX_STRING_DOMAIN_SIZE
-    distinct values, even of several words each) keeps its string_domain.
+    distinct values, even of several words each) keeps its string_domain. Every feature gets the
+    default drift threshold of its kind (components/drift_guard/thresholds.py).
     """
     if not os.path.isdir(data_root):
         raise ConfigError(f"--data-root {data_root!r} is not a folder")
@@ -98,6 +104,7 @@ def infer_schema(data_root: str, output: str, label: Optional[str] = None,
     _drop_text_vocabularies(schema)
     if label is not None:
         _set_label_domain(schema, label, task)
+    thresholds.add_drift_comparators(schema)
     text = HEADER.format(data_root=data_root) + str(schema)
     os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
     tmp = output + ".tmp"

@@ -10,6 +10,7 @@ DATA_ROOT = "data_root"
 TRAIN_STEPS = "train_steps"
 EVAL_STEPS = "eval_steps"
 MIN_ACCURACY = "min_accuracy"
+ACCEPT_DRIFT = "accept_drift"  # 1: the drift guard lets a reviewed, drifted span through
 NOTIFY_URLS = "notify_urls"  # the exit handler's webhooks (pipeline/kubeflow/exit_handler.py)
 TYPES = {DATA_ROOT: pairs.STRING, TRAIN_STEPS: pairs.INTEGER, EVAL_STEPS: pairs.INTEGER,
-         MIN_ACCURACY: pairs.FLOAT, NOTIFY_URLS: pairs.STRING}
+         MIN_ACCURACY: pairs.FLOAT, ACCEPT_DRIFT: pairs.INTEGER, NOTIFY_URLS: pairs.STRING}

@@ -883,6 +883,16 @@ def execute(run: Run, on_step: Optional[Callable[[int, int, StepResult], None]] 
     return run.results
 
 
+def drift_outcome(meta: Dict[str, object]) -> str:
+    """'drift: ...' from the DriftGuard output's metadata (the full table is in its drift.json)."""
+    status, drifted = meta.get("drift_status"), meta.get("drifted_features")
+    if status == "accepted":
+        return f"drift: accepted (accept_drift=1) on {drifted}"
+    if status == "passed":
+        return f"drift: none (compared with the data of served version {meta.get('served_version')})"
+    return f"drift: not checked ({status})"
+
+
 def outcome(run: Run) -> List[str]:
     """Lines for the terminal: the baseline used, whether the model was blessed and where it went."""
     lines = []
@@ -896,6 +906,8 @@ def outcome(run: Run) -> List[str]:
                     if _number(meta.get("baseline_found")) == 1:
                         lines.append(f"baseline: version {meta.get('pushed_version')} (Trainer model "
                                      f"{meta.get('source_model_uri')}), copied to {artifact.uri}")
+                elif title == "tfx.ExampleAnomalies" and "drift_status" in meta:  # the DriftGuard step
+                    lines.append(drift_outcome(meta))
                 elif title == "tfx.ModelBlessing" and result.state != "resolved":
                     lines.append("blessed: " + ("yes" if _number(meta.get("blessed")) == 1 else "no"))
                 elif title == "tfx.InfraBlessing":  # the ServingCheck step

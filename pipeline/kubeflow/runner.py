@@ -55,8 +55,10 @@ DATA_ROOT_PARAM = parameters.DATA_ROOT
 TRAIN_STEPS_PARAM = parameters.TRAIN_STEPS
 EVAL_STEPS_PARAM = parameters.EVAL_STEPS
 MIN_ACCURACY_PARAM = parameters.MIN_ACCURACY
+ACCEPT_DRIFT_PARAM = parameters.ACCEPT_DRIFT
 NOTIFY_URLS_PARAM = parameters.NOTIFY_URLS
-RUN_PARAMETERS = (DATA_ROOT_PARAM, TRAIN_STEPS_PARAM, EVAL_STEPS_PARAM, MIN_ACCURACY_PARAM, NOTIFY_URLS_PARAM)
+RUN_PARAMETERS = (DATA_ROOT_PARAM, TRAIN_STEPS_PARAM, EVAL_STEPS_PARAM, MIN_ACCURACY_PARAM, ACCEPT_DRIFT_PARAM,
+                  NOTIFY_URLS_PARAM)
 
 
 def path_in_image(local_path: str) -> str:
@@ -106,6 +108,8 @@ def run_parameters(config: PipelineConfig, data_root: str) -> Dict[str, data_typ
                                                      default=config.eval_steps),
         MIN_ACCURACY_PARAM: data_types.RuntimeParameter(name=MIN_ACCURACY_PARAM, ptype=float,
                                                        default=config.min_accuracy),
+        ACCEPT_DRIFT_PARAM: data_types.RuntimeParameter(name=ACCEPT_DRIFT_PARAM, ptype=int,
+                                                       default=int(config.accept_drift)),
     }  # and notify_urls, the exit handler's (declared by compiled_exit.wire_exit_handler)
 
 
@@ -139,6 +143,7 @@ def compile_pipeline(config: PipelineConfig, *, target: str, output: str, image:
         train_steps=params[TRAIN_STEPS_PARAM],
         eval_steps=params[EVAL_STEPS_PARAM],
         min_accuracy=params[MIN_ACCURACY_PARAM],
+        accept_drift=params[ACCEPT_DRIFT_PARAM],
     )
     output = os.path.abspath(output)
     os.makedirs(os.path.dirname(output), exist_ok=True)

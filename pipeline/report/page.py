@@ -18,7 +18,7 @@ from typing import Dict, List, Optional, Tuple
 import jinja2
 import markupsafe
 
-from pipeline.report import plots, results
+from pipeline.report import drift as drift_report, plots, results
 from pipeline import pipeline as pipeline_lib
 from pipeline.config import PipelineConfig
 
@@ -433,6 +433,7 @@ def _facts(data: ReportData) -> dict:
         "serving_version": summary.serving_version,
         "serving_check": _serving_check(summary),
         "anomalies": data.anomalies,
+        "drift": data.summary.drift,
         "classes": data.classes,
         "confusion": [[a, p, n] for (a, p), n in sorted(data.curves["model"].confusion.items())]
         if "model" in data.curves else [],
@@ -443,7 +444,8 @@ def page_data(data: ReportData) -> dict:
     """What the template shows, as plain values (text is escaped there; charts are SVG markup)."""
     return {"run_name": data.run_name, "when": data.when, "states": data.summary.states,
             "facts": _facts(data), "decision": _decision(data), "evaluation": _evaluation(data),
-            "training": _training(data), "data": _data(data)}
+            "training": _training(data), "data": _data(data),
+            "drift": drift_report.section(data.summary.drift)}
 
 
 def render(data: ReportData) -> str:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import json
 import os
 import time
 from typing import Dict, List, Optional, Tuple
@@ -10,7 +11,7 @@ from typing import Dict, List, Optional, Tuple
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
-from components import serving_check
+from components import drift_guard, serving_check
 from components.atomic_pusher import already_served_line
 from components.latest_pushed_model import records
 from pipeline import pipeline as pipeline_lib
@@ -65,6 +66,9 @@ class RunSummary:
     # The ServingCheck's InfraBlessing properties (blessed, reason, load_seconds, latencies); None
     # when it did not run.
     serving_check: Optional[Dict[str, object]] = None
+    # The drift guard's drift.json (status, served_version, accept_drift, features), {"status":
+    # "drifted"} when it stopped the run; None when it did not run.
+    drift: Optional[Dict[str, object]] = None
 
     @property
     def serving_check_failed(self) -> bool:
@@ -284,7 +288,46 @@ def summarize_run(store, executions: Dict[str, metadata_store_pb2.Execution]) ->
         not_pushed = {field: properties[key].string_value for field, key in _NOT_PUSHED.items()
                       if not pushed and key in properties}
     return RunSummary(states, metrics, blessed, pushed, pushed_path, evaluation_uri, checks, has_baseline,
-                      **not_pushed, serving_check=_serving_check(store, executions))
+                      **not_pushed, serving_check=_serving_check(store, executions),
+                      drift=_drift(store, executions))
+
+
+def _drift(store, executions) -> Optional[Dict[str, object]]:
+    """What the drift guard found (its drift.json); {"status": "drifted"} when it stopped the run."""
+    execution = executions.get(pipeline_lib.DRIFT_GUARD)
+    if execution is None:
+        return None
+    if execution.last_known_state == metadata_store_pb2.Execution.FAILED:
+        return {"status": drift_guard.DRIFTED}
+    output = _artifact_of_type(store, output_artifacts(store, execution.id), "ExampleAnomalies")
+    path = os.path.join(output.uri, "drift.json") if output is not None else ""
+    if not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def drift_line(summary: RunSummary) -> Optional[str]:
+    """'drift: ...': checked (against which version), accepted (on which features), stopped, or
+    nothing to compare with; None when the drift guard did not run."""
+    drift = summary.drift
+    if not drift:
+        return None
+    status = drift.get("status")
+    if status == drift_guard.DRIFTED:
+        return "drift: stopped the run (the new data drifted; see the error)"
+    if status == drift_guard.ACCEPTED:
+        shown = "; ".join(line.strip() for line in drift_guard.drifted_lines(drift.get("features") or []))
+        return f"drift: accepted ({drift_guard.ACCEPT_DRIFT_OPTION}): {shown}"
+    if status == drift_guard.PASSED:
+        features = drift.get("features") or []
+        closest = max(features, key=lambda f: f["distance"] / f["threshold"] if f["threshold"] else 0,
+                      default=None)
+        near = (f"; closest: {closest['name']} {closest['distance']:.4f} (threshold {closest['threshold']:g})"
+                if closest else "")
+        return (f"drift: none ({len(features)} features compared with the data of served version "
+                f"{drift.get('served_version')}{near})")
+    return f"drift: not checked: {drift.get('note')}"
 
 
 def _serving_check(store, executions) -> Optional[Dict[str, object]]:
@@ -340,11 +383,13 @@ def history(config: PipelineConfig, limit: int = 20) -> List[str]:
         pushed = (f"pushed {os.path.basename(summary.pushed_path.rstrip('/'))}" if summary.pushed
                   else f"already served as {summary.serving_version}" if summary.serving_version
                   else "not pushed")
+        drift = {drift_guard.DRIFTED: "  drift: stopped", drift_guard.ACCEPTED: "  drift: accepted"}.get(
+            (summary.drift or {}).get("status"), "")
         servable = ("-" if not summary.serving_check else "not servable" if summary.serving_check_failed
                     else "servable")
         lines.append((run.create_time_since_epoch / 1000,
                       f"{when}  {steps:<22} {metrics or '-':<32} {blessed:<12} {servable:<13} {pushed}"
-                      + (f"  failed: {', '.join(failed)}" if failed else "")))
+                      + (f"  failed: {', '.join(failed)}" if failed else "") + drift))
     return [line for _, line in sorted(lines, key=lambda item: item[0], reverse=True)][:limit]
 
 
@@ -360,6 +405,8 @@ def format_summary(summary: RunSummary, seconds: float) -> str:
         shown = ", ".join(f"{k} {v:.4f}" for k, v in sorted(summary.metrics.items())
                           if k in ("auc", "accuracy", "loss", "example_count", "mae", "mse", "rmse"))
         lines.append(f"eval metrics (overall): {shown}")
+    if drift_line(summary):
+        lines.append(drift_line(summary))
     if summary.blessed is not None:
         lines.append(blessing_line(summary))
     if serving_check_line(summary):

@@ -108,6 +108,8 @@ def rollback(serving_dir: str, to_version: Optional[str] = None) -> Rollback:
         "infra_blessing_uri": origin.get("infra_blessing_uri"),
         "pushed_model_uri": "",
         "model_digest": digest,
+        # The training statistics of that model: the next run's drift guard compares with them.
+        "statistics_uri": origin.get("statistics_uri"),
         "rollback": {"from_version": served_version, "to_version": target},
     })
     return Rollback(served_version, target, new_version, path)

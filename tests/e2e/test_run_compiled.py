@@ -100,6 +100,13 @@ def test_every_task_of_the_spec_runs_and_the_model_is_pushed_under_the_local_roo
     assert pushed["pushed_destination"].startswith(os.path.join(kfp_root, "serving_model") + "/")
     assert os.path.isfile(os.path.join(pushed["pushed_destination"], "saved_model.pb"))
     assert "baseline: none" in result.stdout and "blessed: yes" in result.stdout
+    # The drift step ran, with nothing served to compare with; the push record names the statistics.
+    assert output(record, config_lib.DRIFT_GUARD, "drift")["metadata"]["drift_status"] == "no_baseline"
+    assert "drift: not checked (no_baseline)" in result.stdout
+    statistics = output(record, config_lib.STATISTICS_GEN, "statistics")["uri"]
+    version = os.path.basename(pushed["pushed_destination"])
+    with open(os.path.join(kfp_root, "serving_model-records", f"{version}.json")) as f:
+        assert json.load(f)["statistics_uri"] == statistics
     # The serving check ran as its own step, blessed the model, and the Pusher took its blessing.
     check = output(record, config_lib.SERVING_CHECK, "blessing")
     assert check["metadata"]["blessed"] == 1 and check["metadata"]["reason"] == ""
@@ -172,6 +179,15 @@ def test_a_second_run_uses_the_first_runs_blessed_model_as_its_baseline(spec, fi
     metrics = results.sliced_metrics(output(second, config_lib.EVALUATOR, "evaluation")["uri"])
     assert metrics["overall"]["diff"]["accuracy"] == pytest.approx(0, abs=1e-9)
     assert f"baseline: version {baseline['metadata']['pushed_version']}" in result.stdout
+    # The drift step reran (its baseline input is new each run) and compared the same data: no drift.
+    assert second["tasks"][config_lib.DRIFT_GUARD]["state"] == "ran"
+    drift = output(second, config_lib.DRIFT_GUARD, "drift")
+    assert drift["metadata"]["drift_status"] == "passed"
+    assert drift["metadata"]["served_version"] == baseline["metadata"]["pushed_version"]
+    with open(os.path.join(drift["uri"], "drift.json")) as f:
+        assert all(feature["distance"] == pytest.approx(0, abs=1e-9) for feature in json.load(f)["features"])
+    assert (f"drift: none (compared with the data of served version {baseline['metadata']['pushed_version']})"
+            in result.stdout)
     # Blessed again, but it is the model already served: no second version, and the Pusher's
     # artifact says which version serves it (as a cluster run, where the baseline step reruns).
     first_version = os.path.basename(first_push["pushed_destination"])
@@ -247,3 +263,30 @@ def _final_status(path):
         inputs = json.load(f)["inputs"]
     value = (inputs.get("parameterValues") or inputs.get("parameters"))["final_status"]
     return json.loads(value["stringValue"] if isinstance(value, dict) else value)
+
+
+def test_a_drifted_span_stops_the_compiled_run_at_the_drift_step(spec, first_run, kfp_root, small_taxi_dir,
+                                                                  tmp_path, target):
+    if target != "kfp2":
+        pytest.skip("the drift step is the same container step on both targets; one stop is enough")
+    import csv
+    import statistics
+    with open(os.path.join(small_taxi_dir, "data.csv"), newline="") as f:
+        reader = csv.DictReader(f)
+        columns, rows = reader.fieldnames, list(reader)
+    shift = 5 * statistics.pstdev(float(r["fare"]) for r in rows)
+    (tmp_path / "drifted").mkdir()
+    with open(tmp_path / "drifted" / "data.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(dict(r, fare=f"{float(r['fare']) + shift:.2f}") for r in rows)
+    served = sorted(os.listdir(os.path.join(kfp_root, "serving_model")))
+    result = run_compiled_cli(spec, kfp_root, "--param", f"data_root={tmp_path / 'drifted'}")
+    assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]
+    assert f"step {config_lib.DRIFT_GUARD} failed with exit code 1" in result.stderr
+    assert "feature 'fare': Jensen-Shannon divergence" in result.stderr
+    assert config_lib.TRAINER in result.stderr.split("not run:")[1].splitlines()[0]
+    record = records(kfp_root)[-1]
+    assert record["state"] == "failed" and record["failure"]["task"] == config_lib.DRIFT_GUARD
+    assert config_lib.TRAINER not in record["tasks"]
+    assert sorted(os.listdir(os.path.join(kfp_root, "serving_model"))) == served

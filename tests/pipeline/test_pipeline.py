@@ -36,6 +36,23 @@ def test_graph_has_every_component_in_order_and_trains_only_after_validation():
     assert pusher_inputs["model"].producer_component_id == pipeline_lib.TRAINER
 
 
+def test_the_drift_guard_runs_before_the_trainer_on_the_new_statistics_and_the_served_record():
+    pipeline = _build(PipelineConfig(accept_drift=True))
+    nodes = {c.id: c for c in pipeline.components}
+    order = [c.id for c in pipeline.components]
+    assert order.index(pipeline_lib.DRIFT_GUARD) < order.index(pipeline_lib.TRAINER)
+    assert pipeline_lib.DRIFT_GUARD in {n.id for n in nodes[pipeline_lib.TRAINER].upstream_nodes}
+    guard = nodes[pipeline_lib.DRIFT_GUARD]
+    assert guard.inputs["statistics"].producer_component_id == pipeline_lib.STATISTICS_GEN
+    assert guard.inputs["schema"].producer_component_id == pipeline_lib.SCHEMA_GEN
+    assert guard.inputs["baseline"].producer_component_id == pipeline_lib.BASELINE
+    assert guard.exec_properties["accept_drift"] == 1
+    assert _build().components[order.index(pipeline_lib.DRIFT_GUARD)].exec_properties["accept_drift"] == 0
+    # The Pusher names the statistics in its push record: the next run's reference.
+    statistics = nodes[pipeline_lib.PUSHER].inputs["statistics"]
+    assert statistics.producer_component_id == pipeline_lib.STATISTICS_GEN
+
+
 def test_settings_reach_the_components():
     config = PipelineConfig(train_steps=123, eval_steps=7, label="big_tipper", seed=5,
                             train_hash_buckets=4, eval_hash_buckets=1,

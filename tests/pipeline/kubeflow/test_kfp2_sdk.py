@@ -63,7 +63,7 @@ def test_the_kfp2_spec_loads_in_the_kfp2_sdk_and_compiles_as_a_sub_pipeline(kfp2
     result = check(kfp2_python, specs[0], tmp_path)
     assert int(result["kfp"].split(".")[0]) == 2 and "load_error" not in result, result
     assert result["inputs"] == {"data_root": "String", "train_steps": "Integer", "eval_steps": "Integer",
-                                "min_accuracy": "Float", "notify_urls": "String"}
+                                "min_accuracy": "Float", "accept_drift": "Integer", "notify_urls": "String"}
     assert result["compiled_tasks"] == ["keras-tfx"]
     assert set(config_lib.COMPONENT_IDS) <= set(result["compiled_components"])
 

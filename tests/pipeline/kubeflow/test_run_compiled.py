@@ -172,7 +172,7 @@ def test_a_cycle_or_an_unknown_producer_is_refused():
 def test_run_parameters_take_compiled_defaults_then_typed_overrides(job):
     params = run_compiled.run_parameters(job, ["train_steps=7", "min_accuracy=1", "data_root=2024"])
     assert params == {"data_root": "2024", "train_steps": 7, "min_accuracy": 1.0, "eval_steps": 0,
-                      "notify_urls": ""}
+                      "accept_drift": 0, "notify_urls": ""}
     assert isinstance(params["min_accuracy"], float)
     with pytest.raises(SpecError, match=r"^--param train_steps=many: train_steps is an integer parameter; "
                                         r"give a whole number, e\.g\. --param train_steps=50$"):
@@ -182,7 +182,8 @@ def test_run_parameters_take_compiled_defaults_then_typed_overrides(job):
     with pytest.raises(SpecError, match="--param min_accuracy=NaN: min_accuracy is a float parameter"):
         run_compiled.run_parameters(job, ["min_accuracy=NaN"])
     with pytest.raises(SpecError, match=r"--param learning_rate=1: learning_rate is not a parameter of this "
-                                        r"pipeline; known: data_root, eval_steps, min_accuracy, notify_urls, train_steps"):
+                                        r"pipeline; known: accept_drift, data_root, eval_steps, min_accuracy, "
+                                        r"notify_urls, train_steps"):
         run_compiled.run_parameters(job, ["learning_rate=1"])
     with pytest.raises(SpecError, match="--param train_steps: expected NAME=VALUE"):
         run_compiled.run_parameters(job, ["train_steps"])

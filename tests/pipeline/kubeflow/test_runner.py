@@ -23,10 +23,13 @@ LOCAL_DEPENDENCIES = {
     pipeline_lib.SCHEMA_GEN: set(),
     pipeline_lib.STATISTICS_GEN: {pipeline_lib.EXAMPLE_GEN},
     pipeline_lib.EXAMPLE_VALIDATOR: {pipeline_lib.STATISTICS_GEN, pipeline_lib.SCHEMA_GEN},
-    pipeline_lib.TRAINER: {pipeline_lib.EXAMPLE_GEN, pipeline_lib.SCHEMA_GEN, pipeline_lib.EXAMPLE_VALIDATOR},
+    pipeline_lib.DRIFT_GUARD: {pipeline_lib.STATISTICS_GEN, pipeline_lib.SCHEMA_GEN, pipeline_lib.BASELINE},
+    pipeline_lib.TRAINER: {pipeline_lib.EXAMPLE_GEN, pipeline_lib.SCHEMA_GEN, pipeline_lib.EXAMPLE_VALIDATOR,
+                           pipeline_lib.DRIFT_GUARD},
     pipeline_lib.EVALUATOR: {pipeline_lib.EXAMPLE_GEN, pipeline_lib.TRAINER, pipeline_lib.BASELINE},
     pipeline_lib.SERVING_CHECK: {pipeline_lib.TRAINER, pipeline_lib.EVALUATOR},
-    pipeline_lib.PUSHER: {pipeline_lib.TRAINER, pipeline_lib.EVALUATOR, pipeline_lib.SERVING_CHECK},
+    pipeline_lib.PUSHER: {pipeline_lib.TRAINER, pipeline_lib.EVALUATOR, pipeline_lib.SERVING_CHECK,
+                          pipeline_lib.STATISTICS_GEN},
 }
 
 
@@ -94,7 +97,7 @@ def test_ir_every_task_is_a_container_using_the_image_and_importable_code(compil
     executors = _pipeline_spec(specs, target)["deploymentSpec"]["executors"]
     assert all(set(e) == {"container"} for e in executors.values())  # no resolver, no importer
     containers = [e["container"] for e in executors.values()]
-    assert len(containers) == 10  # the nine steps and the exit handler
+    assert len(containers) == len(pipeline_lib.COMPONENT_IDS) + 1  # the steps and the exit handler
     for container in containers:
         assert container["image"] == IMAGE
         _module_importable(container["command"])
@@ -116,7 +119,7 @@ def test_kfp2_spec_has_typed_parameters_and_parameter_values_only(compiled):
     assert {k: (v["parameterType"], v["defaultValue"], v["isOptional"]) for k, v in declared.items()} == {
         "data_root": ("STRING", "/app/data/taxi", True), "train_steps": ("NUMBER_INTEGER", 321, True),
         "eval_steps": ("NUMBER_INTEGER", 4, True), "min_accuracy": ("NUMBER_DOUBLE", 0.7, True),
-        "notify_urls": ("STRING", "", True)}
+        "accept_drift": ("NUMBER_INTEGER", 0, True), "notify_urls": ("STRING", "", True)}
     assert isinstance(declared["train_steps"]["defaultValue"], int)
     for name, component in spec["components"].items():
         for pname, definition in component.get("inputDefinitions", {}).get("parameters", {}).items():
@@ -129,6 +132,10 @@ def test_kfp2_spec_has_typed_parameters_and_parameter_values_only(compiled):
     trainer = compiled_exit.pipeline_tasks(spec)["Trainer"]["inputs"]["parameters"]
     assert trainer["train_steps"] == {"componentInputParameter": "train_steps"}
     assert run_compiled.kfp2_violations({"pipelineSpec": spec, "bare": True}) == []
+    tasks = compiled_exit.pipeline_tasks(spec)
+    guard = tasks["DriftGuard"]
+    assert guard["inputs"]["parameters"]["accept_drift"] == {"componentInputParameter": "accept_drift"}
+    assert "DriftGuard" in tasks["Trainer"]["dependentTasks"]
 
 
 def test_vertex_spec_builds_a_vertex_pipeline_job_with_typed_run_parameters(compiled):
@@ -143,7 +150,7 @@ def test_vertex_spec_builds_a_vertex_pipeline_job_with_typed_run_parameters(comp
     assert {k: type(v).to_dict(v) for k, v in parameters.items()} == {
         "data_root": {"string_value": "/app/data/taxi"}, "train_steps": {"int_value": "5"},
         "eval_steps": {"int_value": "4"}, "min_accuracy": {"double_value": 0.7},
-        "notify_urls": {"string_value": ""}}
+        "accept_drift": {"int_value": "0"}, "notify_urls": {"string_value": ""}}
 
 
 def test_vertex_run_parameters_are_declared_with_defaults(compiled):
@@ -152,10 +159,11 @@ def test_vertex_run_parameters_are_declared_with_defaults(compiled):
     declared = job["pipelineSpec"]["root"]["inputDefinitions"]["parameters"]
     assert {k: v["type"] for k, v in declared.items()} == {
         "data_root": "STRING", "train_steps": "INT", "eval_steps": "INT", "min_accuracy": "DOUBLE",
-        "notify_urls": "STRING"}
+        "accept_drift": "INT", "notify_urls": "STRING"}
     assert job["runtimeConfig"]["parameters"] == {
         "data_root": {"stringValue": "/app/data/taxi"}, "train_steps": {"intValue": "321"},
-        "eval_steps": {"intValue": "4"}, "min_accuracy": {"doubleValue": 0.7}, "notify_urls": {"stringValue": ""}}
+        "eval_steps": {"intValue": "4"}, "min_accuracy": {"doubleValue": 0.7},
+        "accept_drift": {"intValue": "0"}, "notify_urls": {"stringValue": ""}}
     trainer = compiled_exit.pipeline_tasks(job["pipelineSpec"])["Trainer"]["inputs"]["parameters"]
     assert trainer["train_steps"] == {"componentInputParameter": "train_steps"}
     evaluator = compiled_exit.pipeline_tasks(job["pipelineSpec"])["Evaluator"]["inputs"]["parameters"]

@@ -1,0 +1,48 @@
+"""Serving skew: do the rows `predict` scores look like the data the model was trained on?
+
+The model's training statistics are found through its push record (`statistics_uri`, written by
+the Pusher); the rows' statistics are TFDV's, computed in memory; the comparators and thresholds
+are those of the schema the model carries (its drift_comparator fields), so the check is the
+drift guard's. It only warns: scoring never depends on it.
+"""
+from __future__ import annotations
+
+import os
+from typing import List, Optional
+
+from components.drift_guard import drifted_lines
+from components.latest_pushed_model import records
+
+
+def training_statistics_uri(model_dir: str) -> Optional[str]:
+    """The statistics_uri the push record of a pushed version folder names, or None."""
+    model_dir = os.path.abspath(model_dir.rstrip("/"))
+    record = records.read_record(os.path.dirname(model_dir), os.path.basename(model_dir))
+    uri = (record or {}).get("statistics_uri")
+    return str(uri) if uri else None
+
+
+def skew_warnings(files: List[str], model_dir: str, schema) -> List[str]:
+    """Warning lines, one per feature whose distribution in `files` drifted from the training
+    data's past the schema's threshold; [] when none did or nothing can be compared."""
+    uri = training_statistics_uri(model_dir)
+    if not uri or not any(f.HasField("drift_comparator") for f in schema.feature):
+        return []
+    import pandas as pd
+    import tensorflow_data_validation as tfdv
+    from tensorflow_metadata.proto.v0 import schema_pb2
+    from components.drift_guard.executor import measure, split_statistics
+    try:
+        served = split_statistics(uri)
+    except Exception:  # pylint: disable=broad-except  # the statistics were deleted: nothing to compare
+        return []
+    frame = pd.concat([pd.read_csv(f, dtype=str, keep_default_na=False) for f in files], ignore_index=True)
+    for feature in schema.feature:
+        if feature.name not in frame:
+            continue
+        if feature.type in (schema_pb2.INT, schema_pb2.FLOAT):
+            frame[feature.name] = pd.to_numeric(frame[feature.name].replace("", None), errors="coerce")
+        else:
+            frame[feature.name] = frame[feature.name].replace("", None)
+    _, features = measure(tfdv.generate_statistics_from_dataframe(frame), served, schema)
+    return drifted_lines(features)
