@@ -112,6 +112,8 @@ def test_the_terminal_shows_only_the_commands_own_lines(inferred):
     log_path = tmp / "out" / "logs" / logs[0]
     assert completed.stdout.splitlines() == [
         f"wrote {schema_path}: 6 features; text features (natural_language_domain): review.",
+        "label 'verdict': classification (its values are strings; its string_domain lists the classes). "
+        "To change it, rerun with --task regression or edit the label's domain in the schema.",
         f"Review it (see the comments at the top), then pass it with --schema. (log: {log_path})"]
     # The library lines went to the log instead.
     log = log_path.read_text()

@@ -10,7 +10,7 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 
 from pipeline import pipeline as pipeline_lib
 from pipeline.config import PROJECT_ROOT, PipelineConfig
-from pipeline.kubeflow import runner as kubeflow_runner
+from pipeline.kubeflow import compiled_exit, runner as kubeflow_runner
 from tests.pipeline.kubeflow.test_runner import IMAGE, LOCAL_DEPENDENCIES, ROOT
 
 SCHEMA = os.path.join(PROJECT_ROOT, "schemas", "progression", "schema.pbtxt")
@@ -36,7 +36,7 @@ def test_the_regression_graph_compiles_with_its_metrics_and_gates(tmp_path, targ
     document = json.loads(open(path).read())
     spec = document if target == "kfp2" else document["pipelineSpec"]
     json_format.ParseDict(spec, pipeline_spec_pb2.PipelineSpec())  # strict: unknown fields fail
-    tasks = spec["root"]["dag"]["tasks"]
+    tasks = compiled_exit.pipeline_tasks(spec)  # the steps, in the exit handler's sub-DAG
     assert set(tasks) == set(LOCAL_DEPENDENCIES) | {pipeline_lib.BASELINE}
     texts = list(_strings(spec))
     eval_config = next(json.loads(t) for t in texts if t.lstrip().startswith("{") and "MeanAbsoluteError" in t)

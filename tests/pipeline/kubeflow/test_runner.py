@@ -240,7 +240,7 @@ def test_ir_exit_handler_runs_after_the_pipeline_whatever_its_outcome_with_its_f
     sub_dag = spec["components"][TFX_DAG]
     used = {v["componentInputParameter"] for t in sub_dag["dag"]["tasks"].values()
             for v in t.get("inputs", {}).get("parameters", {}).values() if "componentInputParameter" in v}
-    assert used == {"data_root", "train_steps", "eval_steps", "min_accuracy"}
+    assert used == {"data_root", "train_steps", "eval_steps", "min_accuracy", "accept_drift"}
     assert set(sub_dag["inputDefinitions"]["parameters"]) == used
     assert root_tasks[TFX_DAG]["inputs"]["parameters"] == {n: {"componentInputParameter": n} for n in used}
     executor = spec["deploymentSpec"]["executors"][spec["components"][EXIT_HANDLER]["executorLabel"]]
