@@ -1,0 +1,48 @@
+"""predict's serving-skew check: rows unlike the training data are named, rows like it are not."""
+import numpy as np
+import pytest
+from google.protobuf import text_format
+from tensorflow_metadata.proto.v0 import schema_pb2
+
+from components.latest_pushed_model import records
+from pipeline.serving import skew
+from tests.components.drift_guard.test_executor import SCHEMA, _statistics
+
+
+def _rows(path, fare_shift=0.0, seed=7):
+    """A CSV like the training data's (fare ~ N(10, 2), colour half blue), `fare` moved by `fare_shift`."""
+    rng = np.random.default_rng(seed)
+    with open(path, "w") as f:
+        f.write("fare,colour\n")
+        for _ in range(400):
+            f.write(f"{rng.normal(10, 2) + fare_shift:.4f},{'blue' if rng.random() < 0.5 else 'red'}\n")
+    return str(path)
+
+
+@pytest.fixture()
+def served(tmp_path):
+    """A pushed version folder whose push record names the training data's statistics."""
+    training = _statistics(tmp_path, "training")
+    serving_dir = tmp_path / "serving_model"
+    (serving_dir / "17").mkdir(parents=True)
+    records.write_record(str(serving_dir), {"version": "17", "statistics_uri": training.uri})
+    return str(serving_dir / "17"), text_format.Parse(SCHEMA, schema_pb2.Schema())
+
+
+def test_rows_shifted_by_five_standard_deviations_are_named_with_distance_and_threshold(served, tmp_path):
+    model_dir, schema = served
+    lines = skew.skew_warnings([_rows(tmp_path / "shifted.csv", fare_shift=10.0)], model_dir, schema)
+    assert len(lines) == 1, lines
+    assert "'fare'" in lines[0] and "threshold 0.1" in lines[0]
+
+
+def test_rows_like_the_training_data_give_no_warning(served, tmp_path):
+    model_dir, schema = served
+    assert skew.skew_warnings([_rows(tmp_path / "same.csv")], model_dir, schema) == []
+
+
+def test_a_model_without_a_push_record_is_not_compared(served, tmp_path):
+    _, schema = served
+    (tmp_path / "elsewhere" / "3").mkdir(parents=True)
+    assert skew.skew_warnings([_rows(tmp_path / "x.csv", fare_shift=10.0)], str(tmp_path / "elsewhere" / "3"),
+                              schema) == []
