@@ -45,18 +45,7 @@ def with_min_accuracy(exec_properties: Dict[str, Any]) -> Dict[str, Any]:
     metric_name = exec_properties[ACCURACY_METRIC_KEY]
     config = tfma.EvalConfig()
     json_format.Parse(exec_properties[standard_component_specs.EVAL_CONFIG_KEY], config)
-    found = False
-    for spec in config.metrics_specs:
-        for metric in spec.metrics:
-            if json.loads(metric.config or "{}").get("name") != metric_name:
-                continue
-            thresholds = [metric.threshold] if metric.HasField("threshold") else []
-            thresholds += [t.threshold for t in metric.per_slice_thresholds]
-            for threshold in thresholds:
-                if threshold.HasField("value_threshold"):
-                    threshold.value_threshold.lower_bound.value = minimum
-                    found = True
-    if not found:
+    if not _set_bound(config, metric_name, minimum):  # accuracy's threshold: a lower bound
         raise ValueError(f"the eval_config has no thresholded metric named {metric_name!r}")
     updated = dict(exec_properties)
     updated[standard_component_specs.EVAL_CONFIG_KEY] = json_format.MessageToJson(
