@@ -33,8 +33,13 @@ $(STAMP): requirements.lock setup.py Makefile
 run: $(STAMP)
 	$(PY) -m pipeline run --output-dir $(OUTPUT_DIR) $(RUN_ARGS)
 
+# Two pytest workers (pytest-xdist), each taking whole test files, so a module's shared run stays
+# in one process: the e2e runs are mostly single-threaded Python (Beam's DirectRunner), and two
+# of them keep both cores busy. `make test XDIST=` runs everything in one process.
+XDIST ?= -n 2 --dist loadfile
+
 test: $(STAMP) browser
-	$(PY) -m pytest $(TEST_ARGS)
+	$(PY) -m pytest $(XDIST) $(TEST_ARGS)
 
 # The run report's test renders it in headless Chromium (Debian's package). Without root or
 # apt, the browser tests are skipped, except under CI (CI set), where a missing browser fails.
@@ -47,7 +52,7 @@ browser:
 	       [ -z "$$CI" ]; }; }
 
 test-fast: $(STAMP)
-	$(PY) -m pytest -m "not e2e" $(TEST_ARGS)
+	$(PY) -m pytest $(XDIST) -m "not e2e" $(TEST_ARGS)
 
 # The steps' image (Dockerfile): docker where an engine runs, else podman on a local Debian base.
 image: $(STAMP)

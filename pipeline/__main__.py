@@ -118,9 +118,12 @@ def cli() -> None:
 @click.option("--train-steps", type=click.IntRange(min=1), default=_DEFAULTS.train_steps, show_default=True)
 @click.option("--eval-steps", type=click.IntRange(min=0), default=_DEFAULTS.eval_steps, show_default=True,
               help="Eval batches; 0 evaluates the whole eval split.")
-@click.option("--min-accuracy", type=click.FloatRange(0, 1), default=_DEFAULTS.min_accuracy,
-              show_default=True, help="Classification: bless only models with eval accuracy at least this. "
-                   "0: at least the eval split's majority-class rate + --min-lift.")
+@click.option("--min-accuracy", type=click.FloatRange(0, 1), default=None,
+              help="Classification: bless only models with eval accuracy at least this (0: no accuracy "
+                   "bound). Default: at least the eval split's majority-class rate + --min-lift.")
+@click.option("--min-auc", type=click.FloatRange(0, 1), default=None,
+              help="Binary classification: bless only models with eval AUC at least this (0: no AUC "
+                   "bound). Default: 0.5 (no skill) + --min-lift.")
 @click.option("--max-accuracy-drop", type=click.FloatRange(0, 1), default=_DEFAULTS.max_accuracy_drop,
               show_default=True, help="How far below the last blessed model's accuracy a model may be.")
 @click.option("--min-lift", type=click.FloatRange(0, 1, max_open=True), default=_DEFAULTS.min_lift,
@@ -169,7 +172,7 @@ def cli() -> None:
               help="Webhook to POST the run's outcome to, as JSON with a one-line `text` (repeatable; "
                    "Slack, Mattermost and Teams incoming webhooks take it). A webhook that fails or "
                    "does not answer within 10 s is reported and never changes the run's outcome.")
-def run(data_root, schema_path, label, output_dir, train_steps, eval_steps, min_accuracy,
+def run(data_root, schema_path, label, output_dir, train_steps, eval_steps, min_accuracy, min_auc,
         max_accuracy_drop, min_lift, max_mae, max_mae_rise, split, slice_features, hparams, model, input_map, seed,
         no_cache, warm_start, accept_drift, beam_args, verbose, notify_urls) -> None:
     """Run the pipeline locally: CSV -> validate -> train -> evaluate -> push."""
@@ -178,7 +181,7 @@ def run(data_root, schema_path, label, output_dir, train_steps, eval_steps, min_
         train_buckets, eval_buckets = _parse_split(split)
         config = config_lib.PipelineConfig(
             data_root=data_root, schema_path=schema_path, label=label, output_dir=output_dir,
-            train_steps=train_steps, eval_steps=eval_steps, min_accuracy=min_accuracy,
+            train_steps=train_steps, eval_steps=eval_steps, min_accuracy=min_accuracy, min_auc=min_auc,
             max_accuracy_drop=max_accuracy_drop, min_lift=min_lift, max_mae=max_mae,
             max_mae_rise=max_mae_rise,
             train_hash_buckets=train_buckets, eval_hash_buckets=eval_buckets,
@@ -348,8 +351,19 @@ def _write_report(config, run_index: int = 0, since: Optional[float] = None,
               help="Default of the train_steps run parameter.")
 @click.option("--eval-steps", type=click.IntRange(min=0), default=_DEFAULTS.eval_steps, show_default=True,
               help="Default of the eval_steps run parameter.")
-@click.option("--min-accuracy", type=click.FloatRange(0, 1), default=_DEFAULTS.min_accuracy,
-              show_default=True, help="Default of the min_accuracy run parameter.")
+@click.option("--min-accuracy", type=click.FloatRange(0, 1), default=None,
+              help="Default of the min_accuracy run parameter (as for `run`; not given: -1, meaning the "
+                   "eval split's majority-class rate + --min-lift).")
+@click.option("--min-auc", type=click.FloatRange(0, 1), default=None,
+              help="Binary classification: minimum eval AUC, as for `run` (default: 0.5 + --min-lift).")
+@click.option("--min-lift", type=click.FloatRange(0, 1, max_open=True), default=_DEFAULTS.min_lift,
+              show_default=True, help="How far a model must beat the data's own baseline, as for `run`.")
+@click.option("--max-accuracy-drop", type=click.FloatRange(0, 1), default=_DEFAULTS.max_accuracy_drop,
+              show_default=True, help="How far below the last blessed model's accuracy, as for `run`.")
+@click.option("--max-mae", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Regression: maximum eval mean absolute error, as for `run`.")
+@click.option("--max-mae-rise", type=click.FloatRange(min=0), default=_DEFAULTS.max_mae_rise,
+              show_default=True, help="Regression: how far above the last blessed model's MAE, as for `run`.")
 @click.option("--beam-arg", "beam_args", multiple=True, metavar="ARG",
               help="Beam pipeline arg for the steps (repeatable), e.g. --beam-arg=--runner=DataflowRunner. "
                    "Default: DirectRunner inside each step's container.")
@@ -361,13 +375,15 @@ def _write_report(config, run_index: int = 0, since: Optional[float] = None,
 @click.option("--hparam", "hparams", multiple=True, metavar="NAME=VALUE",
               help="Model hyperparameter (repeatable), as for `run`.")
 def compile_command(target, output, image, pipeline_root, data_root, serving_dir, schema_path,
-                    schema_uri, label, train_steps, eval_steps, min_accuracy, beam_args, model, input_map,
-                    hparams) -> None:
+                    schema_uri, label, train_steps, eval_steps, min_accuracy, min_auc, min_lift,
+                    max_accuracy_drop, max_mae, max_mae_rise, beam_args, model, input_map, hparams) -> None:
     """Compile the pipeline for Kubeflow Pipelines 2.x, Vertex AI Pipelines or KFP 1.8 (offline; nothing remote is touched)."""
     try:
         config = config_lib.PipelineConfig(schema_path=schema_path, label=label, train_steps=train_steps,
                                            eval_steps=eval_steps, min_accuracy=min_accuracy,
-                                           beam_args=tuple(beam_args),
+                                           min_auc=min_auc, min_lift=min_lift, max_mae=max_mae,
+                                           max_accuracy_drop=max_accuracy_drop,
+                                           max_mae_rise=max_mae_rise, beam_args=tuple(beam_args),
                                            hparams=_parse_hparams(hparams, users_model=model is not None),
                                            model=_parse_model(model, input_map),
                                            input_map=_parse_input_map(input_map))
@@ -423,7 +439,8 @@ def run_compiled_command(spec_path, pipeline_root, params, backend, parameter_fo
                + f" under {run.run_dir} (logs: {run.run_dir}/logs/)")
 
     def finished(index, total, result):
-        click.echo(f"[{index}/{total}] {result.task:<52} {result.state:<9} {result.seconds:6.1f} s")
+        counter = f"[{index}/{total}]".ljust(2 * len(str(total)) + 3)  # [1/11] as wide as [11/11]
+        click.echo(f"{counter} {result.task:<52} {result.state:<9} {result.seconds:6.1f} s")
 
     try:
         results = run_compiled.execute(run, on_step=finished)
@@ -576,11 +593,11 @@ def predict_command(input_path, output, model_dir, output_dir, beam_args, delimi
     click.echo(f"scored {scored} rows with {model_dir} into {output}")
     if rejected:
         click.echo(f"{rejected} rows did not fit the schema and were not scored; see {rejects}", err=True)
-    for line in _skew_warnings(input_path, model_dir):
+    for line in _skew_warnings(input_path, model_dir, delimiter, decimal):
         click.echo(line, err=True)
 
 
-def _skew_warnings(input_path: str, model_dir: str) -> list:
+def _skew_warnings(input_path: str, model_dir: str, delimiter: str = ",", decimal: str = ".") -> list:
     """Serving skew: warning lines when the scored rows drifted from the model's training data.
     Never an error: a check that cannot run says so in one line."""
     from pipeline import logs
@@ -590,7 +607,7 @@ def _skew_warnings(input_path: str, model_dir: str) -> list:
             from components.trainer.features import load_schema
             from pipeline.serving import predict, skew
             schema = load_schema(os.path.join(model_dir, task.ASSETS_EXTRA, task.SCHEMA_FILE))
-            lines = skew.skew_warnings(predict._input_files(input_path), model_dir, schema)
+            lines = skew.skew_warnings(predict._input_files(input_path), model_dir, schema, delimiter, decimal)
     except Exception as exc:  # pylint: disable=broad-except  # scoring is done; the check only informs
         return [f"warning: serving skew not checked: {type(exc).__name__}: {exc}"]
     if not lines:

@@ -54,9 +54,11 @@ class PipelineConfig:
     pipeline_name: str = PIPELINE_NAME
     train_steps: int = 2000
     eval_steps: int = 0             # 0: the whole eval split
-    # Classification: accuracy must be >= min_accuracy when given (> 0), else >= the eval split's
-    # majority-class rate + min_lift; a binary label's AUC >= 0.5 + min_lift.
-    min_accuracy: float = 0.0       # explicit value threshold on eval accuracy (0: none)
+    # Classification: accuracy must be >= min_accuracy when given, else >= the eval split's
+    # majority-class rate + min_lift; a binary label's AUC >= min_auc when given, else >= 0.5 +
+    # min_lift. An explicit value replaces the data's baseline (0: no bound on that metric).
+    min_accuracy: Optional[float] = None
+    min_auc: Optional[float] = None
     max_accuracy_drop: float = 0.0  # change threshold: how far below the last blessed model
     min_lift: float = 0.01          # how far a model must beat the data's own baseline
     # Regression: MAE must be <= max_mae when given, else <= (1 - min_lift) x the MAE of always
@@ -84,8 +86,10 @@ class PipelineConfig:
         _check(isinstance(self.eval_steps, int) and self.eval_steps >= 0,
                f"--eval-steps must be a whole number >= 0, 0 meaning the whole eval split "
                f"(got {self.eval_steps!r})")
-        _check(0.0 <= self.min_accuracy <= 1.0,
+        _check(self.min_accuracy is None or 0.0 <= self.min_accuracy <= 1.0,
                f"--min-accuracy must be between 0 and 1 (got {self.min_accuracy!r})")
+        _check(self.min_auc is None or 0.0 <= self.min_auc <= 1.0,
+               f"--min-auc must be between 0 and 1 (got {self.min_auc!r})")
         _check(0.0 <= self.min_lift < 1.0,
                f"--min-lift must be >= 0 and < 1 (got {self.min_lift!r})")
         _check(self.max_mae is None or self.max_mae > 0,

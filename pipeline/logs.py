@@ -134,7 +134,8 @@ class Progress(logging.Handler):
             self.notes = []
 
     def _line(self, state: str) -> None:
-        self.stream.write(f"[{self.index}/{self.total}] {self.node:<28} {state:<7} "
+        counter = f"[{self.index}/{self.total}]".ljust(2 * len(str(self.total)) + 3)  # [1/10] as wide as [10/10]
+        self.stream.write(f"{counter} {self.node:<28} {state:<7} "
                           f"{time.time() - self.started:6.1f} s\n")
         self.stream.flush()
 

@@ -75,14 +75,14 @@ def slices_note(requested, config: PipelineConfig, features: FeatureSet) -> str:
 _SET_AT_RUN_TIME = 1e30
 
 
-def eval_config(label: Label, slice_features: Sequence[str], min_accuracy: float,
+def eval_config(label: Label, slice_features: Sequence[str], min_accuracy: Optional[float],
                 max_accuracy_drop: float, min_lift: float = 0.01, max_mae: Optional[float] = None,
-                max_mae_rise: float = 0.0) -> tfma.EvalConfig:
+                max_mae_rise: float = 0.0, min_auc: Optional[float] = None) -> tfma.EvalConfig:
     """TFMA config: metrics overall and per slice, with the blessing's thresholds.
 
-    Classification (AUC, accuracy, loss): accuracy at least `min_accuracy` (when > 0; else the
+    Classification (AUC, accuracy, loss): accuracy at least `min_accuracy` (when given; else the
     eval split's majority-class rate + `min_lift`, set by the Evaluator at run time), a binary
-    label's AUC at least 0.5 + `min_lift`, and, once a model has been blessed before, accuracy no
+    label's AUC at least `min_auc` (when given, 0 meaning no bound; else 0.5 + `min_lift`), and, once a model has been blessed before, accuracy no
     more than `max_accuracy_drop` below that baseline's. Regression (mean absolute error, mean
     squared error, RMSE): MAE at most `max_mae` (else below the MAE of predicting the training
     split's mean, set at run time) and at most `max_mae_rise` above the baseline's.
@@ -116,16 +116,17 @@ def eval_config(label: Label, slice_features: Sequence[str], min_accuracy: float
         ]
         return _tfma_config(label, slice_features, metrics)
     accuracy_thresholds = overall(
-        tfma.GenericValueThreshold(lower_bound={"value": min_accuracy}),
+        tfma.GenericValueThreshold(lower_bound={"value": _SET_AT_RUN_TIME if min_accuracy is None else min_accuracy}),
         tfma.GenericChangeThreshold(direction=tfma.MetricDirection.HIGHER_IS_BETTER,
                                     absolute={"value": -max_accuracy_drop - 1e-10}))
     if label.is_binary:
+        auc = gates_lib.auc_bound(min_auc, min_lift)
         metrics = [
             tfma.MetricConfig(class_name="ExampleCount"),
             tfma.MetricConfig(class_name="BinaryAccuracy", config=named % ACCURACY,
                               per_slice_thresholds=accuracy_thresholds),
             tfma.MetricConfig(class_name="AUC", config=named % gates_lib.AUC, per_slice_thresholds=overall(
-                tfma.GenericValueThreshold(lower_bound={"value": 0.5 + min_lift}))),
+                tfma.GenericValueThreshold(lower_bound={"value": auc})) if auc > 0 else []),
             tfma.MetricConfig(class_name="BinaryCrossentropy", config=named % "loss"),
             tfma.MetricConfig(class_name="Precision"),
             tfma.MetricConfig(class_name="Recall"),
@@ -150,9 +151,15 @@ def _tfma_config(label: Label, slice_features: Sequence[str], metrics) -> tfma.E
         metrics_specs=[tfma.MetricsSpec(metrics=metrics)])
 
 
+def run_parameter_min_accuracy(config: PipelineConfig) -> float:
+    """The Evaluator's min_accuracy parameter: the explicit bound, or gates.FROM_DATA (-1)."""
+    return gates_lib.FROM_DATA if config.min_accuracy is None else config.min_accuracy
+
+
 def gates_settings(config: PipelineConfig, label: Label) -> str:
     """The Evaluator's `gates` parameter (gates.py computes the data-dependent bounds from it)."""
-    return gates_lib.settings(label.task, label.name, label.dtype.name, config.min_lift, config.max_mae)
+    return gates_lib.settings(label.task, label.name, label.dtype.name, config.min_lift, config.max_mae,
+                              config.min_auc)
 
 
 def trainer_custom_config(config: PipelineConfig) -> dict:
@@ -246,7 +253,7 @@ def create_pipeline(
     trainer.add_upstream_node(drift_guard)
 
     evaluator = run_parameters.Evaluator(
-        min_accuracy=config.min_accuracy if min_accuracy is None else min_accuracy,
+        min_accuracy=run_parameter_min_accuracy(config) if min_accuracy is None else min_accuracy,
         accuracy_metric=ACCURACY,
         gates=gates_settings(config, label),
         examples=example_gen.outputs["examples"],
@@ -254,7 +261,7 @@ def create_pipeline(
         baseline_model=baseline.outputs["model"],
         eval_config=eval_config(label, config.slice_features, config.min_accuracy,
                                 config.max_accuracy_drop, config.min_lift, config.max_mae,
-                                config.max_mae_rise)).with_id(EVALUATOR)
+                                config.max_mae_rise, config.min_auc)).with_id(EVALUATOR)
 
     # Loads the model as a server would (a fresh TensorFlow-only process replaying the warm-up
     # requests): TFX's InfraValidator's job, without the Docker or Kubernetes that Vertex AI lacks.

@@ -90,9 +90,7 @@ def with_gates(exec_properties: Dict[str, Any], split_uri) -> tuple:
     if not exec_properties.get(GATES_KEY):
         return with_min_accuracy(exec_properties), {}
     settings = json.loads(exec_properties[GATES_KEY])
-    minimum = float(exec_properties.get(MIN_ACCURACY_KEY) or 0.0)
-    if not 0.0 <= minimum <= 1.0:
-        raise ValueError(f"{MIN_ACCURACY_KEY} must be between 0 and 1 (got {minimum})")
+    minimum = gates_lib.explicit_min_accuracy(exec_properties.get(MIN_ACCURACY_KEY))
     config = tfma.EvalConfig()
     json_format.Parse(exec_properties[standard_component_specs.EVAL_CONFIG_KEY], config)
     notes = gates_lib.bounds(settings, minimum, split_uri)

@@ -6,8 +6,9 @@ So the Evaluator's executor computes them, from the run's own Examples, just bef
 
 - classification: the majority class's rate on the eval split (what always answering the most
   frequent class scores); the accuracy bound is that rate + `min_lift`, unless an explicit
-  `--min-accuracy` is given. A binary label's AUC must be at least 0.5 (no skill) + `min_lift`;
-  that bound needs no data and is in the EvalConfig from the start.
+  `--min-accuracy` is given. A binary label's AUC must be at least 0.5 (no skill) + `min_lift`,
+  unless an explicit `--min-auc` is given; that bound needs no data and is in the EvalConfig from
+  the start. An explicit value replaces the baseline; an explicit 0 means no bound.
 - regression: the mean absolute error on the eval split of always predicting the training
   split's mean label; the MAE bound is that MAE x (1 - `min_lift`), unless an explicit
   `--max-mae` is given.
@@ -28,13 +29,31 @@ MAE = "mae"
 PREDICTION_PLOT = "prediction_plot"  # regression: TFMA's CalibrationPlot over the label's range
 PLOT_BUCKETS = 20
 GATES_FILE = "gates.json"  # in the ModelEvaluation artifact's folder: metric -> what its bound is
+# The min_accuracy run parameter's value for "not given": the bound comes from the data. (A
+# Kubeflow run parameter is a number, never None.)
+FROM_DATA = -1.0
+
+
+def explicit_min_accuracy(value) -> Optional[float]:
+    """The min_accuracy parameter as a bound, or None (from the data) for FROM_DATA / nothing."""
+    if value is None or value == "" or float(value) < 0:
+        return None
+    if float(value) > 1.0:
+        raise ValueError(f"min_accuracy must be between 0 and 1, or {FROM_DATA:g} for the eval "
+                         f"split's majority-class rate + min_lift (got {value})")
+    return float(value)
+
+
+def auc_bound(min_auc: Optional[float], min_lift: float) -> float:
+    """A binary label's AUC bound: the explicit `--min-auc`, else 0.5 (no skill) + `min_lift`."""
+    return 0.5 + min_lift if min_auc is None else min_auc
 
 
 def settings(task: str, label: str, label_dtype: str, min_lift: float,
-             max_mae: Optional[float]) -> str:
+             max_mae: Optional[float], min_auc: Optional[float] = None) -> str:
     """The Evaluator's `gates` parameter: what the executor needs to compute the bounds (JSON)."""
     return json.dumps({"task": task, "label": label, "label_dtype": label_dtype,
-                       "min_lift": min_lift, "max_mae": max_mae}, sort_keys=True)
+                       "min_lift": min_lift, "max_mae": max_mae, "min_auc": min_auc}, sort_keys=True)
 
 
 def label_values(split_uri: str, label: str, dtype: str):
@@ -52,9 +71,10 @@ def label_values(split_uri: str, label: str, dtype: str):
     return np.concatenate(chunks) if chunks else np.array([])
 
 
-def bounds(gates: Dict[str, Any], min_accuracy: float, split_uri) -> Dict[str, Dict[str, Any]]:
+def bounds(gates: Dict[str, Any], min_accuracy: Optional[float], split_uri) -> Dict[str, Dict[str, Any]]:
     """{metric: {"bound": number, "note": what it is}} for the data-dependent thresholds.
 
+    `min_accuracy`: an explicit bound, or None for the majority-class rate + min_lift.
     `split_uri(name)` gives a split's folder of the run's Examples.
     """
     import numpy as np
@@ -73,7 +93,7 @@ def bounds(gates: Dict[str, Any], min_accuracy: float, split_uri) -> Dict[str, D
                       "train_max": float(train.max()) if train.size else 1.0,
                       "note": (f"the MAE of always predicting the training split's mean {mean:.4g}: "
                                f"{mean_mae:.4f}" + (f", less {lift:g} of it" if lift else ""))}}
-    if min_accuracy > 0:
+    if min_accuracy is not None:
         return {ACCURACY: {"bound": min_accuracy, "note": "--min-accuracy"}}
     values = label_values(split_uri("eval"), gates["label"], gates["label_dtype"])
     counts = collections.Counter(v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
@@ -101,7 +121,10 @@ def static_notes(gates: Dict[str, Any], binary: bool) -> Dict[str, Dict[str, Any
     if gates["task"] == "regression" or not binary:
         return {}
     lift = float(gates["min_lift"])
-    return {AUC: {"bound": 0.5 + lift, "baseline": 0.5,
+    explicit = gates.get("min_auc")
+    if explicit is not None:
+        return {AUC: {"bound": float(explicit), "note": "--min-auc"}} if explicit > 0 else {}
+    return {AUC: {"bound": auc_bound(None, lift), "baseline": 0.5,
                   "note": "a model with no skill: 0.5" + (f", + {lift:g}" if lift else "")}}
 
 

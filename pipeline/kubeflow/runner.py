@@ -34,7 +34,7 @@ from components.trainer import user_model
 from components.trainer.user_model import ModelSpec
 from pipeline.config import ConfigError, PipelineConfig
 from pipeline.kubeflow import compiled_exit, parameters
-from pipeline.pipeline import BASELINE, create_pipeline, with_resolved_slices
+from pipeline.pipeline import BASELINE, create_pipeline, run_parameter_min_accuracy, with_resolved_slices
 
 KFP2, VERTEX, KUBEFLOW_V1 = "kfp2", "vertex", "kubeflow-v1"
 TARGETS = (KFP2, VERTEX, KUBEFLOW_V1)
@@ -107,7 +107,7 @@ def run_parameters(config: PipelineConfig, data_root: str) -> Dict[str, data_typ
         EVAL_STEPS_PARAM: data_types.RuntimeParameter(name=EVAL_STEPS_PARAM, ptype=int,
                                                      default=config.eval_steps),
         MIN_ACCURACY_PARAM: data_types.RuntimeParameter(name=MIN_ACCURACY_PARAM, ptype=float,
-                                                       default=config.min_accuracy),
+                                                       default=run_parameter_min_accuracy(config)),
         ACCEPT_DRIFT_PARAM: data_types.RuntimeParameter(name=ACCEPT_DRIFT_PARAM, ptype=int,
                                                        default=int(config.accept_drift)),
     }  # and notify_urls, the exit handler's (declared by compiled_exit.wire_exit_handler)

@@ -22,9 +22,11 @@ def training_statistics_uri(model_dir: str) -> Optional[str]:
     return str(uri) if uri else None
 
 
-def skew_warnings(files: List[str], model_dir: str, schema) -> List[str]:
+def skew_warnings(files: List[str], model_dir: str, schema, delimiter: str = ",",
+                  decimal: str = ".") -> List[str]:
     """Warning lines, one per feature whose distribution in `files` drifted from the training
-    data's past the schema's threshold; [] when none did or nothing can be compared."""
+    data's past the schema's threshold; [] when none did or nothing can be compared. The files are
+    read in predict's dialect (`delimiter`, the numbers' `decimal` mark)."""
     uri = training_statistics_uri(model_dir)
     if not uri or not any(f.HasField("drift_comparator") for f in schema.feature):
         return []
@@ -36,12 +38,14 @@ def skew_warnings(files: List[str], model_dir: str, schema) -> List[str]:
         served = split_statistics(uri)
     except Exception:  # pylint: disable=broad-except  # the statistics were deleted: nothing to compare
         return []
-    frame = pd.concat([pd.read_csv(f, dtype=str, keep_default_na=False) for f in files], ignore_index=True)
+    frame = pd.concat([pd.read_csv(f, sep=delimiter, dtype=str, keep_default_na=False) for f in files],
+                      ignore_index=True)
     for feature in schema.feature:
         if feature.name not in frame:
             continue
         if feature.type in (schema_pb2.INT, schema_pb2.FLOAT):
-            frame[feature.name] = pd.to_numeric(frame[feature.name].replace("", None), errors="coerce")
+            column = frame[feature.name] if decimal == "." else frame[feature.name].str.replace(decimal, ".")
+            frame[feature.name] = pd.to_numeric(column.replace("", None), errors="coerce")
         else:
             frame[feature.name] = frame[feature.name].replace("", None)
     _, features = measure(tfdv.generate_statistics_from_dataframe(frame), served, schema)

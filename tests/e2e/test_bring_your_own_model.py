@@ -176,7 +176,7 @@ def auc(labels, scores) -> float:
 
 
 def run_cli(*args):
-    return CliRunner().invoke(cli, ["run", "--train-steps", "100", "--min-accuracy", "0.5", *args],
+    return CliRunner().invoke(cli, ["run", "--train-steps", "100", "--min-accuracy", "0.5", "--min-auc", "0", *args],
                               catch_exceptions=False)
 
 
@@ -505,7 +505,8 @@ def test_the_example_compiles_for_kfp2_with_its_model_and_runs_with_run_compiled
         "compile", "--target", "kfp2", "--output", str(spec), "--image", "registry.example/keras-tfx:test",
         "--pipeline-root", "gs://no-such-bucket/byo", "--data-root", str(sentiment / "data"),
         "--schema", os.path.join(PROJECT, "schemas", "sentiment", "schema.pbtxt"), "--label", "label",
-        "--train-steps", "100", "--min-accuracy", "0", "--model", "examples.text_classifier:build_model",
+        "--train-steps", "100", "--min-accuracy", "0", "--min-auc", "0",
+        "--model", "examples.text_classifier:build_model",
         "--input-map", "input_1=text"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     text = spec.read_text()

@@ -55,7 +55,8 @@ def test_the_kfp2_spec_runs_every_step_inside_the_built_image(built_image, small
     # image's own copy (/app/schemas/...), as compiled by default.
     shutil.copytree(small_taxi_dir, root / "data")
     spec = kubeflow_runner.compile_pipeline(
-        config_lib.PipelineConfig(train_steps=TRAIN_STEPS), target="kfp2", output=str(tmp_path / "p.json"),
+        config_lib.PipelineConfig(train_steps=TRAIN_STEPS, min_accuracy=0.0, min_auc=0.0), target="kfp2",
+        output=str(tmp_path / "p.json"),
         image=built_image, pipeline_root="gs://no-such-bucket/keras-tfx")
     result = subprocess.run(
         [sys.executable, "-m", "pipeline", "run-compiled", spec, "--pipeline-root", str(root),

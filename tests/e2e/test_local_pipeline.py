@@ -75,23 +75,23 @@ def test_terminal_shows_progress_training_and_a_summary_that_says_why(first_run,
     lines = terminal.splitlines()
     progress = [line.split() for line in lines if line.startswith("[")]
     assert [(p[0], p[1], p[2]) for p in progress] == [
-        (f"[{i}/9]", node, "ran") for i, node in enumerate(
+        (f"[{i}/10]", node, "ran") for i, node in enumerate(
             [pipeline_lib.EXAMPLE_GEN, pipeline_lib.SCHEMA_GEN, pipeline_lib.BASELINE,
-             pipeline_lib.STATISTICS_GEN, pipeline_lib.EXAMPLE_VALIDATOR, pipeline_lib.TRAINER,
+             pipeline_lib.STATISTICS_GEN, pipeline_lib.DRIFT_GUARD, pipeline_lib.EXAMPLE_VALIDATOR, pipeline_lib.TRAINER,
              pipeline_lib.EVALUATOR, pipeline_lib.SERVING_CHECK, pipeline_lib.PUSHER], 1)], terminal
     # While training: step, loss and examples/s every tenth of the 150 steps, before the Trainer's line.
     training = [line.split() for line in lines if line.strip().startswith("Trainer: step")]
     assert [t[2] for t in training] == [f"{s}/150" for s in range(15, 151, 15)], terminal
     assert all(t[3] == "loss" and float(t[4]) > 0 and t[6] == "examples/s" and float(t[5]) > 0
                for t in training), terminal
-    assert lines.index(next(line for line in lines if line.startswith("[6/9] Trainer"))) > \
+    assert lines.index(next(line for line in lines if line.split()[:2] == ["[7/10]", "Trainer"])) > \
         lines.index(next(line for line in lines if "step 150/150" in line))
     # The first run has no baseline: one plain line, right after the baseline step's.
     baseline = next(i for i, line in enumerate(lines) if pipeline_lib.BASELINE in line and line.startswith("["))
     assert lines[baseline + 1].strip() == logs.NO_BASELINE
     assert "Traceback" not in terminal and "INFO:" not in terminal and "WARNING:" not in terminal
     # The serving check's note, right under its line: passed, with the load time and latencies.
-    check = next(i for i, line in enumerate(lines) if line.startswith("[8/9] " + pipeline_lib.SERVING_CHECK))
+    check = next(i for i, line in enumerate(lines) if line.split()[:2] == ["[9/10]", pipeline_lib.SERVING_CHECK])
     assert re.fullmatch(r"      serving check: passed: loaded in \d+\.\d s in a fresh TensorFlow process, \d+ "
                         r"warm-up requests answered through both signatures; p50/p99 [\d.]+/[\d.]+ ms at batch 1, "
                         r"[\d.]+/[\d.]+ ms at batch 100", lines[check + 1]), terminal
@@ -293,7 +293,7 @@ def test_a_changed_model_is_pushed_as_a_new_version(first_run, tmp_path):
     config = own_copy(first_run[0], tmp_path)
     versions = sorted(v for v in os.listdir(config.serving_dir) if v.isdigit())
     completed = invoke_cli("run", "--data-root", config.data_root, "--output-dir", config.output_dir,
-                           "--train-steps", "80", "--max-accuracy-drop", "1.0", "--min-accuracy", "0",
+                           "--train-steps", "80", "--max-accuracy-drop", "1.0", "--min-accuracy", "0", "--min-auc", "0",
                            "--seed", str(config.seed))
     assert completed.exit_code == 0, completed.output[-3000:]
     summary = results.summarize(config)

@@ -89,7 +89,7 @@ def words(tmp_path_factory, hook):
     (root / "proto" / "helpers.py").write_text("WIDTH = 8\n")
     args = ["run", "--data-root", str(root / "data"), "--schema", str(root / "schema.pbtxt"),
             "--label", "label", "--model", "proto/model.py:build_model", "--train-steps", "40",
-            "--min-accuracy", "0", "--output-dir", str(root / "out"), "--notify", hook.url]
+            "--min-accuracy", "0", "--min-auc", "0", "--output-dir", str(root / "out"), "--notify", hook.url]
     dead, _held = _dead_url()
     first = _cli(*args, "--notify", dead, cwd=str(root))
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]

@@ -43,7 +43,7 @@ def test_the_structured_data_notebook_goes_in_as_it_is_by_its_function(tmp_path)
     out = tmp_path / "out"
     result, terminal = run_cli_on_a_terminal(
         "--data-root", str(tmp_path / "data"), "--output-dir", str(out), "--train-steps", "60",
-        "--min-accuracy", "0", "--model", f"{os.path.relpath(NOTEBOOK)}:build_model")
+        "--min-accuracy", "0", "--min-auc", "0", "--model", f"{os.path.relpath(NOTEBOOK)}:build_model")
     text = result.output + terminal
     assert result.exit_code == 0, text
     assert 'model: skipped cell 4: dataframe = pd.read_csv("../data/taxi/data.csv")' in text

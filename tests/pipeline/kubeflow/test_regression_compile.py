@@ -44,4 +44,4 @@ def test_the_regression_graph_compiles_with_its_metrics_and_gates(tmp_path, targ
     assert {"mae", "mse", "rmse", "prediction_plot"} <= set(names)
     gates = next(json.loads(t) for t in texts if '"task": "regression"' in t)
     assert gates == {"task": "regression", "label": "progression", "label_dtype": "int64", "min_lift": 0.01,
-                     "max_mae": None}
+                     "max_mae": None, "min_auc": None}

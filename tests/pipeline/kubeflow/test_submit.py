@@ -153,7 +153,7 @@ def test_submit_v2beta1_refuses_bad_values_and_vertex_specs_before_anything_is_s
                                               r"give a whole number, e\.g\. --param train_steps=300$"):
             submit.submit(kfp2_package, kfp_api.url, "e", params=["train_steps=1.5"])
         with pytest.raises(ConfigError, match=r"--param min_accuracy=high: min_accuracy is a float parameter; "
-                                              r"give a number, e\.g\. --param min_accuracy=0\.0"):
+                                              r"give a number, e\.g\. --param min_accuracy=-1\.0"):
             submit.submit(kfp2_package, kfp_api.url, "e", params=["min_accuracy=high"])
         vertex = kubeflow_runner.compile_pipeline(PipelineConfig(), target="vertex", output=str(tmp_path / "v.json"),
                                                   image="registry.example/k:1", pipeline_root="gs://b/r")

@@ -9,13 +9,14 @@ from pipeline.serving import skew
 from tests.components.drift_guard.test_executor import SCHEMA, _statistics
 
 
-def _rows(path, fare_shift=0.0, seed=7):
+def _rows(path, fare_shift=0.0, seed=7, delimiter=",", decimal="."):
     """A CSV like the training data's (fare ~ N(10, 2), colour half blue), `fare` moved by `fare_shift`."""
     rng = np.random.default_rng(seed)
     with open(path, "w") as f:
-        f.write("fare,colour\n")
+        f.write(f"fare{delimiter}colour\n")
         for _ in range(400):
-            f.write(f"{rng.normal(10, 2) + fare_shift:.4f},{'blue' if rng.random() < 0.5 else 'red'}\n")
+            fare = f"{rng.normal(10, 2) + fare_shift:.4f}".replace(".", decimal)
+            f.write(f"{fare}{delimiter}{'blue' if rng.random() < 0.5 else 'red'}\n")
     return str(path)
 
 
@@ -46,3 +47,13 @@ def test_a_model_without_a_push_record_is_not_compared(served, tmp_path):
     (tmp_path / "elsewhere" / "3").mkdir(parents=True)
     assert skew.skew_warnings([_rows(tmp_path / "x.csv", fare_shift=10.0)], str(tmp_path / "elsewhere" / "3"),
                               schema) == []
+
+
+def test_a_european_export_is_read_in_predicts_dialect(served, tmp_path):
+    """';' between fields and ',' as the decimal mark: the shift is still seen, and like rows are not."""
+    model_dir, schema = served
+    shifted = _rows(tmp_path / "shifted.csv", fare_shift=10.0, delimiter=";", decimal=",")
+    lines = skew.skew_warnings([shifted], model_dir, schema, delimiter=";", decimal=",")
+    assert len(lines) == 1 and "'fare'" in lines[0], lines
+    same = _rows(tmp_path / "same.csv", delimiter=";", decimal=",")
+    assert skew.skew_warnings([same], model_dir, schema, delimiter=";", decimal=",") == []
