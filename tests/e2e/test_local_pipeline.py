@@ -61,8 +61,11 @@ def test_first_run_executes_every_component_and_pushes(first_run):
     config, summary = first_run
     assert summary.states == {node: "ran" for node in pipeline_lib.COMPONENT_IDS}
     assert summary.blessed is True and summary.pushed
-    assert summary.metrics["accuracy"] >= config.min_accuracy
-    assert 0.5 < summary.metrics["auc"] <= 1.0
+    # No --min-accuracy: the bound is the eval split's majority-class rate + 0.01, counted here.
+    _, labels = _eval_split(config)
+    majority_rate = float((labels == np.bincount(labels).argmax()).mean())
+    assert summary.metrics["accuracy"] >= majority_rate + 0.01
+    assert 0.51 <= summary.metrics["auc"] <= 1.0
     assert summary.metrics["example_count"] > 100
     version = serving.latest_version(config.serving_dir)
     assert version is not None and summary.pushed_path.rstrip("/") == version
@@ -160,11 +163,16 @@ def test_run_report_holds_the_runs_numbers(first_run, first_run_terminal, small_
     # Evaluation and decision: TFMA's numbers, as ML Metadata points to them.
     assert facts["metrics"] == pytest.approx(summary.metrics)
     assert f"data-metric='auc'>{summary.metrics['auc']:.4f}<" in page
-    value_check = facts["checks"][0]
-    assert (value_check["metric"], value_check["kind"], value_check["passed"]) == ("accuracy", "value", True)
-    assert value_check["value"] == pytest.approx(summary.metrics["accuracy"])
-    assert value_check["bound"] == f">= {config.min_accuracy:g}"
-    assert len(facts["checks"]) == 1  # no baseline yet: TFX drops the change threshold
+    _, labels = _eval_split(config)
+    majority_rate = float((labels == np.bincount(labels).argmax()).mean())
+    checks = {check["metric"]: check for check in facts["checks"]}
+    assert set(checks) == {"accuracy", "auc"}  # no baseline yet: TFX drops the change threshold
+    assert len(facts["checks"]) == 2
+    assert all(check["kind"] == "value" and check["passed"] is True for check in checks.values())
+    assert checks["accuracy"]["value"] == pytest.approx(summary.metrics["accuracy"])
+    assert float(checks["accuracy"]["bound"].split()[-1]) == pytest.approx(majority_rate + 0.01, abs=1e-6)
+    assert checks["auc"]["value"] == pytest.approx(summary.metrics["auc"])
+    assert checks["auc"]["bound"] == ">= 0.51"
     assert "No blessed model yet" in page
     assert facts["pushed_version"] == os.path.basename(summary.pushed_path.rstrip("/"))
     assert facts["serving_check"]["passed"] is True and facts["serving_check"]["load_seconds"] > 0
@@ -318,7 +326,7 @@ def test_impossible_threshold_pushes_nothing_and_keeps_earlier_versions(first_ru
     accuracy = tfma_overall(evaluation)["accuracy"]
     assert 0.5 < accuracy < 1.0
     (blessing,) = [line for line in completed.stdout.splitlines() if line.startswith("blessed: ")]
-    assert blessing.startswith(f"blessed: no: accuracy {accuracy:.4f}, needed >= 1; "), blessing
+    assert blessing.startswith(f"blessed: no: accuracy {accuracy:.4f}, needed >= 1 (--min-accuracy); "), blessing
     assert "pushed: " not in completed.stdout or "pushed: nothing" in completed.stdout
     summary = results.summarize(config)
     assert summary.states[pipeline_lib.TRAINER] == "ran"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import string
 import subprocess
 import sys
@@ -128,7 +129,7 @@ def test_an_edited_helper_module_trains_again(words):
     finally:
         (root / "proto" / "helpers.py").write_text("WIDTH = 8\n")
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
-    trainer_line = next(line for line in second.stdout.splitlines() if "] Trainer " in line)
+    trainer_line = next(line for line in second.stdout.splitlines() if re.match(r"\[\d+/\d+\] +Trainer ", line))
     assert " ran " in trainer_line, trainer_line
     assert _trainer_states(config).count(complete) == before + 1
     assert "CsvExampleGen                cached" in second.stdout  # the data did not change

@@ -234,3 +234,46 @@ def test_a_base_rate_only_classifier_on_imbalanced_data_is_not_blessed(tmp_path)
 
 def printed_line(text, start):
     return next(line for line in text.splitlines() if line.startswith(start))
+
+
+def test_the_same_graph_compiled_for_kfp2_runs_under_run_compiled_held_to_the_mean_predictor(tmp_path):
+    """Kubeflow: the regression graph compiled for KFP 2.x, each step run by `run-compiled` as a
+    cluster would; the pushed model's predictions, recomputed here, beat the training mean."""
+    import tensorflow as tf
+    from pipeline.kubeflow import run_compiled, runner as kubeflow_runner
+    config = config_lib.PipelineConfig(data_root=DATA, schema_path=SCHEMA, label=LABEL, train_steps=int(STEPS))
+    spec = kubeflow_runner.compile_pipeline(config, target="kfp2", output=str(tmp_path / "regression.json"),
+                                            image="registry.example/keras-tfx:test",
+                                            pipeline_root="gs://no-such-bucket/regression", data_root=DATA,
+                                            schema_uri=SCHEMA)
+    root = tmp_path / "root"
+    done = cli("run-compiled", spec, "--pipeline-root", str(root))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    (record,) = run_compiled.load_records(str(root))
+    assert record["state"] == "succeeded"
+
+    def artifact(task, key):
+        return record["tasks"][task]["outputs"][key][0]
+    assert artifact(config_lib.EVALUATOR, "blessing")["metadata"]["blessed"] == 1
+    pushed = artifact(config_lib.PUSHER, "pushed_model")["metadata"]
+    assert pushed["pushed"] == 1
+    examples = artifact(config_lib.EXAMPLE_GEN, "examples")["uri"]
+
+    def split(name):
+        files = sorted(glob.glob(os.path.join(examples, f"Split-{name}", "*.gz")))
+        serialized = [r.numpy() for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]
+        labels = np.array([tf.train.Example.FromString(s).features.feature[LABEL].int64_list.value[0]
+                           for s in serialized], dtype=float)
+        return serialized, labels
+    serialized, labels = split("eval")
+    _, train_labels = split("train")
+    model = tf.saved_model.load(pushed["pushed_destination"])
+    predictions = model.signatures["serving_default"](examples=tf.constant(serialized))["predictions"].numpy()[:, 0]
+    mae = float(np.abs(predictions - labels).mean())
+    mean_mae = float(np.abs(labels - train_labels.mean()).mean())
+    assert mae < 0.99 * mean_mae
+    # TFMA's MAE in the compiled run is the pushed model's, and its gate is the mean predictor's.
+    evaluation = artifact(config_lib.EVALUATOR, "evaluation")["uri"]
+    assert results.overall_metrics(evaluation)["mae"] == pytest.approx(mae, rel=1e-4)
+    with open(os.path.join(evaluation, "gates.json")) as f:
+        assert json.load(f)["mae"]["bound"] == pytest.approx(0.99 * mean_mae, rel=1e-4)

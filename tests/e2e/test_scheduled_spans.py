@@ -135,7 +135,7 @@ def test_a_drifted_span_stops_before_training_naming_the_feature(two_spans, drif
     assert "feature 'fare': Jensen-Shannon divergence" in error and "--accept-drift" in error
     assert "Nothing was trained or pushed." in error
     assert "'payment_type'" not in error  # only what drifted is named
-    assert re.search(rf"^\[\d+/{len(config_lib.COMPONENT_IDS)}\] {pipeline_lib.DRIFT_GUARD} +failed ",
+    assert re.search(rf"^\[\d+/{len(config_lib.COMPONENT_IDS)}\] +{pipeline_lib.DRIFT_GUARD} +failed ",
                      result.stdout, re.M), result.stdout
     # Nothing trained, nothing pushed: no new Trainer execution, the serving dir as it was.
     assert len(_trainer_executions(config)) == before["trainers"]
