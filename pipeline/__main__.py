@@ -439,8 +439,8 @@ def run_compiled_command(spec_path, pipeline_root, params, backend, parameter_fo
                + f" under {run.run_dir} (logs: {run.run_dir}/logs/)")
 
     def finished(index, total, result):
-        counter = f"[{index}/{total}]".ljust(2 * len(str(total)) + 3)  # [1/11] as wide as [11/11]
-        click.echo(f"{counter} {result.task:<52} {result.state:<9} {result.seconds:6.1f} s")
+        from pipeline import logs
+        click.echo(f"{logs.step_counter(index, total)} {result.task:<52} {result.state:<9} {result.seconds:6.1f} s")
 
     try:
         results = run_compiled.execute(run, on_step=finished)

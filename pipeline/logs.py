@@ -83,6 +83,11 @@ SLICES_LOG = "Slices: %s"  # logged by the local runner before the components ru
 NO_BASELINE = "no blessed model yet: this run's model is compared against the thresholds only"
 
 
+def step_counter(index: int, total: int) -> str:
+    """`[1/10]` padded as wide as `[10/10]`, so the step names line up (and split() still works)."""
+    return f"[{index}/{total}]".ljust(2 * len(str(total)) + 3)
+
+
 class Progress(logging.Handler):
     """Turns the local runner's log records into one terminal line per component.
 
@@ -134,8 +139,7 @@ class Progress(logging.Handler):
             self.notes = []
 
     def _line(self, state: str) -> None:
-        counter = f"[{self.index}/{self.total}]".ljust(2 * len(str(self.total)) + 3)  # [1/10] as wide as [10/10]
-        self.stream.write(f"{counter} {self.node:<28} {state:<7} "
+        self.stream.write(f"{step_counter(self.index, self.total)} {self.node:<28} {state:<7} "
                           f"{time.time() - self.started:6.1f} s\n")
         self.stream.flush()
 
