@@ -126,7 +126,7 @@ def eval_config(label: Label, slice_features: Sequence[str], min_accuracy: Optio
             tfma.MetricConfig(class_name="BinaryAccuracy", config=named % ACCURACY,
                               per_slice_thresholds=accuracy_thresholds),
             tfma.MetricConfig(class_name="AUC", config=named % gates_lib.AUC, per_slice_thresholds=overall(
-                tfma.GenericValueThreshold(lower_bound={"value": auc})) if auc > 0 else []),
+                tfma.GenericValueThreshold(lower_bound={"value": auc})) if auc is not None else []),
             tfma.MetricConfig(class_name="BinaryCrossentropy", config=named % "loss"),
             tfma.MetricConfig(class_name="Precision"),
             tfma.MetricConfig(class_name="Recall"),

@@ -44,9 +44,11 @@ def explicit_min_accuracy(value) -> Optional[float]:
     return float(value)
 
 
-def auc_bound(min_auc: Optional[float], min_lift: float) -> float:
-    """A binary label's AUC bound: the explicit `--min-auc`, else 0.5 (no skill) + `min_lift`."""
-    return 0.5 + min_lift if min_auc is None else min_auc
+def auc_bound(min_auc: Optional[float], min_lift: float) -> Optional[float]:
+    """A binary label's AUC bound: the explicit `--min-auc`, else 0.5 (no skill) + `min_lift`;
+    None for an explicit 0 (no bound)."""
+    bound = 0.5 + min_lift if min_auc is None else min_auc
+    return bound if bound > 0 else None
 
 
 def settings(task: str, label: str, label_dtype: str, min_lift: float,
@@ -122,9 +124,12 @@ def static_notes(gates: Dict[str, Any], binary: bool) -> Dict[str, Dict[str, Any
         return {}
     lift = float(gates["min_lift"])
     explicit = gates.get("min_auc")
+    bound = auc_bound(explicit, lift)
+    if bound is None:
+        return {}
     if explicit is not None:
-        return {AUC: {"bound": float(explicit), "note": "--min-auc"}} if explicit > 0 else {}
-    return {AUC: {"bound": auc_bound(None, lift), "baseline": 0.5,
+        return {AUC: {"bound": float(bound), "note": "--min-auc"}}
+    return {AUC: {"bound": bound, "baseline": 0.5,
                   "note": "a model with no skill: 0.5" + (f", + {lift:g}" if lift else "")}}
 
 
