@@ -35,8 +35,10 @@ run: $(STAMP)
 
 # Two pytest workers (pytest-xdist), each taking whole test files, so a module's shared run stays
 # in one process: the e2e runs are mostly single-threaded Python (Beam's DirectRunner), and two
-# of them keep both cores busy. `make test XDIST=` runs everything in one process.
-XDIST ?= -n 2 --dist loadfile
+# of them keep both cores busy. Files go out costliest first (tests/conftest.py orders them by
+# their worker_seconds mark; xdist's own reorder, by test count, would send the one-test image
+# build last). `make test XDIST=` runs everything in one process.
+XDIST ?= -n 2 --dist loadfile --no-loadscope-reorder
 
 test: $(STAMP) browser
 	$(PY) -m pytest $(XDIST) $(TEST_ARGS)

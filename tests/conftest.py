@@ -22,6 +22,16 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if item.get_closest_marker("e2e") and not item.get_closest_marker("timeout"):
             item.add_marker(pytest.mark.timeout(E2E_TIMEOUT_S))
+    # The costliest files first (`@pytest.mark.worker_seconds(N)`, measured), each file's tests
+    # kept together and in order: `make test`'s workers take whole files in this order
+    # (--dist loadfile --no-loadscope-reorder), so no long file starts last while the other
+    # worker idles. The sort is stable: files without the mark keep their collection order.
+    items.sort(key=lambda item: -_worker_seconds(item))
+
+
+def _worker_seconds(item) -> float:
+    mark = item.get_closest_marker("worker_seconds")
+    return float(mark.args[0]) if mark else 0.0
 
 
 def read_taxi_rows(every: int = 1):

@@ -16,7 +16,7 @@ from pipeline.report import page as report, results
 from pipeline.serving import model as serving
 from tests.conftest import read_taxi_rows, write_csv
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.worker_seconds(200)]
 
 
 def _payment_rows():

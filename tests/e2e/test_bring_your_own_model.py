@@ -18,14 +18,13 @@ from components.trainer.features import features_from_schema, load_schema
 from pipeline import config as config_lib
 from pipeline.report import results
 from pipeline.serving import model as serving_model
-from pipeline.kubeflow import run_compiled
 from pipeline.__main__ import cli
 from tests.conftest import read_taxi_rows, write_csv
 from tests.components.trainer import test_export
 from tests.e2e.outputs import Snapshot, tree_digest
 from tests.e2e.test_local_pipeline import first_eval_split
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.worker_seconds(900)]
 
 PROJECT = config_lib.PROJECT_ROOT
 SENTIMENT_CSV = os.path.join(PROJECT, "data", "sentiment", "data.csv")
@@ -497,9 +496,9 @@ def test_the_built_in_model_learns_from_a_text_column_after_infer_schema(sentime
     assert [r["predicted_class"] for r in scored] == ["positive", "negative"]
 
 
-def test_the_example_compiles_for_kfp2_with_its_model_and_runs_with_run_compiled(sentiment, tmp_path):
-    """compile --model with the dotted module the image holds; run-compiled maps /app to this
-    checkout and runs every step by open-source KFP 2.x's rules."""
+def test_the_example_compiles_for_kfp2_with_its_model_as_the_image_holds_it(sentiment, tmp_path):
+    """compile --model names the dotted module the image holds, searched from /app. (A Vertex spec
+    compiled so runs in the built image with run-compiled: tests/e2e/test_image.py.)"""
     spec = tmp_path / "byo-kfp2.json"
     result = CliRunner().invoke(cli, [
         "compile", "--target", "kfp2", "--output", str(spec), "--image", "registry.example/keras-tfx:test",
@@ -511,19 +510,7 @@ def test_the_example_compiles_for_kfp2_with_its_model_and_runs_with_run_compiled
     assert result.exit_code == 0, result.output
     text = spec.read_text()
     assert '\\"module\\": \\"examples.text_classifier\\"' in text and '\\"search_path\\": \\"/app\\"' in text
-
-    root = tmp_path / "root"
-    completed = subprocess.run(
-        [sys.executable, "-m", "pipeline", "run-compiled", str(spec), "--pipeline-root", str(root)],
-        capture_output=True, text=True, cwd=PROJECT, check=False)
-    assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-3000:]
-    assert "blessed: yes" in completed.stdout
-    record = run_compiled.load_records(str(root))[-1]
-    assert record["state"] == "succeeded" and record["backend"] == "kfp2"
-    trainer_log = root / run_compiled.RUNS_DIR / record["run_id"] / "logs" / f"{config_lib.TRAINER}.log"
-    assert "input_1 (string, shape (None, 1)) <- text   (--input-map)" in trainer_log.read_text()
-    pushed = record["tasks"][config_lib.PUSHER]["outputs"]["pushed_model"][0]["metadata"]
-    assert pushed["pushed"] == 1 and os.path.isfile(os.path.join(pushed["pushed_destination"], "saved_model.pb"))
+    assert '\\"input_map\\"' in text and "input_1" in text
 
 
 def test_compile_refuses_a_model_file_the_image_does_not_hold(prototypes, tmp_path):

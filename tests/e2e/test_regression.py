@@ -20,7 +20,7 @@ import pytest
 from pipeline import config as config_lib
 from pipeline.report import results
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.worker_seconds(900)]
 
 PROJECT = config_lib.PROJECT_ROOT
 DATA = os.path.join(PROJECT, "data", "progression")

@@ -1,5 +1,6 @@
-"""The compiled kfp2 and vertex pipelines, each run step by step here by its backend's rules
-(`run-compiled`), against a local run."""
+"""The compiled kfp2 pipeline run step by step here by open-source KFP 2.x's rules (`run-compiled`),
+against a local run. (tests/e2e/test_image.py runs a Vertex spec, its ExampleGen driver included,
+inside the built image; the unit tests in tests/pipeline/kubeflow/ check both backends' rules.)"""
 from __future__ import annotations
 
 import json
@@ -16,7 +17,7 @@ from pipeline.local import runner as local_runner
 from pipeline.report import results
 from tests.pipeline.test_notify import _Hook
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.worker_seconds(1000)]
 
 IMAGE = "registry.example/keras-tfx:test"
 COMPILED_ROOT = "gs://no-such-bucket/keras-tfx"  # what a user compiles for; run-compiled maps it
@@ -44,10 +45,9 @@ def config(small_taxi_dir, tmp_path_factory):
                                      output_dir=str(tmp_path_factory.mktemp("local") / "out"))
 
 
-# Each target, run by its own backend's rules (run-compiled's default for that spec).
-@pytest.fixture(scope="module", params=["kfp2", "vertex"])
-def target(request):
-    return request.param
+@pytest.fixture(scope="module")
+def target():
+    return "kfp2"
 
 
 @pytest.fixture(scope="module")
@@ -121,17 +121,13 @@ def test_every_task_of_the_spec_runs_and_the_model_is_pushed_under_the_local_roo
     gen_dir = os.path.join(kfp_root, run_compiled.RUNS_DIR, record["run_id"], config_lib.EXAMPLE_GEN)
     with open(os.path.join(gen_dir, "executor_input.json")) as f:
         gen_inputs = json.load(f)["inputs"]
-    if target == "vertex":
-        # The ExampleGen driver ran first and its span/fingerprint reached the executor.
-        assert "input_fingerprint" in gen_inputs["parameters"]
-    else:
-        # KFP 2.x runs no lifecycle hook and sends parameterValues only; the step runs without them.
-        assert set(gen_inputs) == {"parameterValues", "artifacts"}
-        assert "input_fingerprint" not in gen_inputs["parameterValues"]
-        assert not os.path.exists(os.path.join(gen_dir, "driver_output.json"))
-        with open(os.path.join(kfp_root, run_compiled.RUNS_DIR, record["run_id"], "logs",
-                               f"{config_lib.TRAINER}.log")) as f:
-            assert '"parameterValues"' in f.read()
+    # KFP 2.x runs no lifecycle hook and sends parameterValues only; the step runs without them.
+    assert set(gen_inputs) == {"parameterValues", "artifacts"}
+    assert "input_fingerprint" not in gen_inputs["parameterValues"]
+    assert not os.path.exists(os.path.join(gen_dir, "driver_output.json"))
+    with open(os.path.join(kfp_root, run_compiled.RUNS_DIR, record["run_id"], "logs",
+                           f"{config_lib.TRAINER}.log")) as f:
+        assert '"parameterValues"' in f.read()
 
 
 @pytest.fixture(scope="module")
@@ -147,10 +143,7 @@ def test_pushed_model_has_the_eval_metrics_of_a_local_run_with_the_same_config_a
         assert compiled[name] == pytest.approx(value, abs=1e-6), name
 
 
-def test_a_second_run_uses_the_first_runs_blessed_model_as_its_baseline(spec, first_run, kfp_root, target):
-    if target != "kfp2":
-        pytest.skip("the baseline and cache rules are run-compiled's own, the same for both targets; "
-                    "one second run is enough (suite time)")
+def test_a_second_run_uses_the_first_runs_blessed_model_as_its_baseline(spec, first_run, kfp_root):
     _, first = first_run
     result = run_compiled_cli(spec, kfp_root)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -201,9 +194,7 @@ def test_a_second_run_uses_the_first_runs_blessed_model_as_its_baseline(spec, fi
     assert f"the same model is already served as version {first_version}" in result.stdout
 
 
-def test_a_step_that_cannot_start_stops_the_run_with_its_name_and_log_tail(spec, tmp_path, hook, target):
-    if target != "kfp2":
-        pytest.skip("a step that cannot start fails alike under both targets; one is enough (suite time)")
+def test_a_step_that_cannot_start_stops_the_run_with_its_name_and_log_tail(spec, tmp_path, hook):
     with open(spec) as f:
         job = json.load(f)
     executor = job.get("pipelineSpec", job)["deploymentSpec"]["executors"][f"{config_lib.EXAMPLE_GEN}_executor"]
@@ -271,9 +262,7 @@ def _final_status(path):
 
 
 def test_a_drifted_span_stops_the_compiled_run_at_the_drift_step(spec, first_run, kfp_root, small_taxi_dir,
-                                                                  tmp_path, target):
-    if target != "kfp2":
-        pytest.skip("the drift step is the same container step on both targets; one stop is enough")
+                                                                  tmp_path):
     import csv
     import statistics
     with open(os.path.join(small_taxi_dir, "data.csv"), newline="") as f:
