@@ -427,11 +427,13 @@ def compile_command(target, output, image, pipeline_root, data_root, serving_dir
 @click.option("--no-cache", is_flag=True, help="Run every step, even one whose inputs match an earlier run's.")
 def run_compiled_command(spec_path, pipeline_root, params, backend, parameter_form, image, no_cache) -> None:
     """Run a compiled kfp2 or vertex pipeline JSON here, step by step, as that backend's launcher would."""
-    from pipeline.kubeflow import run_compiled
+    from pipeline.kubeflow.launcher.outcome import outcome, serving_check_failed
+    from pipeline.kubeflow.launcher.run import execute, prepare_run
+    from pipeline.kubeflow.launcher.task_handler import StepFailed
     started = time.time()
     try:
-        run = run_compiled.prepare_run(spec_path, pipeline_root, params, form=parameter_form,
-                                       use_cache=not no_cache, backend=backend, image=image)
+        run = prepare_run(spec_path, pipeline_root, params, form=parameter_form,
+                          use_cache=not no_cache, backend=backend, image=image)
     except config_lib.ConfigError as exc:
         _fail(str(exc))
     click.echo(f"running {spec_path} step by step by {run.backend}'s rules"
@@ -443,14 +445,14 @@ def run_compiled_command(spec_path, pipeline_root, params, backend, parameter_fo
         click.echo(f"{logs.step_counter(index, total)} {result.task:<52} {result.state:<9} {result.seconds:6.1f} s")
 
     try:
-        results = run_compiled.execute(run, on_step=finished)
-    except run_compiled.StepFailed as exc:
+        results = execute(run, on_step=finished)
+    except StepFailed as exc:
         _run_exit_handler(run, exc)
         _fail(str(exc), code=1)
     _run_exit_handler(run, None)
     click.echo(f"run-compiled finished in {time.time() - started:.1f} s ({len(results)} steps)")
-    click.echo("\n".join(run_compiled.outcome(run)))
-    reason = run_compiled.serving_check_failed(run)
+    click.echo("\n".join(outcome(run)))
+    reason = serving_check_failed(run)
     if reason:
         _fail(f"ServingCheck: {reason}\nNothing was pushed; the versions already served are unchanged.", code=1)
 

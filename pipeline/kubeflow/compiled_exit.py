@@ -26,6 +26,9 @@ from typing import Dict, Optional, Tuple
 
 from components.exit_handler import EXIT_HANDLER, FINAL_STATUS, TFX_DAG
 from pipeline.kubeflow.exit_handler import CREATED_PLACEHOLDER, NOTIFY_URLS_PARAM
+from pipeline.kubeflow.launcher import executor_io, values
+from pipeline.kubeflow.launcher.process import run_process
+from pipeline.kubeflow.launcher.records import StepResult
 
 ARGO_EXIT_TEMPLATE = "notify-on-exit"
 # The exit task's inputs that are run parameters (the rest are constants and the final status).
@@ -186,31 +189,29 @@ def _component(run, name: str) -> Dict[str, object]:
 def exit_task_parameters(run, status: str) -> Dict[str, object]:
     """The exit task's parameters: its run parameters and constants, the final status, and the
     creation-time placeholder filled in as KFP's driver does."""
-    from pipeline.kubeflow import run_compiled
     name, task = run.job["exit_task"]
     component = _component(run, name)
     plain = copy.deepcopy(task)
     plain.get("inputs", {}).get("parameters", {}).pop(FINAL_STATUS, None)
-    values = run_compiled.task_parameters(plain, component, run.params, run.form, run.path_map)
+    parameters = values.task_parameters(plain, component, run.params, run.form, run.path_map)
     created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(run.started))
-    for key, value in values.items():
+    for key, value in parameters.items():
         text = value.get("stringValue") if isinstance(value, dict) else value
         if text == CREATED_PLACEHOLDER:
-            values[key] = run_compiled.form_value(created, "STRING", run.form)
-    values[FINAL_STATUS] = run_compiled.form_value(status, "STRING", run.form)
-    return values
+            parameters[key] = values.form_value(created, "STRING", run.form)
+    parameters[FINAL_STATUS] = values.form_value(status, "STRING", run.form)
+    return parameters
 
 
 def run_exit_task(run, failure: Optional[Exception] = None):
     """Runs the exit task (after the pipeline's tasks, whichever way they ended): its container
     command with the ExecutorInput built here. Returns the StepResult (state `ran` or `failed`; `skipped`
     when `notify_urls` is empty, since the step would post nothing)."""
-    from pipeline.kubeflow import run_compiled
     name, _ = run.job["exit_task"]
     started = time.time()
     if not str(run.params.get(NOTIFY_URLS_PARAM) or "").strip():
         # It would post nothing; not paying its process's TensorFlow import (10-25 s) for that.
-        result = run_compiled.StepResult(name, "skipped", 0.0, {})
+        result = StepResult(name, "skipped", 0.0, {})
         run.results[name] = result
         run.save()
         return result
@@ -218,17 +219,16 @@ def run_exit_task(run, failure: Optional[Exception] = None):
     task_dir = os.path.join(run.run_dir, name)
     os.makedirs(task_dir, exist_ok=True)
     os.makedirs(os.path.dirname(run.log_path(name)), exist_ok=True)
-    invocation = run_compiled.executor_input(exit_task_parameters(run, status), {}, {},
-                                             os.path.join(task_dir, "executor_output.json"), run.form)
+    invocation = executor_io.executor_input(exit_task_parameters(run, status), {}, {},
+                                            os.path.join(task_dir, "executor_output.json"), run.form)
     with open(os.path.join(task_dir, "executor_input.json"), "w") as f:
         json.dump(invocation, f, indent=1)
     container = run.spec["deploymentSpec"]["executors"][_component(run, name)["executorLabel"]]["container"]
-    code = run_compiled.run_process(
-        run_compiled.step_command(container.get("command", []), container.get("args", []),
-                                  json.dumps(invocation), in_image=run.image is not None),
-        run.log_path(name), "exit handler", run.image)
-    result = run_compiled.StepResult(name, "ran" if code == 0 else "failed", time.time() - started, {},
-                                     run.log_path(name))
+    code = run_process(
+        executor_io.step_command(container.get("command", []), container.get("args", []),
+                                 json.dumps(invocation), in_image=run.process.in_image),
+        run.log_path(name), "exit handler", run.process)
+    result = StepResult(name, "ran" if code == 0 else "failed", time.time() - started, {}, run.log_path(name))
     run.results[name] = result
     run.save()
     return result

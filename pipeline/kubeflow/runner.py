@@ -34,10 +34,9 @@ from components.trainer import user_model
 from components.trainer.user_model import ModelSpec
 from pipeline.config import ConfigError, PipelineConfig
 from pipeline.kubeflow import compiled_exit, parameters
+from pipeline.kubeflow.targets import KFP2, KUBEFLOW_V1, PIPELINE_JSON, TARGETS, VERTEX
 from pipeline.pipeline import BASELINE, create_pipeline, run_parameter_min_accuracy, with_resolved_slices
 
-KFP2, VERTEX, KUBEFLOW_V1 = "kfp2", "vertex", "kubeflow-v1"
-TARGETS = (KFP2, VERTEX, KUBEFLOW_V1)
 TARGET_BACKENDS = {
     KFP2: "open-source Kubeflow Pipelines 2.x",
     VERTEX: "Vertex AI Pipelines",
@@ -149,7 +148,7 @@ def compile_pipeline(config: PipelineConfig, *, target: str, output: str, image:
     os.makedirs(os.path.dirname(output), exist_ok=True)
     with tempfile.TemporaryDirectory(dir=os.path.dirname(output)) as staging:
         filename = os.path.basename(output)
-        if target in (KFP2, VERTEX):
+        if target in PIPELINE_JSON:
             if not filename.endswith(".json"):
                 raise ConfigError(f"--output {output!r}: a {target} pipeline is a JSON file; end the name in .json")
             runner = kubeflow_v2_dag_runner.KubeflowV2DagRunner(
@@ -170,7 +169,7 @@ def compile_pipeline(config: PipelineConfig, *, target: str, output: str, image:
                         *kubeflow_dag_runner.get_default_pipeline_operator_funcs(),
                         _no_kfp_cache_for_the_baseline]),
                 output_dir=staging, output_filename=filename)
-        if target in (KFP2, VERTEX):
+        if target in PIPELINE_JSON:
             # Defaults of the run parameters go into the job's runtimeConfig.
             runner.run(pipeline, parameter_values={k: p.default for k, p in params.items()})
             compiled_exit.wire_exit_handler(os.path.join(staging, filename))

@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from components.exit_handler import EXIT_HANDLER
 from pipeline import config as config_lib
 from pipeline.__main__ import cli
-from pipeline.kubeflow import run_compiled
+from pipeline.kubeflow.launcher import records as run_records
 from tests.conftest import write_csv
 
 # The costliest file: the image build (about 15 min in CI, a cold cache) and the run.
@@ -90,7 +90,7 @@ def test_a_users_text_model_compiled_for_vertex_runs_every_step_inside_the_built
         capture_output=True, text=True, cwd=config_lib.PROJECT_ROOT, check=False, timeout=1200)
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
     assert f"in image {built_image}" in result.stdout and "by vertex's rules" in result.stdout
-    (record,) = run_compiled.load_records(str(root))
+    (record,) = run_records.load_records(str(root))
     assert record["state"] == "succeeded" and record["backend"] == "vertex" and record["image"]
     assert set(record["tasks"]) == set(config_lib.COMPONENT_IDS) | {EXIT_HANDLER}  # the exit handler ran last
     assert {record["tasks"][task]["state"] for task in config_lib.COMPONENT_IDS} == {"ran"}
@@ -99,7 +99,7 @@ def test_a_users_text_model_compiled_for_vertex_runs_every_step_inside_the_built
     assert pushed["pushed"] == 1 and os.path.isfile(os.path.join(pushed["pushed_destination"], "saved_model.pb"))
     # Vertex runs the ExampleGen driver (lifecycle.preCacheCheck) first, in the image too, and its
     # span and fingerprint reach the executor.
-    gen_dir = os.path.join(str(root), run_compiled.RUNS_DIR, record["run_id"], config_lib.EXAMPLE_GEN)
+    gen_dir = os.path.join(str(root), run_records.RUNS_DIR, record["run_id"], config_lib.EXAMPLE_GEN)
     with open(os.path.join(gen_dir, "executor_input.json")) as f:
         assert "input_fingerprint" in json.load(f)["inputs"]["parameters"]
     # Each step ran the image's Python and the image's copy of the project, not this checkout.

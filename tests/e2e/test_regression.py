@@ -240,7 +240,8 @@ def test_the_same_graph_compiled_for_kfp2_runs_under_run_compiled_held_to_the_me
     """Kubeflow: the regression graph compiled for KFP 2.x, each step run by `run-compiled` as a
     cluster would; the pushed model's predictions, recomputed here, beat the training mean."""
     import tensorflow as tf
-    from pipeline.kubeflow import run_compiled, runner as kubeflow_runner
+    from pipeline.kubeflow import runner as kubeflow_runner
+    from pipeline.kubeflow.launcher import records as run_records
     config = config_lib.PipelineConfig(data_root=DATA, schema_path=SCHEMA, label=LABEL, train_steps=int(STEPS))
     spec = kubeflow_runner.compile_pipeline(config, target="kfp2", output=str(tmp_path / "regression.json"),
                                             image="registry.example/keras-tfx:test",
@@ -249,7 +250,7 @@ def test_the_same_graph_compiled_for_kfp2_runs_under_run_compiled_held_to_the_me
     root = tmp_path / "root"
     done = cli("run-compiled", spec, "--pipeline-root", str(root))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    (record,) = run_compiled.load_records(str(root))
+    (record,) = run_records.load_records(str(root))
     assert record["state"] == "succeeded"
 
     def artifact(task, key):

@@ -12,7 +12,8 @@ import pytest
 
 from components.exit_handler import EXIT_HANDLER
 from pipeline import config as config_lib
-from pipeline.kubeflow import compiled_exit, runner as kubeflow_runner, run_compiled
+from pipeline.kubeflow import compiled_exit, runner as kubeflow_runner
+from pipeline.kubeflow.launcher import records as run_records
 from pipeline.local import runner as local_runner
 from pipeline.report import results
 from tests.pipeline.test_notify import _Hook
@@ -31,7 +32,7 @@ def run_compiled_cli(spec: str, root: str, *extra: str) -> subprocess.CompletedP
 
 
 def records(root: str):
-    return run_compiled.load_records(root)
+    return run_records.load_records(root)
 
 
 def output(record, task: str, key: str):
@@ -114,18 +115,18 @@ def test_every_task_of_the_spec_runs_and_the_model_is_pushed_under_the_local_roo
     assert os.path.isfile(os.path.join(check["uri"], "INFRA_BLESSED"))
     assert any(line.startswith("serving check: passed: loaded in ") for line in result.stdout.splitlines()), \
         result.stdout
-    with open(os.path.join(kfp_root, run_compiled.RUNS_DIR, record["run_id"], config_lib.PUSHER,
+    with open(os.path.join(kfp_root, run_records.RUNS_DIR, record["run_id"], config_lib.PUSHER,
                            "executor_input.json")) as f:
         pusher_inputs = json.load(f)["inputs"]["artifacts"]
     assert [a["uri"] for a in pusher_inputs["infra_blessing"]["artifacts"]] == [check["uri"]]
-    gen_dir = os.path.join(kfp_root, run_compiled.RUNS_DIR, record["run_id"], config_lib.EXAMPLE_GEN)
+    gen_dir = os.path.join(kfp_root, run_records.RUNS_DIR, record["run_id"], config_lib.EXAMPLE_GEN)
     with open(os.path.join(gen_dir, "executor_input.json")) as f:
         gen_inputs = json.load(f)["inputs"]
     # KFP 2.x runs no lifecycle hook and sends parameterValues only; the step runs without them.
     assert set(gen_inputs) == {"parameterValues", "artifacts"}
     assert "input_fingerprint" not in gen_inputs["parameterValues"]
     assert not os.path.exists(os.path.join(gen_dir, "driver_output.json"))
-    with open(os.path.join(kfp_root, run_compiled.RUNS_DIR, record["run_id"], "logs",
+    with open(os.path.join(kfp_root, run_records.RUNS_DIR, record["run_id"], "logs",
                            f"{config_lib.TRAINER}.log")) as f:
         assert '"parameterValues"' in f.read()
 
@@ -164,7 +165,7 @@ def test_a_second_run_uses_the_first_runs_blessed_model_as_its_baseline(spec, fi
     assert second["tasks"][config_lib.TRAINER]["state"] == "cached"
     assert second["tasks"][config_lib.BASELINE]["state"] == "ran"
     assert second["tasks"][config_lib.EVALUATOR]["state"] == "ran"
-    with open(os.path.join(kfp_root, run_compiled.RUNS_DIR, second["run_id"], config_lib.EVALUATOR,
+    with open(os.path.join(kfp_root, run_records.RUNS_DIR, second["run_id"], config_lib.EVALUATOR,
                            "executor_input.json")) as f:
         evaluator_input = json.load(f)["inputs"]["artifacts"]
     assert [a["uri"] for a in evaluator_input["baseline_model"]["artifacts"]] == [baseline["uri"]]
@@ -249,7 +250,7 @@ def test_the_exit_handler_posts_the_pushed_version_to_the_notify_urls_parameter(
     assert body["run_id"] == record["run_id"] and body["pipeline"] == "keras-tfx"
     assert body["text"].startswith("keras-tfx on ") and body["text"].endswith(f"pushed version {version}")
     assert f"exit handler {EXIT_HANDLER}" in result.stdout and "posted the outcome to" in result.stdout
-    status = _final_status(os.path.join(kfp_root, run_compiled.RUNS_DIR, record["run_id"], EXIT_HANDLER,
+    status = _final_status(os.path.join(kfp_root, run_records.RUNS_DIR, record["run_id"], EXIT_HANDLER,
                                         "executor_input.json"))
     assert status["state"] == "SUCCEEDED" and status["pipelineTaskName"] == "tfx-dag"
 

@@ -11,7 +11,8 @@ from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
 from components.exit_handler import EXIT_HANDLER, TFX_DAG
-from pipeline.kubeflow import compiled_exit, run_compiled, runner as kubeflow_runner
+from pipeline.kubeflow import compiled_exit, runner as kubeflow_runner
+from pipeline.kubeflow.launcher.spec import kfp2_violations
 from pipeline import pipeline as pipeline_lib
 from pipeline.config import ConfigError, PipelineConfig
 
@@ -131,7 +132,7 @@ def test_kfp2_spec_has_typed_parameters_and_parameter_values_only(compiled):
         assert "--json_serialized_inputs_spec_args" in executor["container"]["args"]
     trainer = compiled_exit.pipeline_tasks(spec)["Trainer"]["inputs"]["parameters"]
     assert trainer["train_steps"] == {"componentInputParameter": "train_steps"}
-    assert run_compiled.kfp2_violations({"pipelineSpec": spec, "bare": True}) == []
+    assert kfp2_violations({"pipelineSpec": spec, "bare": True}) == []
     tasks = compiled_exit.pipeline_tasks(spec)
     guard = tasks["DriftGuard"]
     assert guard["inputs"]["parameters"]["accept_drift"] == {"componentInputParameter": "accept_drift"}

@@ -1,4 +1,5 @@
-"""Runs a compiled step's command inside the project's image, for `run-compiled --image`.
+"""Runs a compiled step's command inside the project's image, for `run-compiled --image`: the
+StepProcess (process.py) of a run with an image.
 
 Engines, first that works: `docker run`; `podman run`; and, where podman cannot start a
 container (here: crun cannot set RLIMIT_NPROC), podman without a runtime: `podman create` +
@@ -14,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import subprocess
-from typing import List, Optional, Sequence
+from typing import List, Sequence, TextIO
 
 # The environment a step sees inside the image: the Dockerfile's, nothing from this process.
 IMAGE_ENV = {
@@ -49,9 +50,12 @@ def _works(argv: Sequence[str]) -> bool:
 
 @dataclasses.dataclass
 class ImageExec:
+    """A process.StepProcess: each step's command in a fresh container of the image."""
     image: str
     shared_dir: str        # bound into every step at the same path (the pipeline root)
     engine: str            # "docker", "podman" or "podman-chroot"
+
+    in_image = True        # not a field: the command's `python` is the image's
 
     @classmethod
     def detect(cls, image: str, shared_dir: str) -> "ImageExec":
@@ -77,7 +81,10 @@ class ImageExec:
     def _env_args(self) -> List[str]:
         return [f"{k}={v}" for k, v in IMAGE_ENV.items()]
 
-    def run(self, argv: Sequence[str], log) -> int:
+    def where(self) -> str:
+        return f" in {self.describe()}"
+
+    def run(self, argv: Sequence[str], log: TextIO) -> int:
         """Runs `argv` (the step's command and args) in a fresh container; output to `log`."""
         if self.engine in ("docker", "podman"):
             command = [self.engine, "run", "--rm", "--network=host", "-v", f"{self.shared_dir}:{self.shared_dir}",
@@ -105,6 +112,3 @@ class ImageExec:
                "podman-chroot": "podman mount + chroot (podman run does not work here)"}[self.engine]
         return f"image {self.image} ({how})"
 
-
-def for_run(image: Optional[str], shared_dir: str) -> Optional[ImageExec]:
-    return ImageExec.detect(image, shared_dir) if image else None
