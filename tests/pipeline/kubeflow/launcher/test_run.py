@@ -72,3 +72,10 @@ def test_a_kfp2_spec_runs_by_kfp2_rules_parameter_values_importer_and_no_lifecyc
     assert not os.path.exists(os.path.join(show_dir, "hook.json"))  # KFP 2.x runs no lifecycle hook
     with open(run.log_path("Show")) as f:
         assert "lifecycle.preCacheCheck not run" in f.read()
+
+
+def test_each_executor_kind_has_its_handler():
+    from pipeline.kubeflow.launcher import run as run_lib
+    assert run_lib.handler_for({"resolver": {}}) is run_lib.run_resolver_step
+    assert run_lib.handler_for({"importer": {}}) is run_lib.run_importer_step
+    assert run_lib.handler_for({"container": {}}) is run_lib.run_container_step
