@@ -139,7 +139,7 @@ class Artifact:
 @dataclasses.dataclass
 class StepResult:
     task: str
-    state: str                    # "ran", "cached" or "resolved"
+    state: str                    # "ran", "cached", "resolved" or "imported" (an exit task: "ran", "failed", "skipped")
     seconds: float
     outputs: Dict[str, List[Artifact]]
     log_path: Optional[str] = None
