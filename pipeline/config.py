@@ -23,7 +23,6 @@ DEFAULT_SCHEMA = os.path.join(PROJECT_ROOT, "schemas", "taxi", "schema.pbtxt")
 DEFAULT_LABEL = "big_tipper"
 DEFAULT_SLICE_FEATURES = ("trip_start_hour",)
 
-# Kubeflow v2's rule for pipeline names, applied everywhere so every target accepts it.
 # Component ids of the graph that create_pipeline builds.
 EXAMPLE_GEN = "CsvExampleGen"
 STATISTICS_GEN = "StatisticsGen"
@@ -38,6 +37,8 @@ PUSHER = "Pusher"
 COMPONENT_IDS = (EXAMPLE_GEN, STATISTICS_GEN, SCHEMA_GEN, EXAMPLE_VALIDATOR, BASELINE, DRIFT_GUARD,
                  TRAINER, EVALUATOR, SERVING_CHECK, PUSHER)
 
+# Pipeline names: Kubeflow v2's characters (a-z, 0-9, '-'; not '-' first), at most 63 of them (a DNS
+# label's length; Kubeflow v2 allows 128), checked for every target so each one accepts the name.
 _NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 

@@ -17,6 +17,7 @@ from typing import Dict, List, Optional, Tuple
 
 import jinja2
 import markupsafe
+import tensorflow_model_analysis as tfma
 
 from pipeline.report import drift as drift_report, plots, results
 from pipeline import pipeline as pipeline_lib
@@ -155,7 +156,6 @@ def overall_curves(evaluation_uri: Optional[str]) -> Dict[str, Curves]:
     """ROC, precision-recall and calibration of the overall slice, per model (TFMA's plots)."""
     if not evaluation_uri:
         return {}
-    import tensorflow_model_analysis as tfma
     curves = {}
     for slice_plots in tfma.load_plots(evaluation_uri):
         if slice_plots.slice_key.single_slice_keys:

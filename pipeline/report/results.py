@@ -8,6 +8,7 @@ import os
 import time
 from typing import Dict, List, Optional, Tuple
 
+import tensorflow_model_analysis as tfma
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
@@ -146,7 +147,6 @@ def slice_order(name: str):
 
 def sliced_metrics(evaluation_uri: str) -> Dict[str, Dict[str, Dict[str, float]]]:
     """{slice name: {"model" | "baseline" | "diff": {metric: value}}} from TFMA's metrics."""
-    import tensorflow_model_analysis as tfma  # slow import
     sliced = {}
     for slice_metrics in tfma.load_metrics(evaluation_uri):
         by_model = sliced.setdefault(slice_name(slice_metrics.slice_key), {})
@@ -176,8 +176,6 @@ def _metric_name(metric_config) -> str:
 
 def _bounds(threshold) -> str:
     """'>= 0.6', '<= 0.3' or both, for a TFMA value or change threshold proto."""
-    import tensorflow_model_analysis as tfma
-
     def number(wrapper):
         return f"{wrapper.value:g}"
     if threshold.DESCRIPTOR.name == "GenericChangeThreshold":
@@ -199,7 +197,6 @@ def _bounds(threshold) -> str:
 def load_eval_config(evaluation_uri: str):
     """The EvalConfig TFMA used for this evaluation (the run's thresholds)."""
     import json
-    import tensorflow_model_analysis as tfma
     from google.protobuf import json_format
     with open(os.path.join(evaluation_uri, "eval_config.json")) as f:
         data = json.load(f)
@@ -213,7 +210,6 @@ def threshold_checks(evaluation_uri: str, metrics=None) -> Tuple[List[Check], bo
     overall slice (per_slice_thresholds); a config whose plain `threshold` holds on every slice
     also works: TFMA's validation result lists the failing slices.
     """
-    import tensorflow_model_analysis as tfma
     metrics = metrics if metrics is not None else sliced_metrics(evaluation_uri)
     overall = metrics.get("overall", {})
     has_baseline = bool(overall.get("diff"))

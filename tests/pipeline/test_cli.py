@@ -4,8 +4,7 @@ import os
 import pytest
 from click.testing import CliRunner
 
-from pipeline.__main__ import cli, explain
-from pipeline.config import ConfigError
+from pipeline.__main__ import cli
 
 
 @pytest.mark.parametrize("args, words", [
@@ -49,16 +48,6 @@ def test_bad_options_exit_2_with_the_option_named(tmp_path, args, words):
     assert not os.path.exists(tmp_path / "out")  # nothing was written
 
 
-def test_a_users_model_takes_its_own_hparams_typed_by_the_one_rule():
-    from pipeline.__main__ import _parse_hparams, _parse_input_map
-    assert _parse_hparams(("units=8", "activation=relu", "sizes=[4,2]", "batch_size=64"), users_model=True) == (
-        ("units", 8), ("activation", "relu"), ("sizes", [4, 2]), ("batch_size", 64))
-    assert _parse_hparams(("dropout=0", "hidden_units=[32]"), users_model=False) == (
-        ("dropout", 0.0), ("hidden_units", [32]))
-    # Input names and features are strings, kept as typed.
-    assert _parse_input_map(("input_1=text", "year=2024")) == (("input_1", "text"), ("year", "2024"))
-
-
 def test_compile_refuses_a_bad_hparam_with_the_same_message_as_run(tmp_path):
     result = CliRunner().invoke(cli, ["compile", "--target", "kfp2", "--output", str(tmp_path / "p.json"),
                                       "--image", "i:1", "--pipeline-root", "gs://b/r",
@@ -79,23 +68,3 @@ def test_missing_data_root_and_schema_are_reported(tmp_path):
     result = CliRunner().invoke(cli, ["run", "--data-root", str(tmp_path / "d"), "--schema",
                                       str(tmp_path / "s.pbtxt"), "--output-dir", str(tmp_path / "out")])
     assert result.exit_code == 1 and "infer-schema" in result.output
-
-
-def test_explain_finds_the_users_error_inside_a_wrapped_exception():
-    try:
-        try:
-            raise ConfigError("--slice ['x']: not model features")
-        except ConfigError as inner:
-            raise RuntimeError("launcher failed") from inner
-    except RuntimeError as outer:
-        assert explain(outer) == "--slice ['x']: not model features"
-    assert explain(RuntimeError("a bug")) is None
-
-
-def test_a_nan_loss_is_explained_not_traced():
-    import tensorflow as tf
-    try:
-        raise RuntimeError("executor failed") from tf.compat.v1.train.NanLossDuringTrainingError()
-    except RuntimeError as exc:
-        message = explain(exc)
-    assert message.startswith("Trainer: the training loss became NaN") and "learning_rate" in message
