@@ -230,13 +230,13 @@ def run(data_root, schema_path, label, output_dir, train_steps, eval_steps, min_
                         tell("failed", reason=message, failed_component=progress.failed_node)
                     _fail(message, code=1)
             with logs.captured(log_path, enabled=not verbose):
-                from pipeline.report import results
-                summary = results.summarize(config)
+                from pipeline.report import metadata, terminal
+                summary = metadata.summarize(config)
                 summary.report_path = _write_report(config)
     except run_lock.RunInProgress as exc:
         tell("refused", reason=str(exc))
         _fail(str(exc), code=3)
-    click.echo(results.format_summary(summary, time.time() - started))
+    click.echo(terminal.format_summary(summary, time.time() - started))
     tell.outcome(summary)
     if summary.serving_check_failed:
         _fail(f"ServingCheck: {summary.serving_check.get('reason')}\nNothing was pushed; the versions already "
@@ -272,7 +272,7 @@ class _Notifier:
             click.echo(f"warning: {line}", err=True)
 
     def outcome(self, summary) -> None:
-        from pipeline.report import results
+        from pipeline.report import terminal
         common = dict(metrics=summary.metrics, blessed=summary.blessed, report=summary.report_path)
         if summary.pushed and summary.states.get(config_lib.PUSHER) != "cached":
             self("pushed", pushed_version=os.path.basename(summary.pushed_path.rstrip("/")),
@@ -281,9 +281,9 @@ class _Notifier:
             served = summary.serving_version or os.path.basename((summary.pushed_path or "").rstrip("/"))
             self("nothing_new", serving_version=served, reason=summary.not_pushed_reason, **common)
         elif summary.blessed is False:
-            self("not_blessed", reason=results.blessing_line(summary), **common)
+            self("not_blessed", reason=terminal.blessing_line(summary), **common)
         elif summary.serving_check_failed:
-            self("not_pushed", reason=results.serving_check_line(summary), **common)
+            self("not_pushed", reason=terminal.serving_check_line(summary), **common)
         else:
             self("not_pushed", reason=summary.not_pushed_reason, **common)
 
@@ -501,8 +501,8 @@ def runs_command(output_dir, limit) -> None:
     from pipeline import logs
     config = config_lib.PipelineConfig(output_dir=output_dir)
     with logs.captured(os.devnull):
-        from pipeline.report import results
-        lines = results.history(config_lib.absolute(config), limit)
+        from pipeline.report import terminal
+        lines = terminal.history(config_lib.absolute(config), limit)
     if not lines:
         _fail(f"no runs recorded in {config.metadata_path}", code=1)
     click.echo("\n".join(lines))

@@ -19,7 +19,7 @@ import pytest
 
 from components.trainer.features import features_from_schema, load_schema
 from pipeline import config as config_lib
-from pipeline.report import results
+from pipeline.report import metadata, thresholds
 from pipeline.serving import model as serving
 from tests.pipeline.serving.conftest import Server
 
@@ -116,9 +116,9 @@ def test_the_converted_copy_holds_the_same_values_with_commas_and_points(headers
 
 def test_the_run_trains_on_those_names_and_slices_by_a_csv_name(headers_run):
     _, out, _, stdout = headers_run
-    summary = results.summarize(config_lib.absolute(config_lib.PipelineConfig(output_dir=out)))
+    summary = metadata.summarize(config_lib.absolute(config_lib.PipelineConfig(output_dir=out)))
     assert summary.pushed, summary
-    sliced = results.sliced_metrics(summary.evaluation_uri)
+    sliced = thresholds.sliced_metrics(summary.evaluation_uri)
     assert {"Pétale – couleur=rouge", "Pétale – couleur=bleu", "Pétale – couleur=vert"} <= set(sliced), sorted(sliced)
     assert "eval metrics sliced by Pétale – couleur" in stdout["run"]
 
