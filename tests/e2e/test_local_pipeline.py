@@ -79,7 +79,7 @@ def test_terminal_shows_progress_training_and_a_summary_that_says_why(first_run,
     progress = [line.split() for line in lines if line.startswith("[")]
     assert [(p[0], p[1], p[2]) for p in progress] == [
         (f"[{i}/10]", node, "ran") for i, node in enumerate(
-            [pipeline_lib.EXAMPLE_GEN, pipeline_lib.SCHEMA_GEN, pipeline_lib.BASELINE,
+            [pipeline_lib.EXAMPLE_GEN, pipeline_lib.SCHEMA_GEN, pipeline_lib.LATEST_PUSHED_MODEL,
              pipeline_lib.STATISTICS_GEN, pipeline_lib.DRIFT_GUARD, pipeline_lib.EXAMPLE_VALIDATOR, pipeline_lib.TRAINER,
              pipeline_lib.EVALUATOR, pipeline_lib.SERVING_CHECK, pipeline_lib.PUSHER], 1)], terminal
     # While training: step, loss and examples/s every tenth of the 150 steps, before the Trainer's line.
@@ -90,7 +90,8 @@ def test_terminal_shows_progress_training_and_a_summary_that_says_why(first_run,
     assert lines.index(next(line for line in lines if line.split()[:2] == ["[7/10]", "Trainer"])) > \
         lines.index(next(line for line in lines if "step 150/150" in line))
     # The first run has no baseline: one plain line, right after the baseline step's.
-    baseline = next(i for i, line in enumerate(lines) if pipeline_lib.BASELINE in line and line.startswith("["))
+    baseline = next(i for i, line in enumerate(lines)
+                    if pipeline_lib.LATEST_PUSHED_MODEL in line and line.startswith("["))
     assert lines[baseline + 1].strip() == logs.NO_BASELINE
     assert "Traceback" not in terminal and "INFO:" not in terminal and "WARNING:" not in terminal
     # The serving check's note, right under its line: passed, with the load time and latencies.

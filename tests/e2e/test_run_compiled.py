@@ -152,7 +152,7 @@ def test_a_second_run_uses_the_first_runs_blessed_model_as_its_baseline(spec, fi
     first_push = output(first, config_lib.PUSHER, "pushed_model")["metadata"]
     # The baseline step found the first run's push record, naming the first run's Trainer model,
     # and copied that pushed version.
-    baseline = output(second, config_lib.BASELINE, "model")
+    baseline = output(second, config_lib.LATEST_PUSHED_MODEL, "model")
     assert baseline["metadata"]["baseline_found"] == 1
     assert baseline["metadata"]["source_model_uri"] == first_model["uri"]
     assert baseline["metadata"]["pushed_version"] == os.path.basename(first_push["pushed_destination"])
@@ -162,7 +162,7 @@ def test_a_second_run_uses_the_first_runs_blessed_model_as_its_baseline(spec, fi
     # Same inputs as before: served from the cache, as KFP would; the baseline step never is, and
     # the Evaluator runs with a baseline.
     assert second["tasks"][config_lib.TRAINER]["state"] == "cached"
-    assert second["tasks"][config_lib.BASELINE]["state"] == "ran"
+    assert second["tasks"][config_lib.LATEST_PUSHED_MODEL]["state"] == "ran"
     assert second["tasks"][config_lib.EVALUATOR]["state"] == "ran"
     with open(os.path.join(kfp_root, run_compiled.RUNS_DIR, second["run_id"], config_lib.EVALUATOR,
                            "executor_input.json")) as f:

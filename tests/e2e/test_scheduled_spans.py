@@ -65,7 +65,7 @@ def test_newest_span_is_ingested_and_training_warm_starts(two_spans):
     with open(os.path.join(run_dir, task.WARM_START_REPORT)) as f:
         report = json.load(f)
     # The base model is the baseline step's copy of the version the first run pushed.
-    baseline = _latest_output(config, pipeline_lib.BASELINE, "Model")
+    baseline = _latest_output(config, pipeline_lib.LATEST_PUSHED_MODEL, "Model")
     assert baseline.custom_properties["source_model_uri"].string_value == two_spans["first_model"].uri
     assert report["base_model"].startswith(baseline.uri)
     assert any(name.startswith("dense_0") for name in report["copied"])
