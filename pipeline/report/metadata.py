@@ -14,7 +14,7 @@ from typing import Dict, List, Optional
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
-from components import drift_guard, serving_check
+from components import atomic_pusher, drift_guard, serving_check
 from pipeline import pipeline as pipeline_lib
 from pipeline.config import PipelineConfig
 from pipeline.report import thresholds
@@ -129,10 +129,10 @@ def summarize_run(store, executions: Dict[str, metadata_store_pb2.Execution]) ->
         pushed_model = artifact_of_type(
             store, output_artifacts(store, executions[pipeline_lib.PUSHER].id), "PushedModel")
         properties = pushed_model.custom_properties if pushed_model is not None else {}
-        if "pushed" in properties:
-            pushed = bool(properties["pushed"].int_value)
+        if atomic_pusher.PUSHED in properties:
+            pushed = bool(properties[atomic_pusher.PUSHED].int_value)
             if pushed:
-                pushed_path = properties["pushed_destination"].string_value
+                pushed_path = properties[atomic_pusher.PUSHED_DESTINATION].string_value
         not_pushed = {field: properties[key].string_value for field, key in _NOT_PUSHED.items()
                       if not pushed and key in properties}
     return RunSummary(states, metrics, blessed, pushed, pushed_path, evaluation_uri, checks, has_baseline,
@@ -140,9 +140,9 @@ def summarize_run(store, executions: Dict[str, metadata_store_pb2.Execution]) ->
                       drift=_drift(store, executions))
 
 
-# What the Pusher records on a PushedModel it did not push (components/atomic_pusher/executor.py).
-_NOT_PUSHED = {"serving_version": "serving_version", "serving_path": "serving_destination",
-               "not_pushed_reason": "not_pushed_reason"}
+# RunSummary's fields from what the Pusher records on a PushedModel it did not push.
+_NOT_PUSHED = {"serving_version": atomic_pusher.SERVING_VERSION, "serving_path": atomic_pusher.SERVING_DESTINATION,
+               "not_pushed_reason": atomic_pusher.NOT_PUSHED_REASON}
 
 
 def _drift(store, executions) -> Optional[Dict[str, object]]:
