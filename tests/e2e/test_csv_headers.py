@@ -20,7 +20,7 @@ import pytest
 from components.trainer.features import features_from_schema, load_schema
 from pipeline import config as config_lib
 from pipeline.report import metadata, thresholds
-from pipeline.serving import model as serving
+from pipeline.serving import model as serving, predict
 from tests.pipeline.serving.conftest import Server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.worker_seconds(300)]
@@ -141,7 +141,8 @@ def test_predict_reads_the_export_and_carries_every_column_through(headers_run):
     features = features_from_schema(load_schema(schema), LABEL)
     version = serving.latest_version(os.path.join(out, "serving_model"))
     plain = [{k: str(v) for k, v in r.items()} for r in rows]
-    expected = serving.predict(version, [serving.to_example(r, features) for r in plain])
+    expected = predict.score(predict.load_signature(version), [serving.to_example(r, features) for r in plain],
+                             features.label)
     positive = str(features.label.classes[1])
     got = [float(r[f"probability_{positive}"].replace(",", ".")) for r in scored]
     assert got == pytest.approx([float(p[0]) for p in expected], abs=1e-5)
@@ -152,7 +153,8 @@ def test_serve_answers_the_raw_signature_keyed_by_the_csvs_names(headers_run):
     features = features_from_schema(load_schema(schema), LABEL)
     version = serving.latest_version(os.path.join(out, "serving_model"))
     rows = [{k: str(v) for k, v in r.items()} for r in _rows(n=4, seed=5)]
-    expected = [float(p[0]) for p in serving.predict(version, [serving.to_example(r, features) for r in rows])]
+    expected = [float(p[0]) for p in predict.score(predict.load_signature(version),
+                                                   [serving.to_example(r, features) for r in rows], features.label)]
     instances = [{"Sepal length (cm)": float(r["Sepal length (cm)"]), "sepal.width": float(r["sepal.width"]),
                   "Pétale – couleur": r["Pétale – couleur"], "Price ($)": int(r["Price ($)"])} for r in rows]
     server = Server(out, str(tmp / "serve.log"))

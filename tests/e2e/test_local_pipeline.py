@@ -17,7 +17,7 @@ from pipeline import config as config_lib
 from pipeline import logs
 from pipeline.local import runner as local_runner
 from pipeline.report import metadata, plots
-from pipeline.serving import model as serving
+from pipeline.serving import model as serving, predict
 from pipeline.__main__ import cli
 from pipeline import pipeline as pipeline_lib
 from tests import browser
@@ -197,8 +197,8 @@ def test_pushed_model_predicts_on_raw_examples(first_run):
     config, _ = first_run
     features = features_from_schema(load_schema(config.schema_path), config.label)
     _, rows = read_taxi_rows(every=300)
-    probabilities = serving.predict(serving.latest_version(config.serving_dir),
-                                    [serving.to_example(r, features) for r in rows])
+    probabilities = predict.score(predict.load_signature(serving.latest_version(config.serving_dir)),
+                                  [serving.to_example(r, features) for r in rows], features.label)
     assert probabilities.shape == (len(rows), 1)
     assert np.all((probabilities >= 0) & (probabilities <= 1))
     labels = np.array([int(r["big_tipper"]) for r in rows])
@@ -394,6 +394,6 @@ def test_a_fresh_run_with_the_same_seed_and_data_gives_the_same_metrics_and_pred
     features = features_from_schema(load_schema(config.schema_path), config.label)
     _, rows = read_taxi_rows(every=500)
     examples = [serving.to_example(r, features) for r in rows]
-    first = serving.predict(summary.pushed_path, examples)
-    second = serving.predict(summary_again.pushed_path, examples)
+    first = predict.score(predict.load_signature(summary.pushed_path), examples, features.label)
+    second = predict.score(predict.load_signature(summary_again.pushed_path), examples, features.label)
     np.testing.assert_allclose(second, first, rtol=0, atol=1e-6)
