@@ -29,12 +29,12 @@ STATISTICS_GEN = "StatisticsGen"
 SCHEMA_GEN = "ImportSchemaGen"
 EXAMPLE_VALIDATOR = "ExampleValidator"
 TRAINER = "Trainer"
-BASELINE = "LatestPushedModel"
+LATEST_PUSHED_MODEL = "LatestPushedModel"  # the baseline: the model the Pusher pushed last
 DRIFT_GUARD = "DriftGuard"
 EVALUATOR = "Evaluator"
 SERVING_CHECK = "ServingCheck"
 PUSHER = "Pusher"
-COMPONENT_IDS = (EXAMPLE_GEN, STATISTICS_GEN, SCHEMA_GEN, EXAMPLE_VALIDATOR, BASELINE, DRIFT_GUARD,
+COMPONENT_IDS = (EXAMPLE_GEN, STATISTICS_GEN, SCHEMA_GEN, EXAMPLE_VALIDATOR, LATEST_PUSHED_MODEL, DRIFT_GUARD,
                  TRAINER, EVALUATOR, SERVING_CHECK, PUSHER)
 
 # Pipeline names: Kubeflow v2's characters (a-z, 0-9, '-'; not '-' first), at most 63 of them (a DNS

@@ -26,8 +26,8 @@ from components.strict_example_validator.component import StrictExampleValidator
 from components.trainer import task
 from components.trainer.features import FeatureSet, Label
 # Component ids live with the settings, so light modules (the CLI) can use them too.
-from pipeline.config import (COMPONENT_IDS, EVALUATOR, EXAMPLE_GEN, EXAMPLE_VALIDATOR,  # noqa: F401
-                             BASELINE, DRIFT_GUARD, PUSHER, RUN_FN, SCHEMA_GEN, SERVING_CHECK, STATISTICS_GEN, TRAINER,
+from pipeline.config import (COMPONENT_IDS, DRIFT_GUARD, EVALUATOR, EXAMPLE_GEN, EXAMPLE_VALIDATOR,  # noqa: F401
+                             LATEST_PUSHED_MODEL, PUSHER, RUN_FN, SCHEMA_GEN, SERVING_CHECK, STATISTICS_GEN, TRAINER,
                              ConfigError, DEFAULT_SLICE_FEATURES, PipelineConfig)
 
 ACCURACY = "accuracy"
@@ -228,7 +228,7 @@ def create_pipeline(
     # The last pushed (so blessed) model, found from the Pusher's push records by a plain
     # container step: no resolver node, which open-source KFP 2.x cannot run.
     baseline = LatestPushedModel(serving_dir=serving_dir,
-                                 last_pushed_model=last_pushed_model).with_id(BASELINE)
+                                 last_pushed_model=last_pushed_model).with_id(LATEST_PUSHED_MODEL)
 
     # The new data against the data the served model was trained on (found through the baseline
     # step's push record, no resolver): a drifted span stops the run before the Trainer.

@@ -43,12 +43,10 @@ from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, proto_utils
 
+from components.atomic_pusher import NOT_PUSHED_REASON, SERVING_DESTINATION, SERVING_VERSION
 from components.latest_pushed_model import records
 
 PARTIAL_PREFIX = ".partial-"
-NOT_PUSHED_REASON = "not_pushed_reason"
-SERVING_VERSION = "serving_version"
-SERVING_DESTINATION = "serving_destination"
 # The optional input naming the training data's statistics, recorded as `statistics_uri`.
 STATISTICS_KEY = "statistics"
 _CHUNK = 1 << 20

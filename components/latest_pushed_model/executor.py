@@ -17,15 +17,12 @@ from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 from tfx.utils import io_utils, path_utils
 
-from components.latest_pushed_model import NO_BASELINE_LOG, records
+from components.latest_pushed_model import (FOUND_PROPERTY, NO_BASELINE_LOG, SOURCE_ID_PROPERTY, SOURCE_URI_PROPERTY,
+                                            VERSION_PROPERTY, records)
 
 SERVING_DIR_KEY = "serving_dir"
 MODEL_KEY = "model"
 RECORD_FILE = "push_record.json"
-FOUND_PROPERTY = "baseline_found"
-VERSION_PROPERTY = "pushed_version"
-SOURCE_URI_PROPERTY = "source_model_uri"
-SOURCE_ID_PROPERTY = "source_model_id"
 
 
 def has_model(artifact: types.Artifact) -> bool:

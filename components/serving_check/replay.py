@@ -28,7 +28,7 @@ class CheckFailed(Exception):
 _NOISE = ("Graph execution error", "Detected at node", "<stack traces", "Traceback", "File ", "[[", "raise ")
 
 
-def _first_line(exc, most=400):
+def first_line(exc, most=400):
     """The line of an error that says what went wrong (TensorFlow's start with where, not what)."""
     text = [t.strip() for t in str(exc).splitlines() if t.strip()]
     line = next((t for t in text if not t.startswith(_NOISE)), text[0] if text else type(exc).__name__)
@@ -60,7 +60,7 @@ def main(job_path):
     except CheckFailed as exc:
         result["reason"] = str(exc)
     except Exception as exc:  # pylint: disable=broad-except
-        result["reason"] = f"the check itself failed: {type(exc).__name__}: {_first_line(exc)}"
+        result["reason"] = f"the check itself failed: {type(exc).__name__}: {first_line(exc)}"
     result["modules_of_the_project"] = sorted(
         m for m in sys.modules if m.split(".")[0] in ("components", "pipeline", "examples"))
     sys.stdout.write(RESULT_MARK + json.dumps(result) + "\n")
@@ -72,7 +72,7 @@ def _load(job, tf):
     try:
         loaded = tf.saved_model.load(job["model_dir"])
     except Exception as exc:  # pylint: disable=broad-except
-        message = _first_line(exc)
+        message = first_line(exc)
         if "Op type not registered" in message:
             raise CheckFailed(f"a fresh TensorFlow {tf.__version__} process cannot load the model: {message}. The "
                               "model uses an op that plain TensorFlow (and TF Serving) does not have") from None
@@ -166,7 +166,7 @@ def _check(job, tf, np, tensor_pb2):
             outputs = _call(signatures[name], inputs, tf)
         except Exception as exc:  # pylint: disable=broad-except
             raise CheckFailed(f"warm-up request {index + 1} ({name}, {rows} rows) failed in a fresh TensorFlow "
-                              f"process: {type(exc).__name__}: {_first_line(exc)}") from None
+                              f"process: {type(exc).__name__}: {first_line(exc)}") from None
         answers.append((name, rows, _check_outputs(index, name, rows, outputs, np)))
     compared = 0
     for index in range(len(answers) - 1):

@@ -23,8 +23,8 @@ def runs_command(output_dir, limit) -> None:
     from pipeline import logs
     config = config_lib.PipelineConfig(output_dir=output_dir)
     with logs.captured(os.devnull):
-        from pipeline.report import results
-        lines = results.history(config_lib.absolute(config), limit)
+        from pipeline.report import terminal
+        lines = terminal.history(config_lib.absolute(config), limit)
     if not lines:
         fail(f"no runs recorded in {config.metadata_path}", code=1)
     click.echo("\n".join(lines))

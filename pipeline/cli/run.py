@@ -142,13 +142,13 @@ def run(data_root, schema_path, label, output_dir, train_steps, eval_steps, min_
                         tell("failed", reason=message, failed_component=progress.failed_node)
                     fail(message, code=1)
             with logs.captured(log_path, enabled=not verbose):
-                from pipeline.report import results
-                summary = results.summarize(config)
+                from pipeline.report import metadata, terminal
+                summary = metadata.summarize(config)
                 summary.report_path = _write_report(config)
     except run_lock.RunInProgress as exc:
         tell("refused", reason=str(exc))
         fail(str(exc), code=3)
-    click.echo(results.format_summary(summary, time.time() - started))
+    click.echo(terminal.format_summary(summary, time.time() - started))
     tell.outcome(summary)
     if summary.serving_check_failed:
         fail(f"ServingCheck: {summary.serving_check.get('reason')}\nNothing was pushed; the versions already "
@@ -178,7 +178,7 @@ class _Notifier:
             click.echo(f"warning: {line}", err=True)
 
     def outcome(self, summary) -> None:
-        from pipeline.report import results
+        from pipeline.report import terminal
         common = dict(metrics=summary.metrics, blessed=summary.blessed, report=summary.report_path)
         if summary.pushed and summary.states.get(config_lib.PUSHER) != "cached":
             self("pushed", pushed_version=os.path.basename(summary.pushed_path.rstrip("/")),
@@ -187,9 +187,9 @@ class _Notifier:
             served = summary.serving_version or os.path.basename((summary.pushed_path or "").rstrip("/"))
             self("nothing_new", serving_version=served, reason=summary.not_pushed_reason, **common)
         elif summary.blessed is False:
-            self("not_blessed", reason=results.blessing_line(summary), **common)
+            self("not_blessed", reason=terminal.blessing_line(summary), **common)
         elif summary.serving_check_failed:
-            self("not_pushed", reason=results.serving_check_line(summary), **common)
+            self("not_pushed", reason=terminal.serving_check_line(summary), **common)
         else:
             self("not_pushed", reason=summary.not_pushed_reason, **common)
 

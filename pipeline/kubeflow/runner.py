@@ -35,7 +35,7 @@ from components.trainer.user_model import ModelSpec
 from pipeline.config import ConfigError, PipelineConfig
 from pipeline.kubeflow import compiled_exit, parameters
 from pipeline.kubeflow.targets import KFP2, KUBEFLOW_V1, PIPELINE_JSON, TARGETS, VERTEX
-from pipeline.pipeline import BASELINE, create_pipeline, run_parameter_min_accuracy, with_resolved_slices
+from pipeline.pipeline import LATEST_PUSHED_MODEL, create_pipeline, run_parameter_min_accuracy, with_resolved_slices
 
 TARGET_BACKENDS = {
     KFP2: "open-source Kubeflow Pipelines 2.x",
@@ -192,9 +192,9 @@ def without_cache_for_the_baseline(job_path: str) -> None:
     with open(job_path) as f:
         job = json.load(f)
     tasks = compiled_exit.pipeline_tasks(job["pipelineSpec"])
-    if BASELINE not in tasks:
-        raise RuntimeError(f"the compiled pipeline has no {BASELINE} task")
-    tasks[BASELINE].pop("cachingOptions", None)  # KFP and Vertex: no cachingOptions = not cached
+    if LATEST_PUSHED_MODEL not in tasks:
+        raise RuntimeError(f"the compiled pipeline has no {LATEST_PUSHED_MODEL} task")
+    tasks[LATEST_PUSHED_MODEL].pop("cachingOptions", None)  # KFP and Vertex: no cachingOptions = not cached
     with open(job_path, "w") as f:
         json.dump(job, f, indent=2, sort_keys=True)
 
@@ -225,7 +225,7 @@ def as_kfp2_pipeline_spec(job_path: str) -> None:
 
 def _no_kfp_cache_for_the_baseline(container_op) -> None:
     """KFP 1.8's step cache (keyed on the pod spec): never for the baseline step."""
-    if container_op.name.lower() == BASELINE.lower():
+    if container_op.name.lower() == LATEST_PUSHED_MODEL.lower():
         container_op.execution_options.caching_strategy.max_cache_staleness = "P0D"
 
 
@@ -234,6 +234,6 @@ class _KubeflowV1Runner(kubeflow_dag_runner.KubeflowDagRunner):
 
     def _dehydrate_tfx_ir(self, original_pipeline, node_id):
         ir = super()._dehydrate_tfx_ir(original_pipeline, node_id)
-        if node_id == BASELINE:
+        if node_id == LATEST_PUSHED_MODEL:
             ir.nodes[0].pipeline_node.execution_options.caching_options.enable_cache = False
         return ir

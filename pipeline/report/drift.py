@@ -8,7 +8,7 @@ from typing import Dict, Optional
 import markupsafe
 
 from components import drift_guard
-from pipeline.report import plots
+from pipeline.report import collect, plots
 
 _SAID = {
     drift_guard.PASSED: "No drift: every feature is within its threshold.",
@@ -23,9 +23,8 @@ def _train_bars(statistics_uri: Optional[str]) -> Dict[str, list]:
     """Feature name -> bars of the train split's distribution ({} when the statistics are gone)."""
     if not statistics_uri:
         return {}
-    from pipeline.report.page import split_statistics
     try:
-        split = split_statistics(statistics_uri).get("train")
+        split = collect.split_statistics(statistics_uri).get("train")
     except Exception:  # pylint: disable=broad-except  # deleted or unreadable: show the numbers only
         return {}
     return {name: f.bars for name, f in split.features.items()} if split else {}

@@ -1,15 +1,14 @@
-"""Using a pushed model: raw CSV rows -> tf.Examples -> the `serving_default` signature."""
+"""A pushed model's inputs: the version a server would load, CSV rows as the tf.Examples its
+`serving_default` signature takes, and the features it reads. predict.py scores with them."""
 from __future__ import annotations
 
 import os
-from typing import Iterable, List, Mapping, Optional
+from typing import List, Mapping, Optional
 
-import numpy as np
 import tensorflow as tf
 
 from components.latest_pushed_model import records
 from components.trainer.features import FeatureSet
-from components.trainer.model import OUTPUT_NAME
 
 SIGNATURE = "serving_default"
 
@@ -57,12 +56,3 @@ def features_read(model_dir: str, features: FeatureSet) -> List[str]:
             return [name for name in features.names if name in signature.inputs]
     return list(features.names)
 
-
-def predict(model_dir: str, examples: Iterable[tf.train.Example]) -> np.ndarray:
-    """Class probabilities, [n, 1] for binary (positive class) or [n, classes]; a regression
-    model's predictions, [n, 1]."""
-    loaded = tf.saved_model.load(model_dir)
-    signature = loaded.signatures[SIGNATURE]
-    serialized = tf.constant([e.SerializeToString() for e in examples])
-    outputs = signature(examples=serialized)
-    return outputs[OUTPUT_NAME if OUTPUT_NAME in outputs else "predictions"].numpy()

@@ -8,6 +8,8 @@ from typing import Iterator, List, Optional, Tuple
 from pipeline.config import ConfigError
 
 BATCH = 1024
+REJECTS_SUFFIX = ".rejected.csv"  # <output>.rejected.csv: the rows that were not scored, and why
+REJECTS_COLUMNS = ("file", "line", "reason")  # line: its number, or its text from a Beam job
 
 
 class ModelCannotRun(Exception):
@@ -26,7 +28,9 @@ def check_runnable(model_dir: str) -> None:
                              "by the pipeline's serving check, so it is never pushed.")
 
 
-def _load_signature(model_dir: str):
+def load_signature(model_dir: str):
+    """The pushed model's `serving_default` signature (tf.Examples in); ModelCannotRun when
+    TensorFlow cannot load it."""
     import tensorflow as tf
     from pipeline.serving import model as serving
     try:
@@ -35,10 +39,18 @@ def _load_signature(model_dir: str):
         raise ModelCannotRun(f"{model_dir} cannot be loaded: {type(exc).__name__}: {_what(exc)}") from None
 
 
+def score(signature, examples, label):
+    """The served output for `examples` (tf.Examples) as an array: a binary label's positive
+    class probability [n, 1], each class's probability [n, classes], or a number [n, 1]."""
+    import tensorflow as tf
+    serialized = tf.constant([e.SerializeToString() for e in examples])
+    return signature(examples=serialized)[served_output(label)].numpy()
+
+
 def _what(exc: BaseException) -> str:
     """The line of a TensorFlow error that says what went wrong (its first lines say where)."""
-    from components.serving_check.replay import _first_line
-    return _first_line(exc)
+    from components.serving_check.replay import first_line
+    return first_line(exc)
 
 
 def _input_files(path: str) -> List[str]:
@@ -113,13 +125,13 @@ def predict_csv(input_path: str, output: str, model_dir: str, delimiter: str = "
 
     check_runnable(model_dir)
     features = load_model_card(model_dir)
-    signature = _load_signature(model_dir)
+    signature = load_signature(model_dir)
     files = _input_files(input_path)
     with open(files[0], newline="", encoding="utf-8", errors="replace") as f:
         header = next(csv.reader(f, delimiter=delimiter), [])
     _check_header(files[0], header, serving.features_read(model_dir, features), delimiter)
     out_columns = header + prediction_columns(features.label)
-    rejects_path = output + ".rejected.csv"
+    rejects_path = output + REJECTS_SUFFIX
     tmp, tmp_rejects = output + ".partial", rejects_path + ".partial"
     scored = rejected = 0
     try:
@@ -128,16 +140,14 @@ def predict_csv(input_path: str, output: str, model_dir: str, delimiter: str = "
             writer = csv.writer(out, delimiter=delimiter)
             writer.writerow(out_columns)
             rejects = csv.writer(bad)
-            rejects.writerow(["file", "line", "reason"])
+            rejects.writerow(REJECTS_COLUMNS)
             batch: List[Tuple[dict, "tf.train.Example"]] = []
 
             def flush():
                 if not batch:
                     return
-                serialized = tf.constant([e.SerializeToString() for _, e in batch])
                 try:
-                    answer = signature(examples=serialized)
-                    values = answer[served_output(features.label)].numpy()
+                    values = score(signature, [e for _, e in batch], features.label)
                 except tf.errors.OpError as exc:
                     raise ModelCannotRun(f"{model_dir} failed scoring a batch of {len(batch)} rows: "
                                          f"{type(exc).__name__}: {_what(exc)}") from None
@@ -208,8 +218,8 @@ def predict_beam(input_path: str, output: str, model_dir: str, beam_args: List[s
     """The same scoring as a Beam job (tfx_bsl RunInference), for a runner named by `beam_args`.
 
     Writes `output` (the header, then each scored row; row order is not kept) and, when some
-    rows do not fit the schema, `<output>.rejected.csv` with file, row text and reason (a
-    parallel reader knows no line numbers). Returns (scored, rejected, rejects path).
+    rows do not fit the schema, `<output>.rejected.csv` with file, line and reason, the line being
+    the row's text (a parallel reader knows no line numbers). Returns (scored, rejected, rejects path).
     """
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
@@ -229,13 +239,13 @@ def predict_beam(input_path: str, output: str, model_dir: str, beam_args: List[s
     if different:
         raise ConfigError(f"{different[0]}: its header differs from {files[0]}'s; a Beam prediction "
                           "needs one header for all input files")
-    from pipeline.serving import model as serving_model
-    _check_header(files[0], header, serving_model.features_read(model_dir, features), delimiter)
-    rejects_path = output + ".rejected.csv"
+    from pipeline.serving import model as serving
+    _check_header(files[0], header, serving.features_read(model_dir, features), delimiter)
+    rejects_path = output + REJECTS_SUFFIX
 
     class Parse(beam.DoFn):
         def process(self, file_and_line):
-            from pipeline.serving import model as serving
+            from pipeline.serving import model as serving  # imported where the DoFn runs
             path, line = file_and_line
             try:
                 values = next(csv.reader([line], delimiter=delimiter))
@@ -262,7 +272,7 @@ def predict_beam(input_path: str, output: str, model_dir: str, beam_args: List[s
         return _csv_line(list(values) + prediction_values(features.label, p, decimal), delimiter)
 
     spec = model_spec_pb2.InferenceSpecType(saved_model_spec=model_spec_pb2.SavedModelSpec(
-        model_path=model_dir, signature_name=["serving_default"]))
+        model_path=model_dir, signature_name=[serving.SIGNATURE]))
     out_header = _csv_line(header + prediction_columns(features.label), delimiter)
     scored_counter = beam.metrics.Metrics.counter("predict", "scored")
     rejected_counter = beam.metrics.Metrics.counter("predict", "rejected")
@@ -287,7 +297,7 @@ def predict_beam(input_path: str, output: str, model_dir: str, beam_args: List[s
     _ = (parsed.rejected
          | "CountRejected" >> beam.Map(count(rejected_counter))
          | "WriteRejected" >> beam.io.WriteToText(rejects_path, shard_name_template="",
-                                                  header="file,row,reason"))
+                                                  header=_csv_line(REJECTS_COLUMNS)))
     result = pipeline.run()
     result.wait_until_finish()
     counters = {}

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline import config as config_lib
-from pipeline.report import results
+from pipeline.report import metadata
 from pipeline import pipeline as pipeline_lib
 from pipeline.__main__ import cli
 from tests.conftest import read_taxi_rows, write_csv
@@ -181,7 +181,7 @@ def _next_good_run_succeeds(data_root, config):
     before = set(os.listdir(config.serving_dir))
     result = run_cli(data_root, config.output_dir)
     assert result.exit_code == 0, result.output
-    summary = results.summarize(config)
+    summary = metadata.summarize(config)
     for node in (pipeline_lib.EXAMPLE_GEN, pipeline_lib.STATISTICS_GEN, pipeline_lib.TRAINER):
         assert summary.states[node] == "cached", summary.states
     assert summary.blessed is True

@@ -12,8 +12,8 @@ import pytest
 from components.trainer.features import features_from_schema, load_schema
 from pipeline import config as config_lib
 from pipeline.local import runner as local_runner
-from pipeline.report import page as report, results
-from pipeline.serving import model as serving
+from pipeline.report import metadata, page as report
+from pipeline.serving import model as serving, predict
 from tests.conftest import read_taxi_rows, write_csv
 
 pytestmark = [pytest.mark.e2e, pytest.mark.worker_seconds(200)]
@@ -50,11 +50,12 @@ def test_infer_schema_then_run_on_a_string_multiclass_label(tmp_path):
     config = local_runner.run(config_lib.PipelineConfig(
         data_root=str(data_root), schema_path=str(schema_path), label="paid_by",
         output_dir=str(tmp_path / "out"), train_steps=200, min_accuracy=0.3))
-    summary = results.summarize(config)
+    summary = metadata.summarize(config)
     assert summary.blessed is True and summary.pushed, summary
     assert summary.metrics["accuracy"] > 0.5
     version = serving.latest_version(config.serving_dir)
-    probabilities = serving.predict(version, [serving.to_example(r, features) for r in rows[:20]])
+    probabilities = predict.score(predict.load_signature(version), [serving.to_example(r, features) for r in rows[:20]],
+                                  features.label)
     assert probabilities.shape == (20, 3)
 
     # The run report of a multi-class model: its classes and confusion matrix, no binary curves.

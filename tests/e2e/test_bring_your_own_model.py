@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from components.trainer.features import features_from_schema, load_schema
 from pipeline import config as config_lib
-from pipeline.report import results
+from pipeline.report import metadata
 from pipeline.serving import model as serving_model
 from pipeline.__main__ import cli
 from tests.conftest import read_taxi_rows, write_csv
@@ -257,7 +257,7 @@ def test_a_sequential_model_over_numeric_features_with_a_keras_named_input(proto
     assert binding["inputs"][0]["input"] == "normalization_input"
     assert binding["inputs"][0]["features"] == ["fare", "trip_miles", "trip_seconds", "trip_start_hour"]
     config = config_lib.absolute(config_lib.PipelineConfig(output_dir=str(out)))
-    summary = results.summarize(config)
+    summary = metadata.summarize(config)
     assert summary.pushed and summary.metrics["example_count"] > 500
     # Served with the schema's feature names, whatever the model calls its input.
     scored = predict(out, tmp_path / "data" / "data.csv", tmp_path / "scored.csv")
@@ -295,7 +295,7 @@ def test_a_functional_model_with_two_inputs_named_unlike_the_columns_bound_by_in
     assert {b["input"]: b["features"] for b in binding_of(str(out))["inputs"]} == {
         "distance": ["trip_miles"], "firm": ["company"]}
     config = config_lib.absolute(config_lib.PipelineConfig(output_dir=str(out)))
-    assert results.summarize(config).pushed
+    assert metadata.summarize(config).pushed
     # The model gives logits (from_logits=True); the served model gives probabilities.
     scored = predict(out, taxi / "data" / "data.csv", tmp_path / "scored.csv")
     values = [float(r["probability_1"]) for r in scored]
@@ -400,7 +400,7 @@ def test_a_model_that_calls_python_is_refused_by_the_serving_check_and_nothing_i
     assert ("\n" + result.stderr).endswith(
         f"\nerror: ServingCheck: {reason}\nNothing was pushed; the versions already served are unchanged.\n")
     assert "Traceback" not in result.stdout + terminal
-    summary = results.summarize(config)
+    summary = metadata.summarize(config)
     assert summary.blessed is True and summary.serving_check_failed and not summary.pushed
     assert summary.states[config_lib.SERVING_CHECK] == "ran" and summary.states[config_lib.PUSHER] == "ran"
     assert tree_digest(config.serving_dir) == served and sorted(os.listdir(config.serving_dir)) == versions
@@ -453,7 +453,7 @@ def test_the_text_lstm_prototype_trains_as_an_estimator_is_pushed_and_scores_raw
     assert "input_1 (string, shape (None, 1)) <- text   (--input-map)" in terminal
     assert "Trainer: step 200/200" in terminal and "Evaluator" in terminal
     config = config_lib.absolute(config_lib.PipelineConfig(output_dir=str(out)))
-    summary = results.summarize(config)
+    summary = metadata.summarize(config)
     assert summary.pushed, result.output
     assert summary.metrics["auc"] > 0.6, summary.metrics  # TFMA on the eval split
 
@@ -488,7 +488,7 @@ def test_the_built_in_model_learns_from_a_text_column_after_infer_schema(sentime
                      "--slice", "source", "--output-dir", str(out), "--train-steps", "300")
     assert result.exit_code == 0, result.output
     config = config_lib.absolute(config_lib.PipelineConfig(output_dir=str(out)))
-    summary = results.summarize(config)
+    summary = metadata.summarize(config)
     assert summary.pushed and summary.metrics["auc"] > 0.6, summary.metrics
     rows_csv = tmp_path / "new.csv"
     write_csv(str(rows_csv), ["text", "source"], RAW_TEXT_ROWS)

@@ -19,8 +19,8 @@ import pytest
 
 from components.trainer.features import features_from_schema, load_schema
 from pipeline import config as config_lib
-from pipeline.report import results
-from pipeline.serving import model as serving
+from pipeline.report import metadata, thresholds
+from pipeline.serving import model as serving, predict
 from tests.pipeline.serving.conftest import Server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.worker_seconds(300)]
@@ -116,9 +116,9 @@ def test_the_converted_copy_holds_the_same_values_with_commas_and_points(headers
 
 def test_the_run_trains_on_those_names_and_slices_by_a_csv_name(headers_run):
     _, out, _, stdout = headers_run
-    summary = results.summarize(config_lib.absolute(config_lib.PipelineConfig(output_dir=out)))
+    summary = metadata.summarize(config_lib.absolute(config_lib.PipelineConfig(output_dir=out)))
     assert summary.pushed, summary
-    sliced = results.sliced_metrics(summary.evaluation_uri)
+    sliced = thresholds.sliced_metrics(summary.evaluation_uri)
     assert {"Pétale – couleur=rouge", "Pétale – couleur=bleu", "Pétale – couleur=vert"} <= set(sliced), sorted(sliced)
     assert "eval metrics sliced by Pétale – couleur" in stdout["run"]
 
@@ -141,7 +141,8 @@ def test_predict_reads_the_export_and_carries_every_column_through(headers_run):
     features = features_from_schema(load_schema(schema), LABEL)
     version = serving.latest_version(os.path.join(out, "serving_model"))
     plain = [{k: str(v) for k, v in r.items()} for r in rows]
-    expected = serving.predict(version, [serving.to_example(r, features) for r in plain])
+    expected = predict.score(predict.load_signature(version), [serving.to_example(r, features) for r in plain],
+                             features.label)
     positive = str(features.label.classes[1])
     got = [float(r[f"probability_{positive}"].replace(",", ".")) for r in scored]
     assert got == pytest.approx([float(p[0]) for p in expected], abs=1e-5)
@@ -152,7 +153,8 @@ def test_serve_answers_the_raw_signature_keyed_by_the_csvs_names(headers_run):
     features = features_from_schema(load_schema(schema), LABEL)
     version = serving.latest_version(os.path.join(out, "serving_model"))
     rows = [{k: str(v) for k, v in r.items()} for r in _rows(n=4, seed=5)]
-    expected = [float(p[0]) for p in serving.predict(version, [serving.to_example(r, features) for r in rows])]
+    expected = [float(p[0]) for p in predict.score(predict.load_signature(version),
+                                                   [serving.to_example(r, features) for r in rows], features.label)]
     instances = [{"Sepal length (cm)": float(r["Sepal length (cm)"]), "sepal.width": float(r["sepal.width"]),
                   "Pétale – couleur": r["Pétale – couleur"], "Price ($)": int(r["Price ($)"])} for r in rows]
     server = Server(out, str(tmp / "serve.log"))

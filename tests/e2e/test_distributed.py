@@ -65,7 +65,7 @@ def _tail(path, n=3000):
 def test_chief_worker_and_ps_on_localhost_train_one_model_that_serves(tmp_path, taxi_records,
                                                                        taxi_features):
     from components.trainer import task
-    from pipeline.serving import model as serving
+    from pipeline.serving import model as serving, predict
     import tensorflow as tf
 
     held = _reserved_ports(3)
@@ -120,6 +120,7 @@ def test_chief_worker_and_ps_on_localhost_train_one_model_that_serves(tmp_path, 
     served = fn_args["serving_model_dir"]
     assert os.path.isfile(os.path.join(served, "saved_model.pb"))
     _, rows = read_taxi_rows(every=500)
-    probabilities = serving.predict(served, [serving.to_example(r, taxi_features) for r in rows])
+    probabilities = predict.score(predict.load_signature(served), [serving.to_example(r, taxi_features) for r in rows],
+                                  taxi_features.label)
     assert probabilities.shape == (len(rows), 1)
     assert np.all((probabilities >= 0) & (probabilities <= 1))

@@ -13,7 +13,7 @@ import pytest
 
 from components.latest_pushed_model import records
 from pipeline import config as config_lib
-from pipeline.report import results
+from pipeline.report import metadata
 from pipeline import pipeline as pipeline_lib
 
 pytestmark = [pytest.mark.e2e, pytest.mark.worker_seconds(700)]
@@ -61,7 +61,7 @@ def test_sigkill_during_the_trainer_then_rerun_completes(small_taxi_dir, tmp_pat
                                timeout=600)
     assert completed.returncode == 0, completed.stderr[-3000:]
     config = config_lib.absolute(config_lib.PipelineConfig(output_dir=output_dir))
-    summary = results.summarize(config)
+    summary = metadata.summarize(config)
     for node in (pipeline_lib.EXAMPLE_GEN, pipeline_lib.STATISTICS_GEN, pipeline_lib.SCHEMA_GEN,
                  pipeline_lib.EXAMPLE_VALIDATOR):
         assert summary.states[node] == "cached", (node, summary.states)
@@ -128,7 +128,7 @@ def test_sigkill_during_the_pusher_never_leaves_a_partial_version(small_taxi_dir
     completed = subprocess.run(_run_cli(small_taxi_dir, output_dir, 100), capture_output=True, text=True,
                                timeout=600)
     assert completed.returncode == 0, completed.stderr[-3000:]
-    summary = results.summarize(config)
+    summary = metadata.summarize(config)
     # (The Evaluator reruns: the killed run's blessing makes its own model the baseline now.)
     for node in (pipeline_lib.EXAMPLE_GEN, pipeline_lib.STATISTICS_GEN, pipeline_lib.TRAINER):
         assert summary.states[node] == "cached", (node, summary.states)
@@ -146,7 +146,7 @@ def test_sigkill_during_the_pusher_never_leaves_a_partial_version(small_taxi_dir
     assert len(second) == 2 and records.read_record(config.serving_dir, second[-1]) is None
     completed = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert completed.returncode == 0, completed.stderr[-3000:]
-    summary = results.summarize(config)
+    summary = metadata.summarize(config)
     assert summary.states[pipeline_lib.TRAINER] == "cached" and not summary.pushed
     assert summary.serving_version == second[-1]
     assert _whole_versions(config.serving_dir) == second
@@ -162,6 +162,6 @@ def test_two_runs_started_at_once_one_runs_the_other_is_refused(small_taxi_dir, 
     assert (ok, refused) == (0, 3), outcomes
     assert "another run is using" in message and "nothing was changed" in message
     config = config_lib.absolute(config_lib.PipelineConfig(output_dir=output_dir))
-    summary = results.summarize(config)  # ML Metadata holds one whole, successful run
+    summary = metadata.summarize(config)  # ML Metadata holds one whole, successful run
     assert set(summary.states.values()) == {"ran"} and summary.pushed
     assert len(_whole_versions(config.serving_dir)) == 1

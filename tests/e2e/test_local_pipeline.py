@@ -16,15 +16,15 @@ from components.trainer.features import features_from_schema, load_schema
 from pipeline import config as config_lib
 from pipeline import logs
 from pipeline.local import runner as local_runner
-from pipeline.report import plots, results
-from pipeline.serving import model as serving
+from pipeline.report import metadata, plots
+from pipeline.serving import model as serving, predict
 from pipeline.__main__ import cli
 from pipeline import pipeline as pipeline_lib
 from tests import browser
 from tests.components.trainer import test_export
 from tests.conftest import read_taxi_rows, write_csv
 from tests.e2e.outputs import Snapshot, artifact_dirs, invoke_cli, own_copy, run_cli, tfma_overall, tree_digest
-from tests.pipeline.report import test_report
+from tests.pipeline.report import test_page
 
 pytestmark = [pytest.mark.e2e, pytest.mark.worker_seconds(700)]
 
@@ -54,7 +54,7 @@ def first_run_terminal(base_config):
 @pytest.fixture(scope="module")
 def first_run(first_run_terminal):
     config, _ = first_run_terminal
-    return config, results.summarize(config)
+    return config, metadata.summarize(config)
 
 
 def test_first_run_executes_every_component_and_pushes(first_run):
@@ -79,7 +79,7 @@ def test_terminal_shows_progress_training_and_a_summary_that_says_why(first_run,
     progress = [line.split() for line in lines if line.startswith("[")]
     assert [(p[0], p[1], p[2]) for p in progress] == [
         (f"[{i}/10]", node, "ran") for i, node in enumerate(
-            [pipeline_lib.EXAMPLE_GEN, pipeline_lib.SCHEMA_GEN, pipeline_lib.BASELINE,
+            [pipeline_lib.EXAMPLE_GEN, pipeline_lib.SCHEMA_GEN, pipeline_lib.LATEST_PUSHED_MODEL,
              pipeline_lib.STATISTICS_GEN, pipeline_lib.DRIFT_GUARD, pipeline_lib.EXAMPLE_VALIDATOR, pipeline_lib.TRAINER,
              pipeline_lib.EVALUATOR, pipeline_lib.SERVING_CHECK, pipeline_lib.PUSHER], 1)], terminal
     # While training: step, loss and examples/s every tenth of the 150 steps, before the Trainer's line.
@@ -90,7 +90,8 @@ def test_terminal_shows_progress_training_and_a_summary_that_says_why(first_run,
     assert lines.index(next(line for line in lines if line.split()[:2] == ["[7/10]", "Trainer"])) > \
         lines.index(next(line for line in lines if "step 150/150" in line))
     # The first run has no baseline: one plain line, right after the baseline step's.
-    baseline = next(i for i, line in enumerate(lines) if pipeline_lib.BASELINE in line and line.startswith("["))
+    baseline = next(i for i, line in enumerate(lines)
+                    if pipeline_lib.LATEST_PUSHED_MODEL in line and line.startswith("["))
     assert lines[baseline + 1].strip() == logs.NO_BASELINE
     assert "Traceback" not in terminal and "INFO:" not in terminal and "WARNING:" not in terminal
     # The serving check's note, right under its line: passed, with the load time and latencies.
@@ -118,9 +119,9 @@ def test_terminal_shows_progress_training_and_a_summary_that_says_why(first_run,
 def test_the_serving_check_blessed_the_pushed_model_in_ml_metadata(first_run):
     """The ServingCheck's InfraBlessing, read from ML Metadata as any TFX tool would."""
     config, summary = first_run
-    store = results.open_store(config.metadata_path)
-    execution = results.latest_run_executions(store, config.pipeline_name)[pipeline_lib.SERVING_CHECK]
-    (blessing,) = [a for a in results.output_artifacts(store, execution.id)
+    store = metadata.open_store(config.metadata_path)
+    execution = metadata.latest_run_executions(store, config.pipeline_name)[pipeline_lib.SERVING_CHECK]
+    (blessing,) = [a for a in metadata.output_artifacts(store, execution.id)
                    if a.type_id == store.get_artifact_type("InfraBlessing").id]
     properties = blessing.custom_properties
     assert properties["blessed"].int_value == 1 and properties["reason"].string_value == ""
@@ -135,8 +136,8 @@ def test_the_serving_check_blessed_the_pushed_model_in_ml_metadata(first_run):
     assert result["blessed"] is True and result["modules_of_the_project"] == []
     assert result["pairs_compared"] >= 2 and result["requests"] >= 4
     # What it checked is what was pushed: the Trainer's model, byte for byte.
-    trainer = results.latest_run_executions(store, config.pipeline_name)[pipeline_lib.TRAINER]
-    model = results._artifact_of_type(store, results.output_artifacts(store, trainer.id), "Model")
+    trainer = metadata.latest_run_executions(store, config.pipeline_name)[pipeline_lib.TRAINER]
+    model = metadata.artifact_of_type(store, metadata.output_artifacts(store, trainer.id), "Model")
     assert result["model"] == os.path.join(model.uri, "Format-Serving")
     assert tree_digest(result["model"]) == tree_digest(summary.pushed_path)
 
@@ -188,16 +189,16 @@ def test_run_report_holds_the_runs_numbers(first_run, first_run_terminal, small_
 def test_chromium_draws_the_run_reports_plots(first_run_terminal, tmp_path):
     path = _report_of_first_run(first_run_terminal)
     shot = browser.screenshot(path, str(tmp_path / "report.png"), str(tmp_path))
-    counts = browser.color_pixels(shot, {kind: plots.COLORS[kind] for kind in test_report.PLOTTED})
-    assert test_report.drawn(counts), counts
+    counts = browser.color_pixels(shot, {kind: plots.COLORS[kind] for kind in test_page.PLOTTED})
+    assert test_page.drawn(counts), counts
 
 
 def test_pushed_model_predicts_on_raw_examples(first_run):
     config, _ = first_run
     features = features_from_schema(load_schema(config.schema_path), config.label)
     _, rows = read_taxi_rows(every=300)
-    probabilities = serving.predict(serving.latest_version(config.serving_dir),
-                                    [serving.to_example(r, features) for r in rows])
+    probabilities = predict.score(predict.load_signature(serving.latest_version(config.serving_dir)),
+                                  [serving.to_example(r, features) for r in rows], features.label)
     assert probabilities.shape == (len(rows), 1)
     assert np.all((probabilities >= 0) & (probabilities <= 1))
     labels = np.array([int(r["big_tipper"]) for r in rows])
@@ -283,7 +284,7 @@ def test_second_run_is_served_from_the_cache_and_pushes_no_second_copy(first_run
          "--output-dir", config.output_dir, "--train-steps", str(config.train_steps),
          "--seed", str(config.seed)], capture_output=True, text=True, timeout=900)
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
-    summary = results.summarize(config)
+    summary = metadata.summarize(config)
     assert {node: summary.states[node] for node in UPSTREAM} == {node: "cached" for node in UPSTREAM}
     # The baseline is now the first run's push, so the Evaluator ran again and blessed the same
     # model; the Pusher ran and pushed nothing: the serving dir is byte for byte as it was.
@@ -304,7 +305,7 @@ def test_a_changed_model_is_pushed_as_a_new_version(first_run, tmp_path):
                            "--train-steps", "80", "--max-accuracy-drop", "1.0", "--min-accuracy", "0", "--min-auc", "0",
                            "--seed", str(config.seed))
     assert completed.exit_code == 0, completed.output[-3000:]
-    summary = results.summarize(config)
+    summary = metadata.summarize(config)
     assert summary.states[pipeline_lib.TRAINER] == "ran" and summary.pushed
     new = os.path.basename(summary.pushed_path.rstrip("/"))
     assert f"pushed: version {new} to {summary.pushed_path}" in completed.stdout.splitlines()
@@ -328,7 +329,7 @@ def test_impossible_threshold_pushes_nothing_and_keeps_earlier_versions(first_ru
     (blessing,) = [line for line in completed.stdout.splitlines() if line.startswith("blessed: ")]
     assert blessing.startswith(f"blessed: no: accuracy {accuracy:.4f}, needed >= 1 (--min-accuracy); "), blessing
     assert "pushed: " not in completed.stdout or "pushed: nothing" in completed.stdout
-    summary = results.summarize(config)
+    summary = metadata.summarize(config)
     assert summary.states[pipeline_lib.TRAINER] == "ran"
     assert summary.blessed is False and not summary.pushed
     overall = summary.checks[0]
@@ -385,7 +386,7 @@ def test_a_fresh_run_with_the_same_seed_and_data_gives_the_same_metrics_and_pred
         first_run, tmp_path):
     config, summary = first_run
     again = local_runner.run(config_lib.replace(config, output_dir=str(tmp_path / "again")))
-    summary_again = results.summarize(again)
+    summary_again = metadata.summarize(again)
     assert summary_again.metrics.keys() == summary.metrics.keys()
     for name, value in summary.metrics.items():
         assert summary_again.metrics[name] == pytest.approx(value, abs=1e-6), name
@@ -393,6 +394,6 @@ def test_a_fresh_run_with_the_same_seed_and_data_gives_the_same_metrics_and_pred
     features = features_from_schema(load_schema(config.schema_path), config.label)
     _, rows = read_taxi_rows(every=500)
     examples = [serving.to_example(r, features) for r in rows]
-    first = serving.predict(summary.pushed_path, examples)
-    second = serving.predict(summary_again.pushed_path, examples)
+    first = predict.score(predict.load_signature(summary.pushed_path), examples, features.label)
+    second = predict.score(predict.load_signature(summary_again.pushed_path), examples, features.label)
     np.testing.assert_allclose(second, first, rtol=0, atol=1e-6)

@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from pipeline import config as config_lib
-from pipeline.report import results
+from pipeline.report import metadata
 from tests.conftest import write_csv
 from tests.e2e.outputs import tree_digest
 from tests.pipeline.test_notify import _Hook
@@ -98,13 +98,13 @@ def words(tmp_path_factory, hook):
     assert f"notify: POST to {dead} failed" in first.stderr and "outcome is unchanged" in first.stderr
     assert [body["status"] for _, body in hook.bodies] == ["pushed"]
     assert hook.bodies[0][1]["versions"]["pushed"] == os.path.basename(
-        results.summarize(config_lib.absolute(config_lib.PipelineConfig(output_dir=str(root / "out")))).pushed_path)
+        metadata.summarize(config_lib.absolute(config_lib.PipelineConfig(output_dir=str(root / "out")))).pushed_path)
     config = config_lib.absolute(config_lib.PipelineConfig(output_dir=str(root / "out")))
     return root, args, first, config, hook
 
 
 def _trainer_states(config):
-    store = results.open_store(config.metadata_path)
+    store = metadata.open_store(config.metadata_path)
     return [e.last_known_state for e in store.get_executions() if e.type.endswith("Trainer")]
 
 
@@ -112,7 +112,7 @@ def test_a_near_unique_word_column_is_no_default_slice_and_the_run_says_so(words
     import tensorflow_model_analysis as tfma
     root, _, first, config, _ = words
     assert "eval metrics overall only" in first.stdout
-    summary = results.summarize(config)
+    summary = metadata.summarize(config)
     slices = [tuple(m.slice_key.single_slice_keys) for m in tfma.load_metrics(summary.evaluation_uri)]
     assert slices == [()], slices[:5]  # TFMA wrote the overall slice only, not one per word
 

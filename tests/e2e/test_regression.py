@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from pipeline import config as config_lib
-from pipeline.report import results
+from pipeline.report import metadata, thresholds
 
 pytestmark = [pytest.mark.e2e, pytest.mark.worker_seconds(900)]
 
@@ -82,7 +82,7 @@ def _run(work, name, *extra):
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     (work / f"{name}.terminal.txt").write_text(done.stdout)
     config = config_lib.PipelineConfig(data_root=DATA, schema_path=SCHEMA, label=LABEL, output_dir=str(out))
-    return config, results.summarize(config), done.stdout
+    return config, metadata.summarize(config), done.stdout
 
 
 @pytest.fixture(scope="module")
@@ -220,7 +220,7 @@ def test_a_base_rate_only_classifier_on_imbalanced_data_is_not_blessed(tmp_path)
                "--output-dir", str(out), "--train-steps", "300", "--model", f"{tmp_path / 'protos.py'}:base_rate_only")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     config = config_lib.PipelineConfig(data_root=str(data), schema_path=str(schema), label="rare", output_dir=str(out))
-    summary = results.summarize(config)
+    summary = metadata.summarize(config)
     assert summary.blessed is False and not summary.pushed
     failed = {c.metric: c for c in summary.checks if c.passed is False}
     assert set(failed) == {"accuracy", "auc"}, summary.checks
@@ -275,6 +275,6 @@ def test_the_same_graph_compiled_for_kfp2_runs_under_run_compiled_held_to_the_me
     assert mae < 0.99 * mean_mae
     # TFMA's MAE in the compiled run is the pushed model's, and its gate is the mean predictor's.
     evaluation = artifact(config_lib.EVALUATOR, "evaluation")["uri"]
-    assert results.overall_metrics(evaluation)["mae"] == pytest.approx(mae, rel=1e-4)
+    assert thresholds.sliced_metrics(evaluation)["overall"]["model"]["mae"] == pytest.approx(mae, rel=1e-4)
     with open(os.path.join(evaluation, "gates.json")) as f:
         assert json.load(f)["mae"]["bound"] == pytest.approx(0.99 * mean_mae, rel=1e-4)

@@ -15,7 +15,7 @@ from pipeline import config as config_lib
 from pipeline.kubeflow import compiled_exit, runner as kubeflow_runner
 from pipeline.kubeflow.launcher import records as run_records
 from pipeline.local import runner as local_runner
-from pipeline.report import results
+from pipeline.report import metadata, thresholds
 from tests.pipeline.test_notify import _Hook
 
 pytestmark = [pytest.mark.e2e, pytest.mark.worker_seconds(1000)]
@@ -133,12 +133,12 @@ def test_every_task_of_the_spec_runs_and_the_model_is_pushed_under_the_local_roo
 
 @pytest.fixture(scope="module")
 def local_metrics(config):
-    return results.summarize(local_runner.run(config)).metrics
+    return metadata.summarize(local_runner.run(config)).metrics
 
 
 def test_pushed_model_has_the_eval_metrics_of_a_local_run_with_the_same_config_and_seed(local_metrics, first_run):
     _, record = first_run
-    compiled = results.overall_metrics(output(record, config_lib.EVALUATOR, "evaluation")["uri"])
+    compiled = thresholds.sliced_metrics(output(record, config_lib.EVALUATOR, "evaluation")["uri"])["overall"]["model"]
     assert set(compiled) == set(local_metrics)
     for name, value in local_metrics.items():
         assert compiled[name] == pytest.approx(value, abs=1e-6), name
@@ -153,7 +153,7 @@ def test_a_second_run_uses_the_first_runs_blessed_model_as_its_baseline(spec, fi
     first_push = output(first, config_lib.PUSHER, "pushed_model")["metadata"]
     # The baseline step found the first run's push record, naming the first run's Trainer model,
     # and copied that pushed version.
-    baseline = output(second, config_lib.BASELINE, "model")
+    baseline = output(second, config_lib.LATEST_PUSHED_MODEL, "model")
     assert baseline["metadata"]["baseline_found"] == 1
     assert baseline["metadata"]["source_model_uri"] == first_model["uri"]
     assert baseline["metadata"]["pushed_version"] == os.path.basename(first_push["pushed_destination"])
@@ -163,7 +163,7 @@ def test_a_second_run_uses_the_first_runs_blessed_model_as_its_baseline(spec, fi
     # Same inputs as before: served from the cache, as KFP would; the baseline step never is, and
     # the Evaluator runs with a baseline.
     assert second["tasks"][config_lib.TRAINER]["state"] == "cached"
-    assert second["tasks"][config_lib.BASELINE]["state"] == "ran"
+    assert second["tasks"][config_lib.LATEST_PUSHED_MODEL]["state"] == "ran"
     assert second["tasks"][config_lib.EVALUATOR]["state"] == "ran"
     with open(os.path.join(kfp_root, run_records.RUNS_DIR, second["run_id"], config_lib.EVALUATOR,
                            "executor_input.json")) as f:
@@ -173,7 +173,7 @@ def test_a_second_run_uses_the_first_runs_blessed_model_as_its_baseline(spec, fi
     blessing = output(second, config_lib.EVALUATOR, "blessing")["metadata"]
     assert blessing["baseline_model"] == baseline["uri"] and blessing["blessed"] == 1
     # TFMA compared the two: the metrics have a baseline and a diff (zero: the same model).
-    metrics = results.sliced_metrics(output(second, config_lib.EVALUATOR, "evaluation")["uri"])
+    metrics = thresholds.sliced_metrics(output(second, config_lib.EVALUATOR, "evaluation")["uri"])
     assert metrics["overall"]["diff"]["accuracy"] == pytest.approx(0, abs=1e-9)
     assert f"baseline: version {baseline['metadata']['pushed_version']}" in result.stdout
     # The drift step reran (its baseline input is new each run) and compared the same data: no drift.

@@ -17,7 +17,7 @@ from components.latest_pushed_model import records
 from components.trainer import task
 from pipeline import config as config_lib
 from pipeline.local import runner as local_runner
-from pipeline.report import results
+from pipeline.report import metadata, terminal
 from pipeline import pipeline as pipeline_lib
 from tests.conftest import read_taxi_rows, write_csv
 
@@ -25,9 +25,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.worker_seconds(500)]
 
 
 def _latest_output(config, node, type_name):
-    store = results.open_store(config.metadata_path)
-    execution = results.latest_run_executions(store, config.pipeline_name)[node]
-    return results._artifact_of_type(store, results.output_artifacts(store, execution.id), type_name)
+    store = metadata.open_store(config.metadata_path)
+    execution = metadata.latest_run_executions(store, config.pipeline_name)[node]
+    return metadata.artifact_of_type(store, metadata.output_artifacts(store, execution.id), type_name)
 
 
 @pytest.fixture(scope="module")
@@ -42,12 +42,12 @@ def two_spans(tmp_path_factory):
                                        train_steps=100, warm_start=True, min_accuracy=0.5,
                                        max_accuracy_drop=0.2)
     config = local_runner.run(config)
-    first = results.summarize(config)
+    first = metadata.summarize(config)
     first_model = _latest_output(config, pipeline_lib.TRAINER, "Model")
     first_run_dir = _latest_output(config, pipeline_lib.TRAINER, "ModelRun").uri
     write_csv(str(data_root / "span-2" / "data.csv"), columns, rows[half:])
     local_runner.run(config)
-    second = results.summarize(config)
+    second = metadata.summarize(config)
     return dict(config=config, data_root=data_root, columns=columns, rows=rows[half:], first=first,
                 first_model=first_model, first_run_dir=first_run_dir, second=second)
 
@@ -65,7 +65,7 @@ def test_newest_span_is_ingested_and_training_warm_starts(two_spans):
     with open(os.path.join(run_dir, task.WARM_START_REPORT)) as f:
         report = json.load(f)
     # The base model is the baseline step's copy of the version the first run pushed.
-    baseline = _latest_output(config, pipeline_lib.BASELINE, "Model")
+    baseline = _latest_output(config, pipeline_lib.LATEST_PUSHED_MODEL, "Model")
     assert baseline.custom_properties["source_model_uri"].string_value == two_spans["first_model"].uri
     assert report["base_model"].startswith(baseline.uri)
     assert any(name.startswith("dense_0") for name in report["copied"])
@@ -86,19 +86,19 @@ def test_an_undrifted_span_is_compared_with_the_served_models_data_and_pushed(tw
     assert measured["payment_type"]["comparator"] == "infinity_norm"
     assert all(f["distance"] <= f["threshold"] for f in measured.values())
     assert second.has_baseline and second.pushed
-    assert results.drift_line(second).startswith(f"drift: none ({len(measured)} features compared with the data "
-                                                 f"of served version {first_version}")
+    assert terminal.drift_line(second).startswith(f"drift: none ({len(measured)} features compared with the data "
+                                                  f"of served version {first_version}")
 
 
 def _statistics_of_run(config, run_index):
-    store = results.open_store(config.metadata_path)
-    _, executions = results.run_executions(store, config.pipeline_name)[run_index]
-    return results._artifact_of_type(store, results.output_artifacts(
+    store = metadata.open_store(config.metadata_path)
+    _, executions = metadata.run_executions(store, config.pipeline_name)[run_index]
+    return metadata.artifact_of_type(store, metadata.output_artifacts(
         store, executions[pipeline_lib.STATISTICS_GEN].id), "ExampleStatistics").uri
 
 
 def _trainer_executions(config):
-    store = results.open_store(config.metadata_path)
+    store = metadata.open_store(config.metadata_path)
     return [e for e in store.get_executions() if e.type.endswith("Trainer")]
 
 
@@ -141,7 +141,7 @@ def test_a_drifted_span_stops_before_training_naming_the_feature(two_spans, drif
     assert len(_trainer_executions(config)) == before["trainers"]
     assert sorted(os.listdir(config.serving_dir)) == before["served"]
     assert sorted(os.listdir(records.records_dir(config.serving_dir))) == before["records"]
-    assert results.summarize(config).drift == {"status": drift_guard.DRIFTED}
+    assert metadata.summarize(config).drift == {"status": drift_guard.DRIFTED}
     # The webhook was told once, as a drift stop with the reason.
     assert [body["status"] for _, body in posted] == ["drifted"]
     assert "feature 'fare'" in posted[0][1]["reason"] and posted[0][1]["failed_component"] == pipeline_lib.DRIFT_GUARD
@@ -151,18 +151,18 @@ def test_accept_drift_trains_on_the_reviewed_span_and_is_recorded(two_spans, dri
     config = dataclasses.replace(two_spans["config"], accept_drift=True)
     trainers = len(_trainer_executions(config))
     local_runner.run(config)
-    summary = results.summarize(config)
+    summary = metadata.summarize(config)
     assert summary.states[pipeline_lib.TRAINER] == "ran" and len(_trainer_executions(config)) == trainers + 1
     assert summary.drift["status"] == drift_guard.ACCEPTED and summary.drift["accept_drift"] is True
     assert [f["name"] for f in summary.drift["features"] if f["drifted"]] == ["fare"]
-    assert results.drift_line(summary).startswith("drift: accepted (--accept-drift): feature 'fare'")
+    assert terminal.drift_line(summary).startswith("drift: accepted (--accept-drift): feature 'fare'")
     # ML Metadata records the decision: the drift step's execution property and its artifact.
-    store = results.open_store(config.metadata_path)
-    _, executions = results.run_executions(store, config.pipeline_name)[0]
+    store = metadata.open_store(config.metadata_path)
+    _, executions = metadata.run_executions(store, config.pipeline_name)[0]
     execution = executions[pipeline_lib.DRIFT_GUARD]
     assert execution.properties["accept_drift"].int_value == 1 or \
         execution.custom_properties["accept_drift"].int_value == 1
-    assert "drift: accepted" in results.history(config, limit=1)[0]
+    assert "drift: accepted" in terminal.history(config, limit=1)[0]
     from pipeline.report import page
     html = open(page.write(config)).read()
     assert "Drift accepted with --accept-drift" in html and "accept_drift: yes" in html

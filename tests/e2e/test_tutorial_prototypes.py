@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from pipeline import config as config_lib
 from pipeline.__main__ import cli
-from pipeline.report import results
+from pipeline.report import metadata
 from tests.conftest import read_taxi_rows, write_csv
 from tests.e2e.test_bring_your_own_model import SENTIMENT_CSV, predict, run_cli_on_a_terminal
 
@@ -26,7 +26,7 @@ TOPICS = ("movie_review", "product_review", "tweet")
 
 
 def summary_of(out):
-    return results.summarize(config_lib.absolute(config_lib.PipelineConfig(output_dir=str(out))))
+    return metadata.summarize(config_lib.absolute(config_lib.PipelineConfig(output_dir=str(out))))
 
 
 def test_the_structured_data_notebook_goes_in_as_it_is_by_its_function(tmp_path):

@@ -4,7 +4,7 @@ import logging
 
 from components.latest_pushed_model import NO_BASELINE_LOG
 from pipeline import logs
-from pipeline.config import BASELINE
+from pipeline.config import LATEST_PUSHED_MODEL
 
 
 def _record(message, *args):
@@ -44,24 +44,24 @@ def test_progress_shows_training_lines_and_the_no_baseline_note():
                                  "step %d/%d  loss %s  %.0f examples/s", (20, 100, "0.5000", 1234.0), None)
     for record in [_record("Component %s is running.", "Trainer"), training,
                    _record("Component %s is finished.", "Trainer"),
-                   _record("Component %s is running.", BASELINE),
+                   _record("Component %s is running.", LATEST_PUSHED_MODEL),
                    _record(NO_BASELINE_LOG, "/srv/serving_model"),
-                   _record("Component %s is finished.", BASELINE)]:
+                   _record("Component %s is finished.", LATEST_PUSHED_MODEL)]:
         progress.emit(record)
     lines = stream.getvalue().splitlines()
     assert lines[0] == "      Trainer: step 20/100  loss 0.5000  1234 examples/s"
     assert lines[1].split()[:3] == ["[1/2]", "Trainer", "ran"]
-    assert lines[2].split()[1] == BASELINE
+    assert lines[2].split()[1] == LATEST_PUSHED_MODEL
     assert lines[3].strip() == logs.NO_BASELINE
 
 
 def test_no_note_when_the_baseline_step_finds_a_pushed_model():
     stream = io.StringIO()
     progress = logs.Progress(stream, total=1)
-    for record in [_record("Component %s is running.", BASELINE),
+    for record in [_record("Component %s is running.", LATEST_PUSHED_MODEL),
                    _record("LatestPushedModel: baseline is version %s pushed to %s (Trainer model %s)",
                            "17", "/srv/serving_model/17", "/root/Trainer/model/5"),
-                   _record("Component %s is finished.", BASELINE)]:
+                   _record("Component %s is finished.", LATEST_PUSHED_MODEL)]:
         progress.emit(record)
     assert logs.NO_BASELINE not in stream.getvalue()
 

@@ -45,7 +45,7 @@ def test_the_drift_guard_runs_before_the_trainer_on_the_new_statistics_and_the_s
     guard = nodes[pipeline_lib.DRIFT_GUARD]
     assert guard.inputs["statistics"].producer_component_id == pipeline_lib.STATISTICS_GEN
     assert guard.inputs["schema"].producer_component_id == pipeline_lib.SCHEMA_GEN
-    assert guard.inputs["baseline"].producer_component_id == pipeline_lib.BASELINE
+    assert guard.inputs["baseline"].producer_component_id == pipeline_lib.LATEST_PUSHED_MODEL
     assert guard.exec_properties["accept_drift"] == 1
     assert _build().components[order.index(pipeline_lib.DRIFT_GUARD)].exec_properties["accept_drift"] == 0
     # The Pusher names the statistics in its push record: the next run's reference.
@@ -100,11 +100,12 @@ def test_the_baseline_is_a_plain_step_that_feeds_the_evaluator_and_warm_start():
     pipeline = _build(PipelineConfig(warm_start=True))
     nodes = {c.id: c for c in pipeline.components}
     assert not any(isinstance(c, Resolver) for c in pipeline.components)  # KFP 2.x cannot run one
-    baseline = nodes[pipeline_lib.BASELINE]
+    baseline = nodes[pipeline_lib.LATEST_PUSHED_MODEL]
     assert baseline.exec_properties["serving_dir"] == "/serving"  # the Pusher's destination
     assert "last_pushed_model" not in baseline.exec_properties  # compiled: no cache key, no cache
-    assert nodes[pipeline_lib.EVALUATOR].inputs["baseline_model"].producer_component_id == pipeline_lib.BASELINE
-    assert nodes[pipeline_lib.TRAINER].inputs["base_model"].producer_component_id == pipeline_lib.BASELINE
+    assert (nodes[pipeline_lib.EVALUATOR].inputs["baseline_model"].producer_component_id
+            == pipeline_lib.LATEST_PUSHED_MODEL)
+    assert nodes[pipeline_lib.TRAINER].inputs["base_model"].producer_component_id == pipeline_lib.LATEST_PUSHED_MODEL
     trainer = next(c for c in _build().components if c.id == pipeline_lib.TRAINER)
     assert "base_model" not in trainer.inputs  # no warm start: no base model
 

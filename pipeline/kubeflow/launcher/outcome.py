@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Dict, List, Optional
 
-from components import serving_check
+from components import atomic_pusher, latest_pushed_model, serving_check
 from components.atomic_pusher import already_served_line
 from pipeline.kubeflow.launcher.values import number
 
@@ -50,10 +50,11 @@ def outcome(run: Run) -> List[str]:
                 title, meta = artifact.schema_title, artifact.metadata
                 if title == "tfx.Model" and result.state == "resolved":
                     lines.append(f"baseline: {artifact.uri}")
-                elif title == "tfx.Model" and "baseline_found" in meta:  # the LatestPushedModel step
-                    if number(meta.get("baseline_found")) == 1:
-                        lines.append(f"baseline: version {meta.get('pushed_version')} (Trainer model "
-                                     f"{meta.get('source_model_uri')}), copied to {artifact.uri}")
+                elif title == "tfx.Model" and latest_pushed_model.FOUND_PROPERTY in meta:  # LatestPushedModel
+                    if number(meta.get(latest_pushed_model.FOUND_PROPERTY)) == 1:
+                        lines.append(f"baseline: version {meta.get(latest_pushed_model.VERSION_PROPERTY)} (Trainer "
+                                     f"model {meta.get(latest_pushed_model.SOURCE_URI_PROPERTY)}), copied to "
+                                     f"{artifact.uri}")
                 elif title == "tfx.ExampleAnomalies" and "drift_status" in meta:  # the DriftGuard step
                     lines.append(drift_outcome(meta))
                 elif title == "tfx.ModelBlessing" and result.state != "resolved":
@@ -61,10 +62,11 @@ def outcome(run: Run) -> List[str]:
                 elif title == "tfx.InfraBlessing":  # the ServingCheck step
                     lines.append("serving check: " + serving_check_outcome(meta))
                 elif title == "tfx.PushedModel":
-                    pushed = number(meta.get("pushed")) == 1
-                    lines.append(f"pushed: {meta.get('pushed_destination')}" if pushed
-                                 else already_served_line(meta["serving_version"], meta.get("serving_destination"))
-                                 if meta.get("serving_version")
+                    pushed = number(meta.get(atomic_pusher.PUSHED)) == 1
+                    lines.append(f"pushed: {meta.get(atomic_pusher.PUSHED_DESTINATION)}" if pushed
+                                 else already_served_line(meta[atomic_pusher.SERVING_VERSION],
+                                                          meta.get(atomic_pusher.SERVING_DESTINATION))
+                                 if meta.get(atomic_pusher.SERVING_VERSION)
                                  else "pushed: nothing (the model failed the serving check)"
                                  if any(line.startswith("serving check: failed") for line in lines)
                                  else "pushed: nothing (the model was not blessed)")

@@ -4,7 +4,7 @@ tensorflow-serving-api package, which the serving environment does not carry.
 The file is a TFRecord of `tensorflow.serving.PredictionLog`. Only the fields a predict warm-up
 uses are declared here, with TF Serving's field numbers (tensorflow_serving/apis/
 prediction_log.proto, predict.proto, model.proto); protobuf skips the others when parsing.
-tests/pipeline/serving/test_server.py checks this against a file written with the real protos.
+tests/pipeline/serving/test_serve.py checks this against a file written with the real protos.
 """
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from tfx.components.trainer.fn_args_utils import FnArgs
 from components.trainer import task
 from components.trainer.features import features_from_schema
 from pipeline import config as config_lib
-from pipeline.serving import model as serving
+from pipeline.serving import model as serving, predict
 from tests.conftest import read_taxi_rows, write_tfrecords
 
 
@@ -48,8 +48,8 @@ def test_run_fn_trains_an_estimator_and_exports_a_serving_model(tmp_path, taxi_r
     signature = loaded.signatures["serving_default"]
     assert list(signature.structured_input_signature[1]) == ["examples"]
     assert set(signature.structured_outputs) == {"probabilities", "all_classes"}
-    probabilities = serving.predict(fn_args.serving_model_dir,
-                                    [serving.to_example(r, taxi_features) for r in rows])
+    probabilities = predict.score(predict.load_signature(fn_args.serving_model_dir),
+                                  [serving.to_example(r, taxi_features) for r in rows], taxi_features.label)
     assert probabilities.shape == (len(rows), 1)
     assert np.all((probabilities >= 0) & (probabilities <= 1))
 
@@ -74,8 +74,8 @@ def test_run_fn_handles_a_multiclass_string_label(tmp_path):
     fn_args = _fn_args(tmp_path, str(records), str(schema_path), "kind", steps=200,
                        hparams={"hidden_units": [16]})
     task.run_fn(fn_args)
-    probabilities = serving.predict(fn_args.serving_model_dir,
-                                    [serving.to_example(r, features) for r in rows[200:]])
+    probabilities = predict.score(predict.load_signature(fn_args.serving_model_dir),
+                                  [serving.to_example(r, features) for r in rows[200:]], features.label)
     assert probabilities.shape == (100, 3)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
     truth = [["small", "medium", "large"].index(r["kind"]) for r in rows[200:]]

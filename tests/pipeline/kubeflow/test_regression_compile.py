@@ -37,7 +37,7 @@ def test_the_regression_graph_compiles_with_its_metrics_and_gates(tmp_path, targ
     spec = document if target == "kfp2" else document["pipelineSpec"]
     json_format.ParseDict(spec, pipeline_spec_pb2.PipelineSpec())  # strict: unknown fields fail
     tasks = compiled_exit.pipeline_tasks(spec)  # the steps, in the exit handler's sub-DAG
-    assert set(tasks) == set(LOCAL_DEPENDENCIES) | {pipeline_lib.BASELINE}
+    assert set(tasks) == set(LOCAL_DEPENDENCIES) | {pipeline_lib.LATEST_PUSHED_MODEL}
     texts = list(_strings(spec))
     eval_config = next(json.loads(t) for t in texts if t.lstrip().startswith("{") and "MeanAbsoluteError" in t)
     names = [json.loads(m.get("config", "{}")).get("name") for m in eval_config["metrics_specs"][0]["metrics"]]

@@ -24,10 +24,10 @@ LOCAL_DEPENDENCIES = {
     pipeline_lib.SCHEMA_GEN: set(),
     pipeline_lib.STATISTICS_GEN: {pipeline_lib.EXAMPLE_GEN},
     pipeline_lib.EXAMPLE_VALIDATOR: {pipeline_lib.STATISTICS_GEN, pipeline_lib.SCHEMA_GEN},
-    pipeline_lib.DRIFT_GUARD: {pipeline_lib.STATISTICS_GEN, pipeline_lib.SCHEMA_GEN, pipeline_lib.BASELINE},
+    pipeline_lib.DRIFT_GUARD: {pipeline_lib.STATISTICS_GEN, pipeline_lib.SCHEMA_GEN, pipeline_lib.LATEST_PUSHED_MODEL},
     pipeline_lib.TRAINER: {pipeline_lib.EXAMPLE_GEN, pipeline_lib.SCHEMA_GEN, pipeline_lib.EXAMPLE_VALIDATOR,
                            pipeline_lib.DRIFT_GUARD},
-    pipeline_lib.EVALUATOR: {pipeline_lib.EXAMPLE_GEN, pipeline_lib.TRAINER, pipeline_lib.BASELINE},
+    pipeline_lib.EVALUATOR: {pipeline_lib.EXAMPLE_GEN, pipeline_lib.TRAINER, pipeline_lib.LATEST_PUSHED_MODEL},
     pipeline_lib.SERVING_CHECK: {pipeline_lib.TRAINER, pipeline_lib.EVALUATOR},
     pipeline_lib.PUSHER: {pipeline_lib.TRAINER, pipeline_lib.EVALUATOR, pipeline_lib.SERVING_CHECK,
                           pipeline_lib.STATISTICS_GEN},
@@ -89,7 +89,7 @@ def test_ir_spec_parses_strictly_and_matches_the_local_graph(compiled, target):
         assert dependencies[node] == upstream, node
     # The baseline task has no inputs, so it must never come from a cache; every other task may.
     for name, task in tasks.items():
-        assert task.caching_options.enable_cache == (name != pipeline_lib.BASELINE), name
+        assert task.caching_options.enable_cache == (name != pipeline_lib.LATEST_PUSHED_MODEL), name
 
 
 @pytest.mark.parametrize("target", IR_TARGETS)
@@ -181,7 +181,7 @@ def test_v1_workflow_matches_the_local_graph_and_image(compiled):
     names = {name.lower(): name for name in pipeline_lib.COMPONENT_IDS}
     assert set(by_name) == set(names)
     # The baseline step is never served from a cache: not KFP 1.8's, not TFX's own inside the step.
-    baseline = templates[pipeline_lib.BASELINE.lower()]
+    baseline = templates[pipeline_lib.LATEST_PUSHED_MODEL.lower()]
     assert baseline["metadata"]["annotations"]["pipelines.kubeflow.org/max_cache_staleness"] == "P0D"
     args = baseline["container"]["args"]
     node_ir = json.loads(args[args.index("--tfx_ir") + 1])["nodes"][0]["pipelineNode"]

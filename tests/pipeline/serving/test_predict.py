@@ -75,7 +75,7 @@ def test_predict_through_beam_scores_like_the_streaming_path(tmp_path, model_dir
         assert abs(float(row["probability_1"]) - float(expected[key]["probability_1"])) < 1e-5
     with open(rejects) as f:
         reasons = list(csv.DictReader(f))
-    assert len(reasons) == 1 and "abc" in reasons[0]["row"]
+    assert len(reasons) == 1 and "abc" in reasons[0]["line"]
     assert "could not convert string to float: 'abc'" in reasons[0]["reason"]
 
 

@@ -3,7 +3,7 @@
 One small real `python -m pipeline run` and one server for the module, started as a user starts
 them (the first `serve` builds .venv-serving). The server runs TensorFlow 2.21 on a model the
 pipeline exported with TF 2.15; its answers are checked against the pipeline's own TF 2.15 code
-(`pipeline.serving.model.predict`) and `python -m pipeline predict`, which share nothing with it.
+(`pipeline.serving.predict.score`) and `python -m pipeline predict`, which share nothing with it.
 """
 from __future__ import annotations
 
@@ -94,7 +94,8 @@ def b64(row, features):
 @pytest.fixture(scope="module")
 def expected(pushed, csv_rows, features):
     """Probabilities from the pipeline's own TF 2.15 code on the same rows as tf.Examples."""
-    return [p[0] for p in serving.predict(pushed[1], [serving.to_example(r, features) for r in csv_rows])]
+    return [p[0] for p in predict.score(predict.load_signature(pushed[1]),
+                                        [serving.to_example(r, features) for r in csv_rows], features.label)]
 
 
 def close(a, b) -> bool:

@@ -1,4 +1,4 @@
-"""The run report: plotting helpers, the HTML (user text shown as text), and a real browser drawing every plot.
+"""The run report's page: the HTML (user text shown as text), and a real browser drawing every plot.
 
 The report built from a real run's artifacts is checked in tests/e2e/test_local_pipeline.py.
 """
@@ -7,8 +7,9 @@ from __future__ import annotations
 import json
 import re
 
-from pipeline.report import plots, page as report, results
+from pipeline.report import collect, page as report, plots, terminal, thresholds
 from tests import browser
+from tests.pipeline.report.conftest import COMMENT, ESCAPED, HOSTILE, run_summary
 
 PLOTTED = ("loss", "eval", "roc", "pr", "calibration", "histogram")
 # Pixels of a plot's own color that show it was drawn: a legend swatch alone has at most 24;
@@ -20,89 +21,30 @@ def drawn(counts: dict) -> bool:
     return all(counts[kind] > DRAWN.get(kind, 150) for kind in counts)
 
 
-def _summary(**changes) -> results.RunSummary:
-    fields = dict(
-        states={"CsvExampleGen": "ran", "Trainer": "ran", "Evaluator": "ran", "Pusher": "ran"},
-        metrics={"accuracy": 0.55, "auc": 0.71, "loss": 0.6, "example_count": 400.0},
-        blessed=False, pushed=False, pushed_path=None, evaluation_uri="/nowhere",
-        checks=[results.Check("accuracy", "value", ">= 0.6", 0.55, "overall", False),
-                results.Check("accuracy", "change", ">= 0", None, "overall", None,
-                              "no blessed model yet to compare with"),
-                results.Check("accuracy", "value", ">= 0.6", 0.4, "hour=3", False, "too low")],
-        has_baseline=False)
-    fields.update(changes)
-    return results.RunSummary(**fields)
-
-
-def _data(summary=None, with_curves=True) -> report.ReportData:
+def _data(summary=None, with_curves=True) -> collect.ReportData:
     roc = [(x / 20, min(1.0, (x / 20) ** 0.4)) for x in range(21)]
     pr = [(r / 20, 1 - 0.4 * (r / 20) ** 2) for r in range(21)]
     calibration = [((i + 0.5) / 10, min(1.0, (i + 0.5) / 10 + 0.03), 40.0) for i in range(10)]
-    return report.ReportData(
+    return collect.ReportData(
         run_name="run-20260101-000000-1", when="2026-01-01 00:00:00",
-        summary=summary or _summary(),
-        splits={"train": report.SplitStats(800, {
-                    "fare": report.FeatureStats("fare", "numeric", 0.125, [(str(i), 10 + i) for i in range(10)]),
-                    "company": report.FeatureStats("company", "categorical", 0.0, [("A", 50), ("B<&>", 20)])}),
-                "eval": report.SplitStats(400, {
-                    "fare": report.FeatureStats("fare", "numeric", 0.25, [(str(i), 5 + i) for i in range(10)])})},
+        summary=summary or run_summary(),
+        splits={"train": collect.SplitStats(800, {
+                    "fare": collect.FeatureStats("fare", "numeric", 0.125, [(str(i), 10 + i) for i in range(10)]),
+                    "company": collect.FeatureStats("company", "categorical", 0.0, [("A", 50), ("B<&>", 20)])}),
+                "eval": collect.SplitStats(400, {
+                    "fare": collect.FeatureStats("fare", "numeric", 0.25, [(str(i), 5 + i) for i in range(10)])})},
         anomalies=["[eval] company: column dropped"],
         training={"training loss": [(s, 1 / (1 + s / 50)) for s in range(0, 301, 20)],
                   "eval accuracy": [(300, 0.55)], "eval loss": [(300, 0.6)]},
         sliced={"overall": {"model": {"accuracy": 0.55, "auc": 0.71, "example_count": 400.0}},
                 "hour=3": {"model": {"accuracy": 0.4, "example_count": 20.0}},
                 "hour=12": {"model": {"accuracy": 0.6, "example_count": 30.0}}},
-        curves={"model": report.Curves(roc, pr, calibration)} if with_curves else {})
+        curves={"model": collect.Curves(roc, pr, calibration)} if with_curves else {})
 
 
 def _facts(page: str) -> dict:
     found = re.search(r"<script type='application/json' id='report-data'>(.*?)</script>", page, re.S)
     return json.loads(found.group(1))
-
-
-def test_ticks_are_round_numbers_covering_the_range():
-    assert plots._ticks(0, 1) == [0, 0.2, 0.4, 0.6, 0.8, 1.0]
-    assert plots._ticks(0, 2000) == [0, 500, 1000, 1500, 2000]
-
-
-def test_line_chart_draws_each_series_in_its_color():
-    svg = plots.line_chart([{"name": "a", "points": [(0, 0), (1, 1)], "color": "#123456"},
-                            {"name": "b", "points": [(0.5, 0.2)], "color": "#654321"}],
-                           title="T", x_label="x", y_label="y", kind="roc", x_range=(0, 1), y_range=(0, 1))
-    assert svg.startswith("<svg") and svg.endswith("</svg>") and 'class="plot plot-roc"' in svg
-    line = re.search(r'<polyline points="([^"]+)" fill="none" stroke="#123456"', svg)
-    (x0, y0), (x1, y1) = [tuple(map(float, p.split(","))) for p in line.group(1).split()]
-    assert x0 < x1 and y0 > y1  # up and to the right: y grows downwards in SVG
-    assert '<circle' in svg and 'fill="#654321"' in svg  # a one-point series is a dot
-
-
-def test_empty_inputs_give_a_labelled_placeholder_not_an_error():
-    assert "no data" in plots.line_chart([{"name": "a", "points": [], "color": "#000000"}],
-                                         title="T", x_label="x", y_label="y", kind="roc")
-    assert "no values" in plots.bar_chart([], title="f")
-
-
-def test_calibration_bins_merge_tfma_buckets_by_mean_prediction():
-    """On TFMA's own proto, as tfma.load_plots gives it (calibration_histogram_buckets)."""
-    from tensorflow_model_analysis.proto import metrics_for_slice_pb2
-
-    histogram = metrics_for_slice_pb2.CalibrationHistogramBuckets()
-    for n, labels, predictions in [(10, 1, 1.2), (10, 2, 1.8), (0, 0, 0), (4, 4, 3.8)]:
-        bucket = histogram.buckets.add()
-        bucket.num_weighted_examples.value = n
-        bucket.total_weighted_label.value = labels
-        bucket.total_weighted_refined_prediction.value = predictions
-    bins = report.calibration_bins(histogram.buckets)
-    assert [tuple(round(v, 6) for v in b) for b in bins] == [(0.15, 0.15, 20.0), (0.95, 1.0, 4.0)]
-
-
-def test_blessing_line_names_each_failed_threshold_with_value_and_bound():
-    line = results.blessing_line(_summary())
-    assert line == ("blessed: no: accuracy 0.5500, needed >= 0.6; "
-                    "accuracy on slice hour=3 0.4000, needed >= 0.6")
-    ok = _summary(blessed=True, checks=[results.Check("accuracy", "value", ">= 0.6", 0.9, "overall", True)])
-    assert results.blessing_line(ok) == ("blessed: yes (accuracy 0.9000, needed >= 0.6; "
-                                         "no blessed model yet, so no comparison with a baseline)")
 
 
 def test_html_holds_every_section_and_no_external_resource():
@@ -139,42 +81,34 @@ def test_chromium_draws_every_plot(tmp_path):
 
 
 def test_a_run_that_stopped_early_says_so_instead_of_claiming_clean_data():
-    data = _data(summary=_summary(states={"CsvExampleGen": "ran", "ExampleValidator": "failed"},
-                                  metrics={}, blessed=None, checks=[], evaluation_uri=None), with_curves=False)
+    data = _data(summary=run_summary(states={"CsvExampleGen": "ran", "ExampleValidator": "failed"},
+                                     metrics={}, blessed=None, checks=[], evaluation_uri=None), with_curves=False)
     data.anomalies, data.sliced, data.training = None, {}, {}
     page = report.render(data)
     assert "no decision: ExampleValidator failed" in page
     assert "No anomalies" not in page and "ExampleValidator did not finish" in page
 
 
-# Text from the user's data, schema, config or paths, as a page must show it: as text.
-HOSTILE = "<script>alert(1)</script>&co"
-ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;&amp;co"
-# In the JSON data element, "<!--<script>" would turn an unescaped "</script>" that follows into
-# text and swallow the rest of the page (the HTML parser's script-escape states).
-COMMENT = "<!--<script>"
-
-
-def _hostile_data(confusion: bool = False, text: str = HOSTILE) -> report.ReportData:
+def _hostile_data(confusion: bool = False, text: str = HOSTILE) -> collect.ReportData:
     """A report whose every user-controlled text holds markup: feature name, category value,
     split, metric names, slice value, anomaly, threshold note, pushed path, class names."""
     name = f"fare{text}"
-    summary = _summary(
+    summary = run_summary(
         blessed=False, pushed=True, pushed_path=f"/out/{text}/serving/17/", has_baseline=True,
         metrics={"accuracy": 0.55, text: 1.0},
-        checks=[results.Check(text, "value", ">= 0.6", 0.4, f"company={text}", False, text),
-                results.Check("accuracy", "change", ">= 0", 0.01, "overall", True, COMMENT)])
+        checks=[thresholds.Check(text, "value", ">= 0.6", 0.4, f"company={text}", False, text),
+                thresholds.Check("accuracy", "change", ">= 0", 0.01, "overall", True, COMMENT)])
     data = _data(summary=summary, with_curves=not confusion)
-    data.splits = {"train": report.SplitStats(10, {
-        name: report.FeatureStats(name, "categorical", 0.5, [(text, 3), (COMMENT, 2)])}),
-        f"eval{text}": report.SplitStats(5, {name: report.FeatureStats(name, "numeric", 0.0, [])})}
+    data.splits = {"train": collect.SplitStats(10, {
+        name: collect.FeatureStats(name, "categorical", 0.5, [(text, 3), (COMMENT, 2)])}),
+        f"eval{text}": collect.SplitStats(5, {name: collect.FeatureStats(name, "numeric", 0.0, [])})}
     data.anomalies = [f"[eval] {name}: unexpected value {text}", COMMENT]
     data.sliced = {"overall": {"model": {"accuracy": 0.55, text: 1.0}, "baseline": {text: 0.5},
                                "diff": {text: 0.5}},
                    f"company={text}": {"model": {"accuracy": 0.4}}}
     data.training = {"training loss": [(0, 1.0), (10, 0.5)]}
     if confusion:
-        data.curves = {"model": report.Curves([], [], [], {(0, 0): 3.0, (0, 1): 1.0, (1, 1): 4.0})}
+        data.curves = {"model": collect.Curves([], [], [], {(0, 0): 3.0, (0, 1): 1.0, (1, 1): 4.0})}
         data.classes = [text, COMMENT]
     return data
 
@@ -184,22 +118,14 @@ def _svgs(page: str) -> list:
 
 
 def test_a_blessed_model_already_served_says_which_version_serves_it():
-    summary = _summary(blessed=True, checks=[], serving_version="1795819764",
-                       serving_path="/out/serving_model/1795819764",
-                       not_pushed_reason="the same model is already served as version 1795819764")
+    summary = run_summary(blessed=True, checks=[], serving_version="1795819764",
+                          serving_path="/out/serving_model/1795819764",
+                          not_pushed_reason="the same model is already served as version 1795819764")
     page = report.render(_data(summary))
     assert ("nothing pushed: the same model is already served as version <b>1795819764</b> at "
             "<code>/out/serving_model/1795819764</code>") in page
     assert _facts(page)["serving_version"] == "1795819764" and _facts(page)["pushed_version"] is None
-    assert "already served" not in report.render(_data(_summary()))
-
-
-def test_plots_escape_titles_labels_and_names():
-    svg = plots.line_chart([{"name": HOSTILE, "points": [(0, 0), (1, 1)], "color": "#123456"}],
-                           title=HOSTILE, x_label=HOSTILE, y_label=HOSTILE, kind="roc")
-    svg += plots.bar_chart([(HOSTILE, 3)], title=HOSTILE) + plots.empty_chart(HOSTILE, HOSTILE, 10, 10)
-    assert "<script" not in svg and "&co" not in svg
-    assert svg.count(ESCAPED) == 9  # line: aria-label, title, 2 axes, legend; bar: aria-label, title; empty: 2
+    assert "already served" not in report.render(_data(run_summary()))
 
 
 def test_user_text_is_escaped_in_the_page_source():
@@ -260,8 +186,8 @@ SERVING_CHECK_PASSED = {"blessed": 1, "reason": "", "load_seconds": 1.25, "warmu
 
 
 def test_the_serving_check_shows_its_load_time_and_latencies():
-    summary = _summary(blessed=True, checks=[], pushed=True, pushed_path="/out/serving_model/17",
-                       serving_check=dict(SERVING_CHECK_PASSED))
+    summary = run_summary(blessed=True, checks=[], pushed=True, pushed_path="/out/serving_model/17",
+                          serving_check=dict(SERVING_CHECK_PASSED))
     page = report.render(_data(summary))
     facts = _facts(page)["serving_check"]
     assert facts["passed"] is True and facts["load_seconds"] == 1.25
@@ -269,20 +195,20 @@ def test_the_serving_check_shows_its_load_time_and_latencies():
         ("serving_default", 1): (2.5, 4.0), ("serving_default", 100): (7.5, 9.0),
         ("serving_raw", 1): (2.0, 3.0), ("serving_raw", 100): (6.0, 8.0)}
     assert "loaded in 1.25 s" in page and "<td class=\"num\">7.50</td>" in page
-    line = results.serving_check_line(summary)
+    line = terminal.serving_check_line(summary)
     assert line == ("serving check: passed: loaded in 1.2 s in a fresh TensorFlow process, 4 warm-up requests "
                     "answered through both signatures; p50/p99 2.5/4.0 ms at batch 1, 7.5/9.0 ms at batch 100")
 
 
 def test_a_failed_serving_check_says_why_nothing_was_pushed():
     reason = "the model calls tf.py_function (layer 'clean<&>'): a SavedModel cannot carry Python code"
-    summary = _summary(blessed=True, checks=[], serving_check={"blessed": 0, "reason": reason})
+    summary = run_summary(blessed=True, checks=[], serving_check={"blessed": 0, "reason": reason})
     page = report.render(_data(summary))
     assert "nothing pushed: the model failed the serving check" in page
     assert "layer &#39;clean&lt;&amp;&gt;&#39;" in page and "clean<&>" not in page  # the reason is escaped
     assert _facts(page)["serving_check"] == {"passed": False, "reason": reason, "load_seconds": None,
                                              "requests": None, "latencies": []}
-    text = results.format_summary(summary, 1.0)
+    text = terminal.format_summary(summary, 1.0)
     assert f"serving check: failed: {reason}" in text
     assert "pushed: nothing (the model failed the serving check)" in text
-    assert "serving check" not in results.format_summary(_summary(), 1.0)  # not run: not mentioned
+    assert "serving check" not in terminal.format_summary(run_summary(), 1.0)  # not run: not mentioned

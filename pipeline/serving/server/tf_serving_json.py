@@ -1,0 +1,213 @@
+"""TF Serving's REST JSON: a request body read into tensors that fit a signature, and the
+signature's outputs written as TF Serving's response.
+
+- Rows (`{"instances": [...]}` -> `{"predictions": [...]}`) or columns (`{"inputs": {...}}` ->
+  `{"outputs": ...}`), `signature_name` (default `serving_default`), `{"b64": ...}` for bytes.
+- Whatever is wrong with a request raises BadRequest, whose message the client gets (400).
+
+Stdlib and numpy only (the specs it checks against are the signature's TensorSpecs), so it
+imports in either environment; the server imports it as its sibling.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+from typing import Any, Dict, List, Tuple
+
+DEFAULT_SIGNATURE = "serving_default"
+_ROW_KEYS = ("instances", "inputs")
+
+
+class BadRequest(ValueError):
+    """What is wrong with a request, as the client is told (400)."""
+
+
+def _dtype_text(dtype) -> str:
+    return {"string": "a string (or {\"b64\": ...} for bytes)", "float32": "a number",
+            "float64": "a number", "int64": "a whole number", "int32": "a whole number"}.get(
+                dtype.name, dtype.name)
+
+
+def _is_b64(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) == {"b64"}
+
+
+def _convert(name: str, value: Any, dtype, where: str) -> Any:
+    """One JSON value (nested lists allowed) as the input's dtype; BadRequest when it is not one."""
+    kind = dtype.name
+    if kind == "string":
+        if type(value) is str:
+            return value.encode("utf-8")
+        if _is_b64(value) and isinstance(value["b64"], str):
+            try:
+                return base64.b64decode(value["b64"], validate=True)
+            except (binascii.Error, ValueError):
+                raise BadRequest(f"input {name!r}{where}: {{\"b64\": ...}} holds no valid base64") from None
+    elif kind.startswith("float"):
+        if type(value) in (float, int):
+            return float(value)
+    elif kind.startswith("int"):
+        if type(value) is int:
+            return value
+        if type(value) is float and value.is_integer():
+            return int(value)
+    else:
+        raise BadRequest(f"input {name!r}: this server cannot feed a {kind} input from JSON")
+    if isinstance(value, list):
+        return [_convert(name, v, dtype, where) for v in value]
+    raise BadRequest(f"input {name!r}{where}: expected {_dtype_text(dtype)} ({kind}), got {json.dumps(value)}")
+
+
+def to_tensor(name: str, values: List[Any], spec, where_rows: bool):
+    """The values of one input (one per row, or one column) as an array that fits its TensorSpec."""
+    import numpy as np
+    kind = spec.dtype.name
+    # The common case, checked in one pass: scalars of the right JSON type. Anything else (b64,
+    # nested lists, a wrong value) goes value by value, which also names the row that is wrong.
+    if kind.startswith("float") and all(type(v) is float or type(v) is int for v in values):
+        converted = values
+    elif kind.startswith("int") and all(type(v) is int for v in values):
+        converted = values
+    elif kind == "string" and all(type(v) is str for v in values):
+        converted = [v.encode("utf-8") for v in values]
+    else:
+        converted = [_convert(name, v, spec.dtype, f" (row {i + 1})" if where_rows else "")
+                     for i, v in enumerate(values)]
+    try:
+        array = np.array(converted, dtype=object if spec.dtype.name == "string" else spec.dtype.as_numpy_dtype)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise BadRequest(f"input {name!r}: the values do not form a tensor ({exc}); expected shape "
+                         f"{_shape_text(spec.shape)}") from None
+    if spec.dtype.name == "string" and array.dtype == object and any(
+            isinstance(x, list) for x in array.reshape(-1)):
+        raise BadRequest(f"input {name!r}: rows of different lengths; expected shape {_shape_text(spec.shape)}")
+    if not spec.shape.is_compatible_with(array.shape):
+        per_row = " (one value per row)" if spec.shape.rank == 1 else ""
+        raise BadRequest(f"input {name!r}: shape {list(array.shape)} does not fit the signature's "
+                         f"{_shape_text(spec.shape)}{per_row}")
+    return array
+
+
+def _shape_text(shape) -> str:
+    return "[" + ", ".join("-1" if d is None else str(d) for d in shape.as_list()) + "]" if shape.rank is not None \
+        else "any shape"
+
+
+def _inputs_text(specs: Dict[str, Any]) -> str:
+    return ", ".join(f"{n} ({s.dtype.name} {_shape_text(s.shape)})" for n, s in sorted(specs.items()))
+
+
+def _check_names(given, specs: Dict[str, Any], where: str) -> None:
+    missing = sorted(set(specs) - set(given))
+    unknown = sorted(set(given) - set(specs))
+    if missing or unknown:
+        parts = ([f"missing {', '.join(map(repr, missing))}"] if missing else []) + \
+                ([f"unknown {', '.join(map(repr, unknown))}"] if unknown else [])
+        raise BadRequest(f"{where}: {'; '.join(parts)}. The signature's inputs: {_inputs_text(specs)}")
+
+
+def read_request(body: Any) -> Tuple[str, str, Any]:
+    """(signature name, 'instances' or 'inputs', the data) of a request body (bytes or parsed JSON)."""
+    if isinstance(body, (bytes, bytearray)):
+        # Python's json, not KServe's orjson: like TF Serving's parser it takes the literals NaN and
+        # Infinity, and NaN is how a serving_raw client sends a missing number (SERVING_CONTRACT).
+        try:
+            body = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadRequest(f"the request body is not JSON ({exc}); send a JSON object such as "
+                             "{\"instances\": [{...}, ...]}") from None
+    if not isinstance(body, dict):
+        raise BadRequest(f"the request body must be a JSON object with \"instances\" (rows) or \"inputs\" "
+                         f"(columns), not a JSON {type(body).__name__}")
+    signature = body.get("signature_name", DEFAULT_SIGNATURE)
+    if not isinstance(signature, str):
+        raise BadRequest(f"\"signature_name\" must be a string, got {json.dumps(signature)}")
+    present = [key for key in _ROW_KEYS if key in body]
+    if len(present) != 1:
+        raise BadRequest("the request needs exactly one of \"instances\" (a list of rows) or \"inputs\" "
+                         f"(columns); it has {'both' if present else 'neither'}"
+                         + ("" if present else f" (keys: {', '.join(sorted(body)) or 'none'})"))
+    return signature, present[0], body[present[0]]
+
+
+def rows_to_tensors(instances: Any, specs: Dict[str, Any]) -> Tuple[Dict[str, Any], int]:
+    """TF Serving's row format: a list of rows; a row is {input: value}, or the value itself when the
+    signature has one input."""
+    if not isinstance(instances, list):
+        raise BadRequest(f"\"instances\" must be a list of rows, got a JSON {type(instances).__name__}")
+    if not instances:
+        raise BadRequest("\"instances\" is empty: send at least one row")
+    names = list(specs)
+    columns: Dict[str, List[Any]] = {name: [] for name in names}
+    for i, row in enumerate(instances):
+        if len(names) == 1 and not (isinstance(row, dict) and not _is_b64(row)):
+            columns[names[0]].append(row)
+            continue
+        if not isinstance(row, dict) or _is_b64(row):
+            raise BadRequest(f"row {i + 1} of \"instances\" must be an object keyed by input name, got "
+                             f"{json.dumps(row)[:200]}. The signature's inputs: {_inputs_text(specs)}")
+        _check_names(row, specs, f"row {i + 1} of \"instances\"")
+        for name in names:
+            columns[name].append(row[name])
+    return {name: to_tensor(name, values, specs[name], True) for name, values in columns.items()}, len(instances)
+
+
+def columns_to_tensors(inputs: Any, specs: Dict[str, Any]) -> Tuple[Dict[str, Any], int]:
+    """TF Serving's columnar format: {input: batch of values}, or the batch itself when the
+    signature has one input."""
+    names = list(specs)
+    if len(names) == 1 and not (isinstance(inputs, dict) and not _is_b64(inputs)):
+        inputs = {names[0]: inputs}
+    if not isinstance(inputs, dict):
+        raise BadRequest(f"\"inputs\" must be an object keyed by input name, got a JSON {type(inputs).__name__}. "
+                         f"The signature's inputs: {_inputs_text(specs)}")
+    _check_names(inputs, specs, "\"inputs\"")
+    tensors = {}
+    for name in names:
+        values = inputs[name]
+        if not isinstance(values, list):
+            raise BadRequest(f"input {name!r}: expected a list (one value per row), got {json.dumps(values)[:200]}")
+        tensors[name] = to_tensor(name, values, specs[name], False)
+    sizes = {name: (t.shape[0] if t.ndim else 1) for name, t in tensors.items()}
+    if len(set(sizes.values())) > 1:
+        raise BadRequest(f"the inputs have different numbers of rows: "
+                         f"{', '.join(f'{n} {s}' for n, s in sorted(sizes.items()))}")
+    size = next(iter(sizes.values()))
+    if size == 0:
+        raise BadRequest("\"inputs\" holds no rows: send at least one value per input")
+    return tensors, size
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return {"b64": base64.b64encode(value).decode("ascii")}
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # JSON has no NaN or infinity
+    return value
+
+
+def _tolist(array) -> Any:
+    listed = array.tolist()
+
+    def walk(v):
+        return [walk(x) for x in v] if isinstance(v, list) else _json_value(v)
+    return walk(listed)
+
+
+def format_response(outputs: Dict[str, Any], key: str, rows: int) -> Dict[str, Any]:
+    """TF Serving's response JSON: rows -> {"predictions": [...]}, columns -> {"outputs": ...}; a
+    single output is given bare, several keyed by name."""
+    listed = {name: _tolist(value) for name, value in outputs.items()}
+    if key == "inputs":
+        return {"outputs": next(iter(listed.values())) if len(listed) == 1 else listed}
+    for name, value in listed.items():
+        if not isinstance(value, list) or len(value) != rows:
+            raise RuntimeError(f"output {name!r} has no row per instance; ask for \"inputs\" (columns) instead")
+    if len(listed) == 1:
+        return {"predictions": next(iter(listed.values()))}
+    return {"predictions": [{name: listed[name][i] for name in listed} for i in range(rows)]}
