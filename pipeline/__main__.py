@@ -23,9 +23,9 @@ def _fail(message: str, code: int = 2) -> None:
 
 
 def _parse_hparams(values: Tuple[str, ...], users_model: bool) -> Tuple[Tuple[str, object], ...]:
-    """--hparam pairs, typed as the built-in model declares them; a user's model takes any names
-    (untyped but batch_size, which the pipeline reads)."""
-    from components.trainer.hparams import HParams
+    """--hparam pairs, typed as the built-in model declares them and bounded as the Trainer reads
+    them; a user's model takes any names (untyped but batch_size, which the pipeline reads)."""
+    from components.trainer.hparams import HParams, batch_size_of
     defaults = dataclasses.asdict(HParams())
     types = {"batch_size": pairs.INTEGER} if users_model else HParams.TYPES
     receiver = pairs.Receiver(
@@ -33,7 +33,9 @@ def _parse_hparams(values: Tuple[str, ...], users_model: bool) -> Tuple[Tuple[st
         types=types, takes_other_names=users_model,
         unknown_hint="" if users_model else "a model of your own (--model MODULE:FUNCTION) takes any name",
         examples={name: json.dumps(value, separators=(",", ":")) for name, value in defaults.items()})
-    return tuple(pairs.parse(values, receiver).items())
+    parsed = pairs.parse(values, receiver)
+    batch_size_of(parsed, users_model)
+    return tuple(parsed.items())
 
 
 def _parse_input_map(values: Tuple[str, ...]) -> Tuple[Tuple[str, str], ...]:
@@ -77,7 +79,6 @@ def explain(exc: BaseException) -> Optional[str]:
     from components.strict_example_validator.executor import DataAnomaliesError
     from components.trainer.binding import BindingError
     from components.trainer.features import SchemaError
-    from components.trainer.model import InputNameMismatch
     from components.trainer.user_model import UserModelError
 
     seen = set()
@@ -87,7 +88,7 @@ def explain(exc: BaseException) -> Optional[str]:
             return f"ExampleValidator: {exc.report}"
         if isinstance(exc, DriftError):
             return f"DriftGuard: {exc.report}\nNothing was trained or pushed."
-        if isinstance(exc, (InputNameMismatch, UserModelError, BindingError)):
+        if isinstance(exc, (UserModelError, BindingError)):
             return f"Trainer: {exc}\nNothing was trained or pushed."
         if isinstance(exc, (SchemaError, config_lib.ConfigError)):
             return str(exc)
@@ -190,7 +191,6 @@ def run(data_root, schema_path, label, output_dir, train_steps, eval_steps, min_
             enable_cache=not no_cache, warm_start=warm_start, accept_drift=accept_drift,
             beam_args=tuple(beam_args), model=_parse_model(model, input_map),
             input_map=_parse_input_map(input_map))
-        config.check_hparams()
         config.check_output_dir()
         notify_urls = tuple(notify.check_url(url) for url in notify_urls)
     except (config_lib.ConfigError, ValueError, TypeError) as exc:
@@ -387,7 +387,6 @@ def compile_command(target, output, image, pipeline_root, data_root, serving_dir
                                            hparams=_parse_hparams(hparams, users_model=model is not None),
                                            model=_parse_model(model, input_map),
                                            input_map=_parse_input_map(input_map))
-        config.check_hparams()
     except (config_lib.ConfigError, ValueError, TypeError) as exc:
         _fail(str(exc))
     try:
@@ -603,10 +602,10 @@ def _skew_warnings(input_path: str, model_dir: str, delimiter: str = ",", decima
     from pipeline import logs
     try:
         with logs.captured(os.devnull):
-            from components.trainer import task
+            from components.trainer import constants
             from components.trainer.features import load_schema
             from pipeline.serving import predict, skew
-            schema = load_schema(os.path.join(model_dir, task.ASSETS_EXTRA, task.SCHEMA_FILE))
+            schema = load_schema(os.path.join(model_dir, constants.ASSETS_EXTRA, constants.SCHEMA_FILE))
             lines = skew.skew_warnings(predict._input_files(input_path), model_dir, schema, delimiter, decimal)
     except Exception as exc:  # pylint: disable=broad-except  # scoring is done; the check only informs
         return [f"warning: serving skew not checked: {type(exc).__name__}: {exc}"]
