@@ -8,9 +8,9 @@ notebook on data/taxi), `text_tfidf` and `text_characters` (on data/sentiment).
    --input-map input_1=text`) into a fresh output dir under --workdir and times it (whole
    process). Its CsvExampleGen output (Split-train, Split-eval) is the split both sides use.
 2. Estimator side, the pipeline's own code path: `task.trainer_settings` with the pipeline's
-   custom_config, `task.users_keras_model` (the user's function, binding, graph-safe copy),
-   `task.estimator_from_keras` with `task.run_config`, `estimator.train` with run_fn's train
-   input_fn and `task.train_hooks`; then `estimator.evaluate` over the whole eval split.
+   custom_config, `user_model_build.users_keras_model` (the user's function, binding, graph-safe
+   copy), `task.estimator_from_keras` with `task.run_config`, `estimator.train` with run_fn's
+   train input_fn and `hooks.train_hooks`; then `estimator.evaluate` over the whole eval split.
 3. model.fit side: `examples.text_classifier.build_model` called as the pipeline calls it (same
    raw train dataset, hparams, seed, fresh Keras session), `model.fit` on the same bound,
    shuffled, repeated input for the same steps, `model.evaluate` on the same eval split.
@@ -38,7 +38,6 @@ import statistics
 import subprocess
 import sys
 import time
-import types
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, PROJECT_ROOT)
@@ -122,7 +121,7 @@ def _profiled(enabled: bool, out_path: str, call):
 
 def side_estimator(args) -> dict:
     import tensorflow as tf
-    from components.trainer import inputs, task, user_model
+    from components.trainer import constants, hooks as hooks_lib, inputs, task, user_model, user_model_build
 
     class StepTimes(tf.compat.v1.train.SessionRunHook):
         """Wall clock at session creation, at the end of the first step and of the last one."""
@@ -137,23 +136,23 @@ def side_estimator(args) -> dict:
 
     features, train_files, eval_files = _split(args.examples)
     custom_config = {
-        task.LABEL_KEY: LABEL, task.HPARAMS_KEY: _hparams(args.batch_size), task.SEED_KEY: SEED,
-        task.MODEL_KEY: user_model.parse_spec(MODEL, PROJECT_ROOT).to_dict(),
-        task.INPUT_MAP_KEY: dict(INPUT_MAP),
+        constants.LABEL_KEY: LABEL, constants.HPARAMS_KEY: _hparams(args.batch_size), constants.SEED_KEY: SEED,
+        constants.MODEL_KEY: user_model.parse_spec(MODEL, PROJECT_ROOT).to_dict(),
+        constants.INPUT_MAP_KEY: dict(INPUT_MAP),
     }
     settings = task.trainer_settings(custom_config)
     batch = settings.batch_size
-    fn_args = types.SimpleNamespace(train_files=train_files, eval_files=eval_files,
-                                    train_steps=args.steps, eval_steps=0)
     phases = {}
     t0 = time.perf_counter()
-    model, binding, _head = task.users_keras_model(fn_args, features, settings)
+    model, binding, _head = user_model_build.users_keras_model(
+        settings.model, train_files, features, seed=settings.seed, batch_size=batch,
+        hparams=settings.hparams, input_map=settings.input_map)
     phases["build_bind_convert_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     estimator = task.estimator_from_keras(model, task.run_config(args.model_dir, settings.seed,
                                                                  args.steps))
     phases["model_to_estimator_s"] = time.perf_counter() - t0
-    hooks = task.train_hooks(estimator.config, args.steps, batch)  # run_fn's hooks
+    hooks = hooks_lib.train_hooks(estimator.config, args.steps, batch)  # run_fn's hooks
     step_times = StepTimes()
     input_fn = inputs.make_input_fn(train_files, features, batch, training=True,
                                     seed=settings.seed, binding=binding)

@@ -22,7 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import tensorflow as tf  # noqa: E402
 
-from components.trainer import inputs, model as model_lib, task  # noqa: E402
+from components.trainer import hooks as hooks_lib, inputs, model as model_lib, task  # noqa: E402
 from components.trainer.features import features_from_schema, load_schema  # noqa: E402
 from components.trainer.hparams import HParams  # noqa: E402
 from pipeline import config as config_lib  # noqa: E402
@@ -43,7 +43,7 @@ def write_records(path: str, features) -> int:
 def time_estimator(features, prep, hparams, pattern, steps, workdir) -> float:
     model = model_lib.build_keras_model(features, prep, hparams, seed=1)
     estimator = task.estimator_from_keras(model, task.run_config(workdir, seed=1, train_steps=steps))
-    hooks = task.train_hooks(estimator.config, steps, hparams.batch_size)  # run_fn's hooks
+    hooks = hooks_lib.train_hooks(estimator.config, steps, hparams.batch_size)  # run_fn's hooks
     input_fn = inputs.make_input_fn([pattern], features, hparams.batch_size, training=True, seed=1)
     estimator.train(input_fn, steps=50)  # graph building, first checkpoint, warm-up
     start = time.perf_counter()

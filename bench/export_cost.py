@@ -54,7 +54,7 @@ def main() -> None:
         eval_files=[os.path.join(records, "Split-eval", "*")],
         schema_path=config_lib.DEFAULT_SCHEMA, model_run_dir=os.path.join(workdir, "model_run"),
         serving_model_dir=os.path.join(workdir, "serving"), train_steps=args.train_steps,
-        eval_steps=None, custom_config={task.LABEL_KEY: config_lib.DEFAULT_LABEL, task.SEED_KEY: 1})
+        eval_steps=None, custom_config={constants.LABEL_KEY: config_lib.DEFAULT_LABEL, constants.SEED_KEY: 1})
     task.run_fn(fn_args)
     export_dir = export.latest_export(fn_args.model_run_dir)
     examples = export.eval_rows(fn_args.eval_files)

@@ -29,7 +29,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import tensorflow as tf  # noqa: E402
 
-from components.trainer import inputs, model as model_lib, task  # noqa: E402
+from components.trainer import hooks as hooks_lib, inputs, model as model_lib, task  # noqa: E402
 from components.trainer.features import features_from_schema, load_schema  # noqa: E402
 from components.trainer.hparams import HParams  # noqa: E402
 from estimator_overhead import write_records  # noqa: E402
@@ -89,7 +89,7 @@ def main() -> None:
         mark = Mark(args.py_spy)
         started = time.perf_counter()
         estimator.train(input_fn, max_steps=args.steps,
-                        hooks=task.train_hooks(estimator.config, args.steps, hparams.batch_size) + [mark])
+                        hooks=hooks_lib.train_hooks(estimator.config, args.steps, hparams.batch_size) + [mark])
         ended = time.perf_counter()
         mark.returned = True
         print(json.dumps({"mode": args.mode, "steps": args.steps, "train_s": round(ended - started, 2),

@@ -39,7 +39,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tensorflow as tf  # noqa: E402
 
 import _common  # noqa: E402
-from components.trainer import inputs, model as model_lib, task  # noqa: E402
+from components.trainer import hooks as hooks_lib, inputs, model as model_lib, task  # noqa: E402
 from components.trainer.features import (  # noqa: E402
     MISSING_NUMERIC_INT, Kind, features_from_schema, load_schema)
 from components.trainer.hparams import HParams  # noqa: E402
@@ -130,7 +130,7 @@ def steps_per_s(model, input_fn, steps, batch_size, workdir, session_config=None
         config = config.replace(session_config=session_config)
     estimator = task.estimator_from_keras(model, config)
     estimator.train(input_fn, steps=50)
-    hooks = task.train_hooks(estimator.config, steps, batch_size)  # run_fn's hooks
+    hooks = hooks_lib.train_hooks(estimator.config, steps, batch_size)  # run_fn's hooks
     start = time.perf_counter()
     estimator.train(input_fn, steps=steps, hooks=hooks)
     return steps / (time.perf_counter() - start)

@@ -8,9 +8,7 @@ import dataclasses
 import os
 import re
 import tempfile
-from typing import Dict, Optional, Tuple
-
-from components.trainer.user_model import ModelSpec  # no TensorFlow import
+from typing import Any, Dict, Optional, Tuple
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -75,7 +73,9 @@ class PipelineConfig:
     warm_start: bool = False        # Trainer starts from the last blessed model's weights
     accept_drift: bool = False      # a reviewed drifted span may be trained on (DriftGuard)
     beam_args: Tuple[str, ...] = ()
-    model: Optional[ModelSpec] = None  # a user's model function (--model); None: the built-in model
+    # A user's model function (--model), as the CLI parsed it: components.trainer.user_model's
+    # ModelSpec. None: the built-in model.
+    model: Optional[Any] = None
     input_map: Tuple[Tuple[str, str], ...] = ()  # --input-map: model input -> feature
 
     def __post_init__(self):
@@ -119,11 +119,6 @@ class PipelineConfig:
     @property
     def hparams_dict(self) -> Dict[str, object]:
         return dict(self.hparams)
-
-    def check_hparams(self) -> None:
-        """The --hparam values, checked as the Trainer will read them."""
-        from components.trainer import hparams as hparams_lib
-        hparams_lib.batch_size_of(self.hparams_dict, users_model=self.model is not None)
 
     def check_output_dir(self) -> None:
         """Creates the output dir if needed and proves a file can be written in it."""

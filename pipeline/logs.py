@@ -10,6 +10,7 @@ import time
 from components.drift_guard import DRIFT_LOG
 from components.latest_pushed_model import NO_BASELINE_LOG
 from components.serving_check import SERVING_CHECK_LOG
+from components.trainer.constants import PROGRESS_LOGGER
 
 
 LOG_FORMAT = "%(asctime)s.%(msecs)03d %(levelname)s %(name)s: %(message)s"
@@ -74,9 +75,7 @@ def captured(path: str, enabled: bool = True):
             os.close(saved[1])
 
 
-# The Trainer's progress logger (components.trainer.task.PROGRESS_LOGGER; not imported here,
-# since that module imports TensorFlow).
-TRAINING_LOGGER = "keras_tfx.training"
+TRAINING_LOGGER = PROGRESS_LOGGER  # the Trainer's progress lines
 
 SLICES_LOG = "Slices: %s"  # logged by the local runner before the components run
 

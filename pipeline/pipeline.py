@@ -23,7 +23,7 @@ from components.run_parameters import component as run_parameters
 from components.run_parameters import gates as gates_lib
 from components.serving_check.component import ServingCheck
 from components.strict_example_validator.component import StrictExampleValidator
-from components.trainer import task
+from components.trainer import constants as trainer_constants
 from components.trainer.features import FeatureSet, Label
 # Component ids live with the settings, so light modules (the CLI) can use them too.
 from pipeline.config import (COMPONENT_IDS, DRIFT_GUARD, EVALUATOR, EXAMPLE_GEN, EXAMPLE_VALIDATOR,  # noqa: F401
@@ -165,13 +165,13 @@ def gates_settings(config: PipelineConfig, label: Label) -> str:
 def trainer_custom_config(config: PipelineConfig) -> dict:
     """What run_fn needs beyond TFX's own inputs; a user's model only when there is one."""
     custom_config = {
-        task.LABEL_KEY: config.label,
-        task.HPARAMS_KEY: config.hparams_dict,
-        task.SEED_KEY: config.seed,
+        trainer_constants.LABEL_KEY: config.label,
+        trainer_constants.HPARAMS_KEY: config.hparams_dict,
+        trainer_constants.SEED_KEY: config.seed,
     }
     if config.model is not None:
-        custom_config[task.MODEL_KEY] = config.model.to_dict()
-        custom_config[task.INPUT_MAP_KEY] = dict(config.input_map)
+        custom_config[trainer_constants.MODEL_KEY] = config.model.to_dict()
+        custom_config[trainer_constants.INPUT_MAP_KEY] = dict(config.input_map)
     return custom_config
 
 

@@ -14,9 +14,10 @@ input to schema features by these rules:
 4. a model with a single input gets the one model feature, or, when every model feature is
    numeric, all of them stacked in the schema's order (width checked against the input).
 
-The result is data (`Binding`), applied by the same function to the training input_fn's and
-the serving signature's parsed features, so the two cannot drift; the serving signature keeps
-the schema's feature names whatever the model calls its inputs.
+The result is data (`Binding`). What a model is fed is decided once, by `feeds_raw` and
+`model_feed`, which the training input_fn and the serving signature both call, so the two cannot
+drift; the serving signature keeps the schema's feature names whatever the model calls its
+inputs.
 """
 from __future__ import annotations
 
@@ -120,6 +121,21 @@ class Binding:
                 tensor = tf.reshape(tensor, [-1])
             fed[b.input.name] = tensor
         return fed
+
+
+def feeds_raw(binding: Optional[Binding]) -> bool:
+    """Whether the model is fed raw values (`FeatureSet.parse(raw=True)`): a user's model, which
+    has a binding; the built-in model (none) gets the features under their identifiers."""
+    return binding is not None
+
+
+def model_feed(values: Mapping, features: FeatureSet, binding: Optional[Binding]) -> Dict:
+    """The model's inputs from the features' [batch] values (`FeatureSet.parse_values`, parsed
+    with `raw=feeds_raw(binding)`, or fed to the raw signature): a user's model through its
+    binding, the built-in model keyed by `Feature.key`."""
+    raw = feeds_raw(binding)
+    parsed = features.for_model(values, raw=raw)
+    return binding.apply(parsed) if raw else parsed
 
 
 def _shape(shape) -> str:

@@ -1,9 +1,28 @@
-"""Names of what the Trainer's exported model holds: signatures, their keys, files beside it.
+"""Names the Trainer shares with the pipeline: its custom_config keys, the files of its run
+folder, its progress logger, and what its exported model holds (signatures, their keys, files
+beside it).
 
-Shared by everything that reads a model the pipeline pushed (the serving check, `serve`,
-`predict`): the one place these names are spelled. Importable without TensorFlow.
+Shared by what writes the Trainer's settings (`pipeline/pipeline.py`) and everything that reads
+a model the pipeline pushed (the serving check, `serve`, `predict`): the one place these names
+are spelled. Importable without TensorFlow.
 See README "What a run produces, and where" for the whole serving contract.
 """
+
+# Keys of the Trainer's custom_config (written by pipeline.pipeline.create_pipeline, read by
+# components.trainer.task.trainer_settings).
+LABEL_KEY = "label"
+HPARAMS_KEY = "hparams"
+SEED_KEY = "seed"
+MODEL_KEY = "model"          # a user's model function (user_model.ModelSpec as a dict)
+INPUT_MAP_KEY = "input_map"  # --input-map: model input name -> feature
+
+# Files in the Trainer's model_run/ folder.
+BINDING_FILE = "binding.json"        # which feature fed which input of a user's model
+WARM_START_REPORT = "warm_start.json"  # which weights a warm start copied
+
+# Training progress records go to this plain Python logger: the local CLI forwards them to the
+# terminal (pipeline.logs.Progress); elsewhere (Kubeflow) they are ordinary log lines.
+PROGRESS_LOGGER = "keras_tfx.training"
 
 # Signature over serialized tf.Examples (TFMA, `predict`, RunInference).
 DEFAULT_SIGNATURE = "serving_default"

@@ -24,7 +24,8 @@ from absl import logging
 from components.trainer import binding as binding_lib
 from components.trainer import constants as names
 from components.trainer import features as features_lib
-from components.trainer import inputs, user_model
+from components.trainer import inputs
+from components.trainer.user_model_checks import Head
 
 EXPORTER_NAME = "serving"
 # The Estimator names a receiver alternative's signature "<alternative>:<export output key>".
@@ -52,14 +53,13 @@ def serving_input_receiver_fn(features: features_lib.FeatureSet,
     """
     def receiver_fn():
         serialized = tf.compat.v1.placeholder(tf.string, shape=[None], name="input_example_tensor")
-        raw = binding is not None
-        values = features.parse_values(serialized, with_label=False, raw=raw)
+        values = features.parse_values(serialized, with_label=False, raw=binding_lib.feeds_raw(binding))
         fed = {name: tf.compat.v1.placeholder_with_default(
                    values[name], [None], name=f"raw_{features.get(name).key}")  # op names: identifiers
                for name in raw_feature_names(features, binding)}
-        parsed = features.for_model({**values, **fed}, raw=raw)
         return tf.estimator.export.ServingInputReceiver(
-            binding.apply(parsed) if raw else parsed, {names.EXAMPLES_INPUT: serialized},
+            binding_lib.model_feed({**values, **fed}, features, binding),
+            {names.EXAMPLES_INPUT: serialized},
             receiver_tensors_alternatives={names.RAW_SIGNATURE: fed})
     return receiver_fn
 
@@ -102,7 +102,7 @@ def raw_values(examples: Sequence[bytes], features: features_lib.FeatureSet,
 
 
 def publish(export_dir: str, serving_model_dir: str, features: features_lib.FeatureSet,
-            head: Optional[user_model.Head] = None, examples: Sequence[bytes] = ()) -> None:
+            head: Optional[Head] = None, examples: Sequence[bytes] = ()) -> None:
     """Re-saves the Estimator's export with the two serving signatures.
 
     `serving_default` gets `probabilities` and `all_classes`: the class of each probability
@@ -160,7 +160,7 @@ def publish(export_dir: str, serving_model_dir: str, features: features_lib.Feat
                  names.RAW_SIGNATURE, ", ".join(raw_inputs), serving_model_dir)
 
 
-def _class_outputs(outputs: Dict[str, tf.Tensor], served, head: Optional[user_model.Head], label):
+def _class_outputs(outputs: Dict[str, tf.Tensor], served, head: Optional[Head], label):
     """A classifier's outputs: (serving_default's, serving_raw's)."""
     probabilities = served_probabilities(served, head) if head is not None else served
     outputs[names.PROBABILITIES] = probabilities
@@ -177,7 +177,7 @@ def _tensors(graph: tf.Graph, tensor_infos) -> Dict[str, tf.Tensor]:
     return {key: graph.get_tensor_by_name(info.name) for key, info in tensor_infos.items()}
 
 
-def served_probabilities(output, head: user_model.Head):
+def served_probabilities(output, head: Head):
     """Probabilities from a user's model's output: [n, 1] positive class, or [n, classes]."""
     if head.from_logits:
         output = tf.sigmoid(output) if head.units == 1 else tf.nn.softmax(output, axis=-1)
@@ -212,7 +212,21 @@ def check_signatures_agree(session, examples_tensor, raw_inputs: Mapping[str, tf
             "training) cannot be served this way; nothing was exported")
 
 
-def write_model_card(serving_model_dir: str, schema_path: str, label: str) -> None:
+def write_serving_model(model_run_dir: str, serving_model_dir: str, eval_files: Sequence[str],
+                        schema_path: str, features: features_lib.FeatureSet, head: Optional[Head] = None,
+                        binding: Optional[binding_lib.Binding] = None) -> None:
+    """The model the pipeline pushes, in `serving_model_dir` (replacing what it held): the
+    exporter's newest SavedModel with the two signatures (`publish`), the schema and label, and
+    TF Serving's warm-up requests, all checked on the same eval rows."""
+    if tf.io.gfile.exists(serving_model_dir):
+        tf.io.gfile.rmtree(serving_model_dir)
+    rows = eval_rows(eval_files)
+    publish(latest_export(model_run_dir), serving_model_dir, features, head, rows)
+    write_schema_and_label(serving_model_dir, schema_path, features.label.name)
+    write_warmup_requests(serving_model_dir, rows, features, raw_feature_names(features, binding))
+
+
+def write_schema_and_label(serving_model_dir: str, schema_path: str, label: str) -> None:
     """Ships the schema and label inside the model (assets.extra/, which servers ignore),
     so a pushed model can parse raw CSV rows without any other file."""
     extra = os.path.join(serving_model_dir, names.ASSETS_EXTRA)

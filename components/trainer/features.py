@@ -80,11 +80,6 @@ class Feature:
         return self.kind in (Kind.CATEGORICAL_STRING, Kind.TEXT)
 
     @property
-    def raw_dtype(self) -> tf.DType:
-        """The dtype a user's model is fed: strings as tf.string, every number as float32."""
-        return tf.string if self.is_string else tf.float32
-
-    @property
     def missing_value(self):
         """What a missing value becomes: NaN, a sentinel int, -1 or ''."""
         if self.kind is Kind.NUMERIC:

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import collections
-from typing import Callable, List, Sequence
+from typing import Callable, List, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
 
+from components.trainer import binding as binding_lib
 from components.trainer.features import MISSING_NUMERIC_INT, FeatureSet, Kind
 from components.trainer.model import Preprocessing
 
@@ -66,10 +67,12 @@ def raw_dataset(file_patterns: Sequence[str], features: FeatureSet, batch_size: 
 
 
 def make_dataset(file_patterns: Sequence[str], features: FeatureSet, batch_size: int,
-                 training: bool, seed: int = 0, binding=None) -> tf.data.Dataset:
+                 training: bool, seed: int = 0, binding: Optional[binding_lib.Binding] = None
+                 ) -> tf.data.Dataset:
     """(features dict keyed by the Keras input names, class ids) batches.
 
-    With a `binding` (a user's model), features are parsed raw and fed to the inputs it names.
+    With a `binding` (a user's model), features are parsed raw and fed to the inputs it names
+    (`binding.model_feed`, as the serving signature feeds them).
     """
     label_name = features.label.name
     files = list_files(file_patterns)
@@ -79,11 +82,9 @@ def make_dataset(file_patterns: Sequence[str], features: FeatureSet, batch_size:
     dataset = dataset.batch(batch_size, drop_remainder=False)
 
     def parse(serialized):
-        parsed = features.parse(serialized, with_label=True, raw=binding is not None)
-        label = parsed.pop(label_name)
-        if binding is not None:
-            parsed = binding.apply(parsed)
-        return parsed, label_to_ids(label, features)
+        values = features.parse_values(serialized, with_label=True, raw=binding_lib.feeds_raw(binding))
+        label = tf.reshape(values.pop(label_name), [-1, 1])
+        return binding_lib.model_feed(values, features, binding), label_to_ids(label, features)
 
     return without_autotune_thread(dataset.map(
         parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Dict, Iterable
+from typing import Dict
 
 import tensorflow as tf
 
@@ -23,10 +23,6 @@ class Preprocessing:
     vocabularies: Dict[str, tuple]       # categorical feature -> vocabulary
     moments: Dict[str, tuple]            # numeric feature -> (mean, variance)
     label_moments: tuple = (0.0, 1.0)    # a regression label's (mean, variance)
-
-
-class InputNameMismatch(ValueError):
-    """The input_fn's features and the Keras model's inputs disagree."""
 
 
 @tf.keras.utils.register_keras_serializable(package="keras_tfx")
@@ -150,32 +146,3 @@ def build_keras_model(features: FeatureSet, prep: Preprocessing, hparams: HParam
     model = tf.keras.Model(inputs=inputs, outputs=outputs, name="keras_tfx_model")
     model.compile(optimizer=tf.keras.optimizers.Adam(hparams.learning_rate), loss=loss, metrics=metrics)
     return model
-
-
-def check_input_names(model: tf.keras.Model, feature_names: Iterable[str]) -> None:
-    """Fails before training when `model_to_estimator` could not feed the model.
-
-    `model_to_estimator` matches the input_fn's feature dict to `model.input_names`; a
-    Sequential model's input is auto-named `<first layer>_input`, so a model built
-    elsewhere often expects names the data does not have.
-    """
-    expected = list(model.input_names)
-    given = list(feature_names)
-    missing = sorted(set(expected) - set(given))
-    unexpected = sorted(set(given) - set(expected))
-    if not missing and not unexpected:
-        return
-    hint = ""
-    if any(name.endswith("_input") for name in missing):
-        hint = (" A name ending in '_input' is what Keras gives a Sequential model's input"
-                " (or an Input without name=): build the model with the functional API and one"
-                " tf.keras.Input(shape=(1,), name=<feature>) per schema feature.")
-    raise InputNameMismatch(
-        "the Keras model's inputs do not match the features the input_fn provides, so "
-        "tf.keras.estimator.model_to_estimator cannot feed it.\n"
-        f"  model expects (keras_model.input_names): {expected}\n"
-        f"  input_fn provides (from the schema):     {sorted(given)}\n"
-        f"  missing from the input_fn: {missing}\n"
-        f"  unexpected (not model inputs): {unexpected}\n"
-        "Fix: name each tf.keras.Input after a schema feature, or set the features you do not "
-        f"use to `lifecycle_stage: DEPRECATED` in the schema.{hint}")

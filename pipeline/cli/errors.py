@@ -42,7 +42,6 @@ def explain(exc: BaseException) -> Optional[str]:
     from components.strict_example_validator.executor import DataAnomaliesError
     from components.trainer.binding import BindingError
     from components.trainer.features import SchemaError
-    from components.trainer.model import InputNameMismatch
     from components.trainer.user_model import UserModelError
 
     for cause in causes(exc):
@@ -50,7 +49,7 @@ def explain(exc: BaseException) -> Optional[str]:
             return f"ExampleValidator: {cause.report}"
         if isinstance(cause, DriftError):
             return f"DriftGuard: {cause.report}\nNothing was trained or pushed."
-        if isinstance(cause, (InputNameMismatch, UserModelError, BindingError)):
+        if isinstance(cause, (UserModelError, BindingError)):
             return f"Trainer: {cause}\nNothing was trained or pushed."
         if isinstance(cause, (SchemaError, config_lib.ConfigError)):
             return str(cause)

@@ -72,7 +72,6 @@ def compile_command(target, output, image, pipeline_root, data_root, serving_dir
                                            hparams=parse_hparams(hparams, users_model=model is not None),
                                            model=parse_model(model, input_map),
                                            input_map=parse_input_map(input_map))
-        config.check_hparams()
     except (config_lib.ConfigError, ValueError, TypeError) as exc:
         fail(str(exc))
     try:

@@ -19,9 +19,9 @@ DEFAULTS = config_lib.PipelineConfig()
 
 
 def parse_hparams(values: Tuple[str, ...], users_model: bool) -> Tuple[Tuple[str, object], ...]:
-    """--hparam pairs, typed as the built-in model declares them; a user's model takes any names
-    (untyped but batch_size, which the pipeline reads)."""
-    from components.trainer.hparams import HParams
+    """--hparam pairs, typed as the built-in model declares them and bounded as the Trainer reads
+    them; a user's model takes any names (untyped but batch_size, which the pipeline reads)."""
+    from components.trainer.hparams import HParams, batch_size_of
     defaults = dataclasses.asdict(HParams())
     types = {"batch_size": pairs.INTEGER} if users_model else HParams.TYPES
     receiver = pairs.Receiver(
@@ -29,7 +29,9 @@ def parse_hparams(values: Tuple[str, ...], users_model: bool) -> Tuple[Tuple[str
         types=types, takes_other_names=users_model,
         unknown_hint="" if users_model else "a model of your own (--model MODULE:FUNCTION) takes any name",
         examples={name: json.dumps(value, separators=(",", ":")) for name, value in defaults.items()})
-    return tuple(pairs.parse(values, receiver).items())
+    parsed = pairs.parse(values, receiver)
+    batch_size_of(parsed, users_model)
+    return tuple(parsed.items())
 
 
 def parse_input_map(values: Tuple[str, ...]) -> Tuple[Tuple[str, str], ...]:

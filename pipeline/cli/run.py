@@ -102,7 +102,6 @@ def run(data_root, schema_path, label, output_dir, train_steps, eval_steps, min_
             enable_cache=not no_cache, warm_start=warm_start, accept_drift=accept_drift,
             beam_args=tuple(beam_args), model=parse_model(model, input_map),
             input_map=parse_input_map(input_map))
-        config.check_hparams()
         config.check_output_dir()
         notify_urls = tuple(notify.check_url(url) for url in notify_urls)
     except (config_lib.ConfigError, ValueError, TypeError) as exc:

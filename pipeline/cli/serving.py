@@ -65,10 +65,10 @@ def _skew_warnings(input_path: str, model_dir: str, delimiter: str = ",", decima
     from pipeline import logs
     try:
         with logs.captured(os.devnull):
-            from components.trainer import task
+            from components.trainer import constants
             from components.trainer.features import load_schema
             from pipeline.serving import predict, skew
-            schema = load_schema(os.path.join(model_dir, task.ASSETS_EXTRA, task.SCHEMA_FILE))
+            schema = load_schema(os.path.join(model_dir, constants.ASSETS_EXTRA, constants.SCHEMA_FILE))
             lines = skew.skew_warnings(predict._input_files(input_path), model_dir, schema, delimiter, decimal)
     except Exception as exc:  # pylint: disable=broad-except  # scoring is done; the check only informs
         return [f"warning: serving skew not checked: {type(exc).__name__}: {exc}"]

@@ -30,7 +30,6 @@ from tfx.orchestration import data_types
 
 from components.trainer.features import features_from_schema, load_schema
 from pipeline import config as config_lib
-from components.trainer import user_model
 from components.trainer.user_model import ModelSpec
 from pipeline.config import ConfigError, PipelineConfig
 from pipeline.kubeflow import compiled_exit, parameters
@@ -73,7 +72,8 @@ def path_in_image(local_path: str) -> str:
 
 def model_in_image(spec: ModelSpec) -> ModelSpec:
     """The user's model function as the steps find it inside the image (the Dockerfile copies
-    the project to /app, the working directory of every step)."""
+    the project to /app, the working directory of every step); `spec` as `user_model.parse_spec`
+    gave it, with the file it found the module in (`origin`)."""
     if spec.is_file:
         try:
             module = path_in_image(spec.module)
@@ -85,7 +85,7 @@ def model_in_image(spec: ModelSpec) -> ModelSpec:
                 f"project) does not contain it. Move it under the project, e.g. examples/, rebuild the "
                 f"image, and {how}") from None
         return dataclasses.replace(spec, module=module, search_path=os.path.dirname(module))
-    origin = os.path.abspath(user_model.module_file(spec.module, spec.search_path, str(spec)))
+    origin = os.path.abspath(spec.origin)
     if os.path.relpath(origin, config_lib.PROJECT_ROOT).startswith(".."):
         raise ConfigError(
             f"--model {spec}: module {spec.module} is {origin}, outside the project, so the image does "

@@ -66,13 +66,13 @@ def _input_files(path: str) -> List[str]:
 
 def load_model_card(model_dir: str):
     """The FeatureSet a pushed model was trained with (from its assets.extra/)."""
-    from components.trainer import task
+    from components.trainer import constants
     from components.trainer.features import features_from_schema, load_schema
-    extra = os.path.join(model_dir, task.ASSETS_EXTRA)
-    schema_path = os.path.join(extra, task.SCHEMA_FILE)
+    extra = os.path.join(model_dir, constants.ASSETS_EXTRA)
+    schema_path = os.path.join(extra, constants.SCHEMA_FILE)
     if not os.path.isfile(schema_path):
         raise ConfigError(f"{model_dir} carries no schema ({schema_path}); was it pushed by this pipeline?")
-    with open(os.path.join(extra, task.LABEL_FILE)) as f:
+    with open(os.path.join(extra, constants.LABEL_FILE)) as f:
         label = f.read().strip()
     return features_from_schema(load_schema(schema_path), label)
 

@@ -64,7 +64,7 @@ def _tail(path, n=3000):
 
 def test_chief_worker_and_ps_on_localhost_train_one_model_that_serves(tmp_path, taxi_records,
                                                                        taxi_features):
-    from components.trainer import task
+    from components.trainer import constants
     from pipeline.serving import model as serving, predict
     import tensorflow as tf
 
@@ -79,8 +79,8 @@ def test_chief_worker_and_ps_on_localhost_train_one_model_that_serves(tmp_path, 
         "model_run_dir": str(tmp_path / "model_run"),  # shared by all tasks, like a gs:// dir
         "serving_model_dir": str(tmp_path / "model" / "Format-Serving"),
         "train_steps": TRAIN_STEPS, "eval_steps": None,
-        "custom_config": {task.LABEL_KEY: config_lib.DEFAULT_LABEL, task.HPARAMS_KEY: {},
-                          task.SEED_KEY: 7},
+        "custom_config": {constants.LABEL_KEY: config_lib.DEFAULT_LABEL, constants.HPARAMS_KEY: {},
+                          constants.SEED_KEY: 7},
     }
     processes = {}
     try:

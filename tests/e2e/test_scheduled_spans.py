@@ -14,7 +14,7 @@ import pytest
 
 from components import drift_guard
 from components.latest_pushed_model import records
-from components.trainer import task
+from components.trainer import constants
 from pipeline import config as config_lib
 from pipeline.local import runner as local_runner
 from pipeline.report import metadata, terminal
@@ -56,13 +56,13 @@ def test_newest_span_is_ingested_and_training_warm_starts(two_spans):
     config, first, second = two_spans["config"], two_spans["first"], two_spans["second"]
     assert first.pushed
     assert first.drift["status"] == drift_guard.NO_BASELINE  # nothing served yet: nothing to compare
-    assert not os.path.exists(os.path.join(two_spans["first_run_dir"], task.WARM_START_REPORT))
+    assert not os.path.exists(os.path.join(two_spans["first_run_dir"], constants.WARM_START_REPORT))
     assert second.states[pipeline_lib.EXAMPLE_GEN] == "ran"
     assert second.states[pipeline_lib.TRAINER] == "ran"
     examples = _latest_output(config, pipeline_lib.EXAMPLE_GEN, "Examples")
     assert examples.custom_properties["span"].int_value == 2
     run_dir = _latest_output(config, pipeline_lib.TRAINER, "ModelRun").uri
-    with open(os.path.join(run_dir, task.WARM_START_REPORT)) as f:
+    with open(os.path.join(run_dir, constants.WARM_START_REPORT)) as f:
         report = json.load(f)
     # The base model is the baseline step's copy of the version the first run pushed.
     baseline = _latest_output(config, pipeline_lib.LATEST_PUSHED_MODEL, "Model")

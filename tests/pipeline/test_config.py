@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import pytest
 
 from pipeline import config as config_lib
@@ -31,3 +34,11 @@ def test_output_paths_live_under_the_output_dir(tmp_path):
     config = config_lib.absolute(PipelineConfig(output_dir="out"))
     for path in (config.pipeline_root, config.metadata_path, config.serving_dir):
         assert path.startswith(config.output_dir + "/")
+
+
+def test_the_config_imports_nothing_of_the_components():
+    """Layering: the pipeline's settings know no component; the CLI checks what components decide."""
+    code = ("import sys, pipeline.config; "
+            "loaded = [m for m in sys.modules if m.split('.')[0] in ('components', 'tensorflow')]; "
+            "assert not loaded, loaded")
+    subprocess.run([sys.executable, "-c", code], cwd=config_lib.PROJECT_ROOT, check=True, timeout=60)

@@ -70,14 +70,14 @@ def test_the_trainers_progress_hook_reaches_the_terminal_through_the_clis_handle
     """The Trainer's real hook, in a real (tiny) training session, under the handler the CLI
     installs: its lines reach file descriptor 1, every tenth of the steps, with the loss."""
     import tensorflow as tf
-    from components.trainer import task
+    from components.trainer import hooks
 
     with tf.Graph().as_default():
         step = tf.compat.v1.train.get_or_create_global_step()
         tf.compat.v1.add_to_collection(tf.compat.v1.GraphKeys.LOSSES, tf.constant(0.25))
         train = tf.compat.v1.assign_add(step, 1)
         with logs.progress(total=1):
-            hook = task.TrainingProgressHook(train_steps=20, batch_size=4)
+            hook = hooks.TrainingProgressHook(train_steps=20, batch_size=4)
             with tf.compat.v1.train.MonitoredSession(hooks=[hook]) as session:
                 for _ in range(20):
                     session.run(train)

@@ -8,7 +8,8 @@ import pytest
 import tensorflow as tf
 
 from components.trainer.binding import (RULE_KERAS_NAME, RULE_MAP, RULE_NAME, RULE_SINGLE,
-                                        RULE_STACKED, BindingError, ModelInput, bind, model_inputs)
+                                        RULE_STACKED, BindingError, ModelInput, bind, feeds_raw,
+                                        model_feed, model_inputs)
 from components.trainer.features import Feature, FeatureSet, Kind, Label
 
 LABEL = Label("y", (0, 1))
@@ -145,3 +146,30 @@ def test_the_binding_shows_both_names_and_input_map_takes_either():
     assert saved["inputs"][1]["features"] == ["Pétale – couleur"]
     assert saved["feature_keys"] == {"Sepal length (cm)": "sepal_length_cm", "Pétale – couleur": "petale_couleur",
                                      "Price ($)": "price"}
+
+
+def test_model_feed_gives_a_users_model_its_bound_raw_inputs_and_the_built_in_model_its_keys():
+    """The one decision the input_fn and the serving receiver share (both call model_feed)."""
+    features = FeatureSet((Feature("Price ($)", Kind.NUMERIC, key="price"),
+                           Feature("hour", Kind.CATEGORICAL_INT)), LABEL)
+    values = {"Price ($)": tf.constant([1.5, 2.0]), "hour": tf.constant([7, -(2**63)], tf.int64)}
+    assert not feeds_raw(None)
+    assert sorted(model_feed(values, features, None)) == ["hour", "price"]
+    b = bind([inp("h", shape=(None, 1))], features, {"h": "hour"})
+    assert feeds_raw(b)
+    fed = model_feed(values, features, b)
+    assert list(fed) == ["h"]
+    np.testing.assert_array_equal(fed["h"].numpy(), [[7.0], [np.nan]])  # raw: a missing int is NaN
+
+
+def test_the_trap_is_real_model_to_estimator_fails_on_such_a_model(tmp_path):
+    """Why a user's model is bound before training: an input name the data does not have
+    (here Keras's `dense_input`) surfaces only inside Estimator training."""
+    sequential = tf.keras.Sequential([tf.keras.layers.Dense(1, input_shape=(1,), name="dense")])
+    sequential.compile(optimizer="sgd", loss="mse")
+    estimator = tf.keras.estimator.model_to_estimator(keras_model=sequential, model_dir=str(tmp_path))
+
+    def input_fn():
+        return tf.data.Dataset.from_tensors(({"fare": [[1.0]]}, [[1.0]]))
+    with pytest.raises(Exception, match="dense_input"):
+        estimator.train(input_fn, steps=1)

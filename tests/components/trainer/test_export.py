@@ -15,7 +15,7 @@ from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
 from tensorflow_serving.apis import prediction_log_pb2
 
-from components.trainer import export, task, user_model
+from components.trainer import constants, export, task, user_model
 from components.trainer.features import FeatureSet
 from pipeline import config as config_lib
 from pipeline.serving import model as serving
@@ -183,8 +183,8 @@ def users_model(tmp_path_factory, taxi_records):
     (tmp_path / "proto.py").write_text(textwrap.dedent(PROTOTYPE))
     spec = user_model.parse_spec("proto.py:build", search_path=str(tmp_path))
     fn_args = _fn_args(tmp_path, taxi_records, config_lib.DEFAULT_SCHEMA, "big_tipper", steps=60)
-    fn_args.custom_config[task.MODEL_KEY] = spec.to_dict()
-    fn_args.custom_config[task.INPUT_MAP_KEY] = {
+    fn_args.custom_config[constants.MODEL_KEY] = spec.to_dict()
+    fn_args.custom_config[constants.INPUT_MAP_KEY] = {
         "distance": "trip_miles", "seconds": "trip_seconds", "firm": "company"}
     task.run_fn(fn_args)
     return fn_args.serving_model_dir

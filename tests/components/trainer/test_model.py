@@ -3,7 +3,7 @@ import pytest
 import tensorflow as tf
 
 from components.trainer import inputs, model as model_lib
-from components.trainer.model import HParams, InputNameMismatch
+from components.trainer.model import HParams
 
 
 @pytest.fixture(scope="module")
@@ -46,29 +46,6 @@ def test_imputation_marks_missing_numbers():
     layer = model_lib.ImputeAndNormalize(mean=2.0, variance=4.0)
     out = layer(tf.constant([[4.0], [float("nan")]])).numpy()
     np.testing.assert_allclose(out, [[1.0, 0.0], [0.0, 1.0]])
-
-
-def test_sequential_model_mismatch_names_missing_unexpected_and_expected(taxi_features):
-    sequential = tf.keras.Sequential([tf.keras.layers.Dense(1, input_shape=(3,), name="dense")])
-    with pytest.raises(InputNameMismatch) as error:
-        model_lib.check_input_names(sequential, taxi_features.names)
-    message = str(error.value)
-    assert "missing from the input_fn: ['dense_input']" in message
-    assert "unexpected (not model inputs): ['company'," in message
-    assert "model expects (keras_model.input_names): ['dense_input']" in message
-    assert "Sequential" in message and "tf.keras.Input" in message
-
-
-def test_the_trap_is_real_model_to_estimator_fails_on_such_a_model(tmp_path):
-    """Without the check, the mismatch surfaces only inside Estimator training."""
-    sequential = tf.keras.Sequential([tf.keras.layers.Dense(1, input_shape=(1,), name="dense")])
-    sequential.compile(optimizer="sgd", loss="mse")
-    estimator = tf.keras.estimator.model_to_estimator(keras_model=sequential, model_dir=str(tmp_path))
-
-    def input_fn():
-        return tf.data.Dataset.from_tensors(({"fare": [[1.0]]}, [[1.0]]))
-    with pytest.raises(Exception, match="dense_input"):
-        estimator.train(input_fn, steps=1)
 
 
 def test_hparams_reject_unknown_names():

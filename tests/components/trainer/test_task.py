@@ -1,4 +1,3 @@
-import json
 import os
 
 import numpy as np
@@ -8,7 +7,7 @@ from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx.components.trainer.fn_args_utils import FnArgs
 
-from components.trainer import task
+from components.trainer import constants, task
 from components.trainer.features import features_from_schema
 from pipeline import config as config_lib
 from pipeline.serving import model as serving, predict
@@ -22,17 +21,17 @@ def _fn_args(tmp_path, records, schema_path, label, steps=30, hparams=None):
         schema_path=schema_path, model_run_dir=str(tmp_path / "model_run"),
         serving_model_dir=str(tmp_path / "model" / "Format-Serving"),
         train_steps=steps, eval_steps=None,
-        custom_config={task.LABEL_KEY: label, task.HPARAMS_KEY: hparams or {}, task.SEED_KEY: 7})
+        custom_config={constants.LABEL_KEY: label, constants.HPARAMS_KEY: hparams or {}, constants.SEED_KEY: 7})
 
 
 def test_run_fn_trains_an_estimator_and_exports_a_serving_model(tmp_path, taxi_records, taxi_features,
                                                                caplog):
     fn_args = _fn_args(tmp_path, taxi_records, config_lib.DEFAULT_SCHEMA, "big_tipper")
-    with caplog.at_level("INFO", logger=task.PROGRESS_LOGGER):
+    with caplog.at_level("INFO", logger=constants.PROGRESS_LOGGER):
         task.run_fn(fn_args)
 
     # Progress every tenth of the 30 steps: step, loss and speed.
-    progress = [r.getMessage() for r in caplog.records if r.name == task.PROGRESS_LOGGER]
+    progress = [r.getMessage() for r in caplog.records if r.name == constants.PROGRESS_LOGGER]
     assert [line.split()[1] for line in progress] == [f"{s}/30" for s in range(3, 31, 3)]
     assert all(float(line.split()[3]) > 0 and float(line.split()[4]) > 0 for line in progress), progress
 
@@ -96,52 +95,3 @@ def test_run_fn_handles_a_multiclass_string_label(tmp_path):
 def test_missing_label_setting_is_reported():
     with pytest.raises(ValueError, match="custom_config needs 'label'"):
         task.trainer_settings({})
-
-
-def _one_weight_estimator(model_dir):
-    x = tf.keras.Input(shape=(1,), name="x")
-    model = tf.keras.Model(x, tf.keras.layers.Dense(1)(x))
-    model.compile(optimizer="sgd", loss="mse")
-    config = task.run_config(str(model_dir), seed=1, train_steps=40).replace(save_checkpoints_steps=15)
-    return task.estimator_from_keras(model, config)
-
-
-def _one_batch():
-    return tf.data.Dataset.from_tensors(({"x": tf.ones([4, 1])}, tf.ones([4, 1]))).repeat()
-
-
-def test_run_fns_checkpoint_hook_saves_what_the_stock_one_saves_with_half_the_session_runs(
-        tmp_path, monkeypatch):
-    from tensorflow.python.client import session as session_lib
-    calls = []
-    original_run = session_lib.BaseSession.run
-
-    def counting_run(self, *args, **kwargs):
-        calls.append(1)
-        return original_run(self, *args, **kwargs)
-
-    monkeypatch.setattr(session_lib.BaseSession, "run", counting_run)
-    runs, checkpoints = {}, {}
-    for name in ("stock", "run_fn"):
-        estimator = _one_weight_estimator(tmp_path / name)
-        hooks = task.train_hooks(estimator.config, 40, 4) if name == "run_fn" else []
-        del calls[:]
-        estimator.train(_one_batch, max_steps=40, hooks=hooks)
-        runs[name] = len(calls)
-        state = tf.train.get_checkpoint_state(str(tmp_path / name))
-        checkpoints[name] = [os.path.basename(p) for p in state.all_model_checkpoint_paths]
-    # keep_checkpoint_max=2 of the saves at steps 0, 15, 30 and 40.
-    assert checkpoints["run_fn"] == checkpoints["stock"] == ["model.ckpt-30", "model.ckpt-40"]
-    # The stock hook runs the session a second time after each of the 40 steps; set-up and
-    # the saves cost the same runs in both.
-    assert runs["stock"] - runs["run_fn"] >= 40 - 5, runs
-
-
-def test_only_the_chief_of_a_cluster_writes_checkpoints(monkeypatch):
-    cluster = {"chief": ["localhost:1"], "worker": ["localhost:2"], "ps": ["localhost:3"]}
-    for role, writes in (("chief", True), ("worker", False)):
-        monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": {"type": role, "index": 0}}))
-        config = task.run_config("/tmp/unused", seed=1, train_steps=10)
-        kinds = [type(h) for h in task.train_hooks(config, 10, 4)]
-        assert (task.CheckpointEveryStepsHook in kinds) is writes, role
-        assert task.TrainingProgressHook in kinds

@@ -4,7 +4,7 @@ import os
 import pytest
 from tfx.components.trainer.fn_args_utils import FnArgs
 
-from components.trainer import task
+from components.trainer import constants, task
 from pipeline import config as config_lib
 from pipeline.serving import predict
 from pipeline.config import ConfigError
@@ -17,7 +17,7 @@ def model_dir(tmp_path_factory, taxi_records):
     fn_args = FnArgs(train_files=[taxi_records + "/Split-train/*"], eval_files=[taxi_records + "/Split-eval/*"],
                      schema_path=config_lib.DEFAULT_SCHEMA, model_run_dir=str(root / "run"),
                      serving_model_dir=str(root / "serving"), train_steps=30, eval_steps=None,
-                     custom_config={task.LABEL_KEY: "big_tipper"})
+                     custom_config={constants.LABEL_KEY: "big_tipper"})
     task.run_fn(fn_args)
     return fn_args.serving_model_dir
 
