@@ -28,7 +28,7 @@ import pytest
 from pipeline import config as config_lib
 from tests.conftest import read_taxi_rows
 
-pytestmark = [pytest.mark.e2e, pytest.mark.worker_seconds(200)]
+pytestmark = [pytest.mark.e2e, pytest.mark.worker_seconds(50)]
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # Long enough that the chief still trains when the worker joins (the Estimator starts worker 0

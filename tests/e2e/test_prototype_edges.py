@@ -19,7 +19,7 @@ from tests.conftest import write_csv
 from tests.e2e.outputs import tree_digest
 from tests.pipeline.test_notify import _Hook
 
-pytestmark = [pytest.mark.e2e, pytest.mark.worker_seconds(300)]
+pytestmark = [pytest.mark.e2e, pytest.mark.worker_seconds(70)]
 
 SCHEMA = """
 feature { name: "word" type: BYTES presence { min_fraction: 1.0 } }

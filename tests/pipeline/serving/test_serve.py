@@ -24,7 +24,7 @@ from pipeline.serving import model as serving
 from pipeline.serving import predict
 from tests.pipeline.serving.conftest import Server, call, exchange
 
-pytestmark = [pytest.mark.e2e, pytest.mark.worker_seconds(400)]
+pytestmark = [pytest.mark.e2e, pytest.mark.worker_seconds(60)]
 
 RAW = "serving_raw"
 VERSION_HEADER = "x-model-version"
