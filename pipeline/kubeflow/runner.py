@@ -33,7 +33,7 @@ from pipeline import config as config_lib
 from components.trainer.user_model import ModelSpec
 from pipeline.config import ConfigError, PipelineConfig
 from pipeline.kubeflow import compiled_exit, parameters
-from pipeline.kubeflow.targets import KFP2, KUBEFLOW_V1, PIPELINE_JSON, TARGETS, VERTEX
+from pipeline.kubeflow.targets import IMAGE_PROJECT_ROOT, KFP2, KUBEFLOW_V1, PIPELINE_JSON, TARGETS, VERTEX
 from pipeline.pipeline import LATEST_PUSHED_MODEL, create_pipeline, run_parameter_min_accuracy, with_resolved_slices
 
 TARGET_BACKENDS = {
@@ -45,8 +45,6 @@ TARGET_BACKENDS = {
 RETIRED_TARGETS = {"kubeflow-v2": f"--target kubeflow-v2 is gone: its JSON ran on Vertex AI only. Use "
                                   f"--target {KFP2} for open-source Kubeflow Pipelines 2.x or --target "
                                   f"{VERTEX} for Vertex AI Pipelines (--target {KUBEFLOW_V1}: KFP 1.8)"}
-# Where the Dockerfile puts the project inside the image.
-IMAGE_PROJECT_ROOT = "/app"
 
 # Run parameters a Kubeflow user can set per run, without recompiling.
 DATA_ROOT_PARAM = parameters.DATA_ROOT

@@ -226,7 +226,7 @@ def _classes(model_uri: Optional[str]) -> List[str]:
         return []
     from pipeline.serving import predict
     try:
-        return [str(c) for c in predict.load_model_card(os.path.join(model_uri, "Format-Serving")).label.classes]
+        return [str(c) for c in predict.load_model_features(os.path.join(model_uri, "Format-Serving")).label.classes]
     except Exception:  # pylint: disable=broad-except  # an older model without its schema
         return []
 

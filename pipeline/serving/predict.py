@@ -64,7 +64,7 @@ def _input_files(path: str) -> List[str]:
     return [path]
 
 
-def load_model_card(model_dir: str):
+def load_model_features(model_dir: str):
     """The FeatureSet a pushed model was trained with (from its assets.extra/)."""
     from components.trainer import constants
     from components.trainer.features import features_from_schema, load_schema
@@ -124,7 +124,7 @@ def predict_csv(input_path: str, output: str, model_dir: str, delimiter: str = "
     from pipeline.serving import model as serving
 
     check_runnable(model_dir)
-    features = load_model_card(model_dir)
+    features = load_model_features(model_dir)
     signature = load_signature(model_dir)
     files = _input_files(input_path)
     with open(files[0], newline="", encoding="utf-8", errors="replace") as f:
@@ -228,7 +228,7 @@ def predict_beam(input_path: str, output: str, model_dir: str, beam_args: List[s
     from tfx_bsl.public.proto import model_spec_pb2
 
     check_runnable(model_dir)
-    features = load_model_card(model_dir)
+    features = load_model_features(model_dir)
     files = _input_files(input_path)
     headers = []
     for path in files:

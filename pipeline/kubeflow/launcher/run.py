@@ -21,9 +21,9 @@ from pipeline.kubeflow.launcher.resolver_handler import run_resolver_step
 from pipeline.kubeflow.launcher.spec import (KFP_RULES, KFP_SOURCE, SpecError, check_kfp2_rules,
                                              check_supported, default_backend, load_spec)
 from pipeline.kubeflow.launcher.task_handler import StepFailed, TaskHandler
-from pipeline.kubeflow.launcher.values import (IMAGE_PROJECT_ROOT, LEGACY_FORM, PARAMETER_FORMS, VALUES_FORM,
+from pipeline.kubeflow.launcher.values import (LEGACY_FORM, PARAMETER_FORMS, VALUES_FORM,
                                                PathMap, run_parameters)
-from pipeline.kubeflow.targets import KFP2, PIPELINE_JSON, VERTEX
+from pipeline.kubeflow.targets import IMAGE_PROJECT_ROOT, KFP2, PIPELINE_JSON, VERTEX
 
 # One handler per executor kind; spec.check_supported lets no other kind through.
 HANDLERS: Dict[str, TaskHandler] = {

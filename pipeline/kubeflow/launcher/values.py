@@ -11,9 +11,6 @@ from pipeline import pairs
 from pipeline.config import PROJECT_ROOT
 from pipeline.kubeflow.launcher.spec import SpecError
 
-# Where the Dockerfile puts the project inside the image (kubeflow_runner.IMAGE_PROJECT_ROOT; not
-# imported from there because that module imports TFX, and this process does not need it).
-IMAGE_PROJECT_ROOT = "/app"
 
 # How the launcher hands parameters to a step: the deprecated `parameters` map of typed values
 # (what TFX 1.15's entrypoint reads for a schema 2.0.0 spec; Vertex AI Pipelines) or

@@ -61,7 +61,7 @@ def test_image_root_is_where_the_dockerfile_copies_the_project():
     fills (relative to the WORKDIR in force there)."""
     import posixpath
     import shlex
-    from pipeline.kubeflow import runner as kubeflow_runner
+    from pipeline.kubeflow import targets
     workdir, project = "/", None
     with open(os.path.join(config_lib.PROJECT_ROOT, "Dockerfile")) as f:
         for line in f:
@@ -71,5 +71,4 @@ def test_image_root_is_where_the_dockerfile_copies_the_project():
             elif words[:1] == ["COPY"] and words[1:2] == ["."]:
                 project = posixpath.normpath(posixpath.join(workdir, words[2]))
     assert project is not None, "the Dockerfile has no `COPY . <dest>`"
-    assert values.IMAGE_PROJECT_ROOT == project
-    assert kubeflow_runner.IMAGE_PROJECT_ROOT == project
+    assert targets.IMAGE_PROJECT_ROOT == project
