@@ -20,7 +20,7 @@ from pipeline.__main__ import cli
 from tests.conftest import read_taxi_rows, write_csv
 from tests.e2e.outputs import Snapshot, open_store, tree_digest
 
-pytestmark = [pytest.mark.e2e, pytest.mark.worker_seconds(60)]
+pytestmark = [pytest.mark.e2e, pytest.mark.worker_seconds(50)]
 
 LABEL = config_lib.DEFAULT_LABEL
 

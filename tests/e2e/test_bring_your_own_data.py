@@ -16,7 +16,7 @@ from pipeline.report import metadata, page as report
 from pipeline.serving import model as serving, predict
 from tests.conftest import read_taxi_rows, write_csv
 
-pytestmark = [pytest.mark.e2e, pytest.mark.worker_seconds(30)]
+pytestmark = [pytest.mark.e2e, pytest.mark.worker_seconds(70)]
 
 
 def _payment_rows():

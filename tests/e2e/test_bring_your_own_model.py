@@ -24,7 +24,7 @@ from tests.components.trainer import test_export
 from tests.e2e.outputs import Snapshot, tree_digest
 from tests.e2e.test_local_pipeline import first_eval_split
 
-pytestmark = [pytest.mark.e2e, pytest.mark.worker_seconds(480)]
+pytestmark = [pytest.mark.e2e, pytest.mark.worker_seconds(170)]
 
 PROJECT = config_lib.PROJECT_ROOT
 SENTIMENT_CSV = os.path.join(PROJECT, "data", "sentiment", "data.csv")

@@ -23,7 +23,7 @@ from pipeline.report import metadata, thresholds
 from pipeline.serving import model as serving, predict
 from tests.pipeline.serving.conftest import Server
 
-pytestmark = [pytest.mark.e2e, pytest.mark.worker_seconds(60)]
+pytestmark = [pytest.mark.e2e, pytest.mark.worker_seconds(50)]
 
 LABEL = "Espèce"
 HEADERS = ["Sepal length (cm)", "sepal.width", "Pétale – couleur", "Price ($)", LABEL]

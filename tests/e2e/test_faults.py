@@ -16,7 +16,7 @@ from pipeline import config as config_lib
 from pipeline.report import metadata
 from pipeline import pipeline as pipeline_lib
 
-pytestmark = [pytest.mark.e2e, pytest.mark.worker_seconds(170)]
+pytestmark = [pytest.mark.e2e, pytest.mark.worker_seconds(150)]
 
 
 def _run_cli(data_root, output_dir, steps):

@@ -25,7 +25,7 @@ from tests.conftest import write_csv
 
 # The image build (about 3 min in a fresh clone: debootstrap, then the lock from the uv cache that
 # `make venv` filled) and the run (about 4 min).
-pytestmark = [pytest.mark.e2e, pytest.mark.worker_seconds(400)]
+pytestmark = [pytest.mark.e2e, pytest.mark.worker_seconds(300)]
 
 SENTIMENT_CSV = os.path.join(config_lib.PROJECT_ROOT, "data", "sentiment", "data.csv")
 

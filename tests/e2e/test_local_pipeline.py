@@ -26,7 +26,7 @@ from tests.conftest import read_taxi_rows, write_csv
 from tests.e2e.outputs import Snapshot, artifact_dirs, invoke_cli, own_copy, run_cli, tfma_overall, tree_digest
 from tests.pipeline.report import test_page
 
-pytestmark = [pytest.mark.e2e, pytest.mark.worker_seconds(240)]
+pytestmark = [pytest.mark.e2e, pytest.mark.worker_seconds(130)]
 
 UPSTREAM = (pipeline_lib.EXAMPLE_GEN, pipeline_lib.STATISTICS_GEN, pipeline_lib.SCHEMA_GEN,
             pipeline_lib.EXAMPLE_VALIDATOR, pipeline_lib.TRAINER)

@@ -20,7 +20,7 @@ import pytest
 from pipeline import config as config_lib
 from pipeline.report import metadata, thresholds
 
-pytestmark = [pytest.mark.e2e, pytest.mark.worker_seconds(710)]
+pytestmark = [pytest.mark.e2e, pytest.mark.worker_seconds(270)]
 
 PROJECT = config_lib.PROJECT_ROOT
 DATA = os.path.join(PROJECT, "data", "progression")

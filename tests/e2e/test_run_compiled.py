@@ -18,7 +18,7 @@ from pipeline.local import runner as local_runner
 from pipeline.report import metadata, thresholds
 from tests.pipeline.test_notify import _Hook
 
-pytestmark = [pytest.mark.e2e, pytest.mark.worker_seconds(340)]
+pytestmark = [pytest.mark.e2e, pytest.mark.worker_seconds(300)]
 
 IMAGE = "registry.example/keras-tfx:test"
 COMPILED_ROOT = "gs://no-such-bucket/keras-tfx"  # what a user compiles for; run-compiled maps it

@@ -21,7 +21,7 @@ from pipeline.report import metadata, terminal
 from pipeline import pipeline as pipeline_lib
 from tests.conftest import read_taxi_rows, write_csv
 
-pytestmark = [pytest.mark.e2e, pytest.mark.worker_seconds(160)]
+pytestmark = [pytest.mark.e2e, pytest.mark.worker_seconds(90)]
 
 
 def _latest_output(config, node, type_name):

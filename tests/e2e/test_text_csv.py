@@ -15,7 +15,7 @@ from pipeline.local import runner as local_runner
 from pipeline.serving import predict, model as serving
 from tests.conftest import read_taxi_rows, write_csv
 
-pytestmark = [pytest.mark.e2e, pytest.mark.worker_seconds(40)]
+pytestmark = [pytest.mark.e2e, pytest.mark.worker_seconds(30)]
 
 LABEL = config_lib.DEFAULT_LABEL
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

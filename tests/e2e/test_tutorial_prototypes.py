@@ -18,7 +18,7 @@ from pipeline.report import metadata
 from tests.conftest import read_taxi_rows, write_csv
 from tests.e2e.test_bring_your_own_model import SENTIMENT_CSV, predict, run_cli_on_a_terminal
 
-pytestmark = [pytest.mark.e2e, pytest.mark.worker_seconds(120)]
+pytestmark = [pytest.mark.e2e, pytest.mark.worker_seconds(90)]
 
 PROJECT = config_lib.PROJECT_ROOT
 NOTEBOOK = os.path.join(PROJECT, "examples", "taxi_structured.ipynb")
