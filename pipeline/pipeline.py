@@ -153,7 +153,7 @@ def _tfma_config(label: Label, slice_features: Sequence[str], metrics) -> tfma.E
 
 def run_parameter_min_accuracy(config: PipelineConfig) -> float:
     """The Evaluator's min_accuracy parameter: the explicit bound, or gates.FROM_DATA (-1)."""
-    return gates_lib.FROM_DATA if config.min_accuracy is None else config.min_accuracy
+    return gates_lib.min_accuracy_parameter(config.min_accuracy)
 
 
 def gates_settings(config: PipelineConfig, label: Label) -> str:

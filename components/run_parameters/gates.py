@@ -34,6 +34,12 @@ GATES_FILE = "gates.json"  # in the ModelEvaluation artifact's folder: metric ->
 FROM_DATA = -1.0
 
 
+def min_accuracy_parameter(min_accuracy: Optional[float]) -> float:
+    """`--min-accuracy` as the min_accuracy parameter: the explicit bound, or FROM_DATA when it was
+    not given. explicit_min_accuracy reads it back: the two ends of one encoding."""
+    return FROM_DATA if min_accuracy is None else float(min_accuracy)
+
+
 def explicit_min_accuracy(value) -> Optional[float]:
     """The min_accuracy parameter as a bound, or None (from the data) for FROM_DATA / nothing."""
     if value is None or value == "" or float(value) < 0:

@@ -57,6 +57,14 @@ def test_the_min_accuracy_parameter_is_explicit_unless_negative_or_missing(value
     assert gates.explicit_min_accuracy(value) == expected
 
 
+@pytest.mark.parametrize("given", [None, 0.0, 0.7, 1.0])
+def test_the_option_survives_the_parameter_round_trip(given):
+    """--min-accuracy (None: not given) -> the run parameter -> the bound the Evaluator holds."""
+    parameter = gates.min_accuracy_parameter(given)
+    assert isinstance(parameter, float)
+    assert gates.explicit_min_accuracy(parameter) == given
+
+
 def test_a_min_accuracy_parameter_above_one_is_refused_with_what_it_may_be():
     with pytest.raises(ValueError, match=r"between 0 and 1, or -1 for the eval split's majority-class rate"):
         gates.explicit_min_accuracy(1.5)
