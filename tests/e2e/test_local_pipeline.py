@@ -62,8 +62,7 @@ def test_first_run_executes_every_component_and_pushes(first_run):
     assert summary.states == {node: "ran" for node in pipeline_lib.COMPONENT_IDS}
     assert summary.blessed is True and summary.pushed
     # No --min-accuracy: the bound is the eval split's majority-class rate + 0.01, counted here.
-    _, labels = _eval_split(config)
-    majority_rate = float((labels == np.bincount(labels).argmax()).mean())
+    _, majority_rate = _majority_class(config)
     assert summary.metrics["accuracy"] >= majority_rate + 0.01
     assert 0.51 <= summary.metrics["auc"] <= 1.0
     assert summary.metrics["example_count"] > 100
@@ -104,9 +103,7 @@ def test_terminal_shows_progress_training_and_a_summary_that_says_why(first_run,
     accuracy = summary.metrics["accuracy"]
     assert f"accuracy {accuracy:.4f}" in terminal
     # The default gates name the baselines beaten: the eval split's majority class, counted here.
-    _, labels = _eval_split(config)
-    majority = int(np.bincount(labels).argmax())
-    rate = float((labels == majority).mean())
+    majority, rate = _majority_class(config)
     auc = summary.metrics["auc"]
     assert (f"blessed: yes (accuracy {accuracy:.4f}, needed >= {rate + 0.01:g} (always answering the majority "
             f"class '{majority}': {rate:.4f}, + 0.01); auc {auc:.4f}, needed >= 0.51 (a model with no skill: "
@@ -164,8 +161,7 @@ def test_run_report_holds_the_runs_numbers(first_run, first_run_terminal, small_
     # Evaluation and decision: TFMA's numbers, as ML Metadata points to them.
     assert facts["metrics"] == pytest.approx(summary.metrics)
     assert f"data-metric='auc'>{summary.metrics['auc']:.4f}<" in page
-    _, labels = _eval_split(config)
-    majority_rate = float((labels == np.bincount(labels).argmax()).mean())
+    _, majority_rate = _majority_class(config)
     checks = {check["metric"]: check for check in facts["checks"]}
     assert set(checks) == {"accuracy", "auc"}  # no baseline yet: TFX drops the change threshold
     assert len(facts["checks"]) == 2
@@ -230,6 +226,13 @@ def _eval_split(config):
     labels = np.array([tf.train.Example.FromString(s).features.feature[config.label].int64_list.value[0]
                        for s in serialized])
     return serialized, labels
+
+
+def _majority_class(config):
+    """The eval split's majority class and its rate, counted here from the split's tf.Examples."""
+    _, labels = _eval_split(config)
+    majority = int(np.bincount(labels).argmax())
+    return majority, float((labels == majority).mean())
 
 
 def _auc(labels, scores) -> float:
