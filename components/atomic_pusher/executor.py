@@ -233,17 +233,12 @@ def push_record(*, version: str, pushed_destination: str, model: types.Artifact,
     made it, which is what the baseline step's cache key needs. `statistics`, when given, is
     the StatisticsGen output of the data the model was trained on: the drift guard's reference.
     """
-    return {
-        "version": str(version),
-        "pushed_destination": pushed_destination,
-        "pushed_at": time.time(),
+    return records.new_record(version, pushed_destination, {
         "model_uri": model.uri,
         "model_id": model.id or None,
         "model_name": model.name or None,
         "model_type": model.type_name,
         "model_blessing_uri": blessing.uri if blessing is not None else None,
         "infra_blessing_uri": infra_blessing.uri if infra_blessing is not None else None,
-        "pushed_model_uri": pushed_model_uri,
-        "model_digest": digest,
-        "statistics_uri": statistics.uri if statistics is not None else None,
-    }
+    }, pushed_model_uri=pushed_model_uri, model_digest=digest,
+        statistics_uri=statistics.uri if statistics is not None else None)

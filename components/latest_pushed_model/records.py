@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import posixpath
 import re
+import time
 from typing import Dict, List, Optional, Tuple
 
 from tfx.dsl.io import fileio
@@ -44,6 +45,34 @@ def serving_version(serving_dir: str) -> Optional[Tuple[str, str]]:
 def records_dir(serving_dir: str) -> str:
     """Where the push records of `serving_dir` live: a sibling folder, never inside it."""
     return serving_dir.rstrip("/") + RECORDS_SUFFIX
+
+
+# What a record says of the model it published: the artifact it came from (URI, id, name, type: the
+# Trainer's Model, or an InfraBlessing carrying it) and the blessings that let it through.
+MODEL_FIELDS = ("model_uri", "model_id", "model_name", "model_type", "model_blessing_uri",
+                "infra_blessing_uri")
+
+
+def new_record(version: str, pushed_destination: str, model: Dict[str, object], *, pushed_model_uri: str,
+               model_digest: Optional[str], statistics_uri: Optional[str],
+               rollback: Optional[Dict[str, str]] = None) -> Dict[str, object]:
+    """One push record, as the Pusher and `rollback` both write it.
+
+    Args:
+      version, pushed_destination: the version folder's name and path.
+      model: MODEL_FIELDS of the model published (others are ignored).
+      pushed_model_uri: the Pusher's PushedModel artifact ('' for a rollback).
+      model_digest: the SavedModel's digest (the no-duplicate check).
+      statistics_uri: the training statistics of the model (the drift guard's reference).
+      rollback: {"from_version", "to_version"} for a rollback.
+    """
+    record: Dict[str, object] = {"version": str(version), "pushed_destination": pushed_destination,
+                                 "pushed_at": time.time(), **{name: model.get(name) for name in MODEL_FIELDS},
+                                 "pushed_model_uri": pushed_model_uri, "model_digest": model_digest,
+                                 "statistics_uri": statistics_uri}
+    if rollback is not None:
+        record["rollback"] = rollback
+    return record
 
 
 def write_record(serving_dir: str, record: Dict[str, object]) -> str:

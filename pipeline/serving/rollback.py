@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import posixpath
-import time
 from typing import Dict, List, Optional
 
 from components.atomic_pusher import executor as pusher
@@ -95,23 +94,12 @@ def rollback(serving_dir: str, to_version: Optional[str] = None) -> Rollback:
             else pusher.publish(source, serving_dir))
     new_version = posixpath.basename(path.rstrip("/"))
     origin: Dict[str, object] = records.read_record(serving_dir, target) or {}
-    records.write_record(serving_dir, {
-        "version": new_version,
-        "pushed_destination": path,
-        "pushed_at": time.time(),
-        # The model it came from, as the target's own record names it: the next baseline.
-        "model_uri": origin.get("model_uri") or "",
-        "model_id": origin.get("model_id"),
-        "model_name": origin.get("model_name"),
-        "model_type": origin.get("model_type"),
-        "model_blessing_uri": origin.get("model_blessing_uri"),
-        "infra_blessing_uri": origin.get("infra_blessing_uri"),
-        "pushed_model_uri": "",
-        "model_digest": digest,
-        # The training statistics of that model: the next run's drift guard compares with them.
-        "statistics_uri": origin.get("statistics_uri"),
-        "rollback": {"from_version": served_version, "to_version": target},
-    })
+    # The model it came from, as the target's own record names it: the next baseline; and its
+    # training statistics: the next run's drift guard compares with them.
+    records.write_record(serving_dir, records.new_record(
+        new_version, path, {**origin, "model_uri": origin.get("model_uri") or ""}, pushed_model_uri="",
+        model_digest=digest, statistics_uri=origin.get("statistics_uri"),
+        rollback={"from_version": served_version, "to_version": target}))
     return Rollback(served_version, target, new_version, path)
 
 
