@@ -62,7 +62,7 @@ def _cli(*args, timeout=1800):
 def headers_run(tmp_path_factory):
     """The user's steps, each checked as it goes: (tmp dir, output dir, schema path, stdouts)."""
     tmp = tmp_path_factory.mktemp("headers")
-    export = _write(str(tmp / "export" / "fleurs.csv"), _rows(), delimiter=";", decimal=",")
+    _write(str(tmp / "export" / "fleurs.csv"), _rows(), delimiter=";", decimal=",")
     schema = str(tmp / "schema.pbtxt")
     out = str(tmp / "out")
 

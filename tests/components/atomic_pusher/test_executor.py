@@ -45,7 +45,7 @@ import contextlib
 import glob as globlib
 import shutil
 
-from tfx.dsl.io import filesystem, filesystem_registry, fileio
+from tfx.dsl.io import filesystem, filesystem_registry
 from tfx.proto import pusher_pb2
 from tfx.types import standard_artifacts
 from tfx.utils import proto_utils

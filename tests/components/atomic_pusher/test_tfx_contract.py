@@ -3,7 +3,6 @@
 Every test that passes against the stock Pusher must pass against ours: the model from a `Model`,
 from an `InfraBlessing` that carries one, with or without a `ModelBlessing`, blessed or not.
 """
-import os
 
 import pytest
 

@@ -4,7 +4,6 @@
 Each model that gets past the static checks costs one fresh TensorFlow process (~10 s here)."""
 import json
 import os
-import sys
 
 import pytest
 import tensorflow as tf
