@@ -45,4 +45,4 @@ RUN if [ -n "$HOST_CA_BUNDLE" ]; then export SSL_CERT_FILE="$HOST_CA_BUNDLE"; fi
  && rm -rf /tmp/uv-cache \
  && python -c "from google.protobuf.internal import api_implementation as a; assert a.Type() == 'upb'" \
  && python -c "import components.trainer.task, components.run_parameters.executor, components.strict_example_validator.executor, components.latest_pushed_model.executor, components.atomic_pusher.executor, examples.text_classifier, tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor, tfx.orchestration.kubeflow.container_entrypoint" \
- && python -c "import pipeline.__main__, pipeline.kubeflow.launcher.run, pipeline.kubeflow.launcher.outcome, pipeline.report.page as p; p._environment().get_template(p.TEMPLATE)"
+ && python -c "import pipeline.__main__, pipeline.kubeflow.launcher.run, pipeline.kubeflow.launcher.outcome, pipeline.report.page as p; p.template()"

@@ -230,9 +230,14 @@ def page_data(data: ReportData) -> dict:
             "drift": drift_report.section(data.summary.drift)}
 
 
+def template() -> jinja2.Template:
+    """The report's template, from the package data an install carries (the image's build loads it)."""
+    return _environment().get_template(TEMPLATE)
+
+
 def render(data: ReportData) -> str:
     """The whole report as one HTML document (no external resources)."""
-    return _environment().get_template(TEMPLATE).render(page_data(data))
+    return template().render(page_data(data))
 
 
 def write(config: PipelineConfig, run_index: int = 0, since: Optional[float] = None,
