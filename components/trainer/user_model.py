@@ -289,4 +289,10 @@ def _hint(exc: BaseException, spec: Optional[ModelSpec] = None) -> str:
                 "adapted on one takes inputs of shape (None, None). Start the Sequential with "
                 "tf.keras.Input(shape=(1,), dtype=tf.string), or adapt on the column squeezed "
                 "to one dimension: train_dataset.map(lambda x: x['COLUMN'][:, 0]).")
+    if isinstance(exc, TypeError) and "in user code" in text and "missing 1 required positional argument" in text:
+        # The tutorials adapt on (features, label) pairs: dataset.map(lambda x, y: x[name]).
+        return ("\nHint: train_dataset holds the features only, no label: each element is one dict "
+                "(CSV column name -> (batch, 1) tensor). Where a tutorial maps over (features, label) "
+                "pairs, as in dataset.map(lambda x, y: x[name]), map with one argument: "
+                "train_dataset.map(lambda x: x[name]).")
     return ""

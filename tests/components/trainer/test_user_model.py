@@ -122,3 +122,24 @@ def test_an_error_inside_keras_shows_the_users_lines_not_tensorflows(tmp_path):
     assert f'File "{path}", line 4, in build' in message
     assert "tf.keras.layers.Dense(-3)" in message
     assert "ValueError" in message and "site-packages" not in message
+
+
+def test_a_tutorials_two_argument_map_over_train_dataset_gets_the_one_argument_fix(tmp_path):
+    """Keras' structured-data tutorials adapt on (features, label) pairs; train_dataset has no label."""
+    import tensorflow as tf
+    path = _module(tmp_path, """\
+        import tensorflow as tf
+
+        def build(train_dataset):
+            lookup = tf.keras.layers.StringLookup()
+            lookup.adapt(train_dataset.map(lambda x, y: x["Plan"]))
+            return lookup
+        """)
+    spec = user_model.parse_spec("proto.py:build", search_path=str(tmp_path))
+    features = tf.data.Dataset.from_tensor_slices({"Plan": [["basic"], ["pro"]]}).batch(2)
+    with pytest.raises(UserModelError) as error:
+        user_model.call(user_model.load_function(spec), spec, train_dataset=features)
+    message = str(error.value)
+    assert f'File "{path}", line 5, in build' in message
+    assert "missing 1 required positional argument: 'y'" in message
+    assert "map with one argument: train_dataset.map(lambda x: x[name])" in message
