@@ -127,15 +127,18 @@ def run(data_root, schema_path, label, output_dir, train_steps, eval_steps, min_
                     if progress.index:  # components ran: the report shows what they left
                         with logs.captured(log_path, enabled=not verbose):
                             report_path = _write_report(config_lib.absolute(config), since=started,
-                                                        anomalies_found=_anomalies_in(exc))
+                                                        anomalies_found=_guarded(_anomalies_in, exc))
                         if report_path:
                             click.echo(f"report: {report_path}")
-                    message = explain(exc)
+                    # Explaining imports the components: where the environment itself is broken (a
+                    # user's proto.py hiding a library's), that fails the same way; the webhook
+                    # still hears that the run failed.
+                    message, drifted = _guarded(explain, exc), _guarded(_drift_in, exc)
                     if message is None:
                         message = (f"the pipeline failed: {type(exc).__name__}: {exc}\n"
                                    f"The full log, with the traceback, is in {log_path} (rerun with "
                                    "--verbose to see it on the terminal).")
-                    if _drift_in(exc) is not None:
+                    if drifted is not None:
                         tell("drifted", reason=message, failed_component=progress.failed_node)
                     else:
                         tell("failed", reason=message, failed_component=progress.failed_node)
@@ -152,6 +155,14 @@ def run(data_root, schema_path, label, output_dir, train_steps, eval_steps, min_
     if summary.serving_check_failed:
         fail(f"ServingCheck: {summary.serving_check.get('reason')}\nNothing was pushed; the versions already "
              "served are unchanged.", code=1)
+
+
+def _guarded(look, exc: BaseException):
+    """`look(exc)`, or None where looking fails too (it imports what the failure may have broken)."""
+    try:
+        return look(exc)
+    except Exception:  # pylint: disable=broad-except
+        return None
 
 
 def _drift_in(exc: BaseException):
@@ -226,8 +237,8 @@ def _write_report(config, run_index: int = 0, since: Optional[float] = None,
                   anomalies_found: Optional[list] = None) -> Optional[str]:
     """Writes the run's HTML report; a report that cannot be written does not fail the run."""
     import logging
-    from pipeline.report import page as report
     try:
+        from pipeline.report import page as report
         return report.write(config, run_index, since=since, anomalies_found=anomalies_found)
     except Exception:  # pylint: disable=broad-except
         logging.exception("the run report could not be written")

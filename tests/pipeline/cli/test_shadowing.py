@@ -93,3 +93,22 @@ def test_files_no_library_imports_are_left_alone(tmp_path):
                 "--label", "y")
     assert done.returncode == 0, done.stderr[-3000:]
     assert "hid a module" not in done.stderr and (tmp_path / "s.pbtxt").is_file()
+
+
+@pytest.mark.timeout(300)
+def test_a_run_that_dies_in_a_library_still_tells_the_webhook_it_failed(tmp_path):
+    """Nightly runs: a run broken before any component (here by a proto.py beside the user) posts
+    `failed` to --notify and names the file, like any failure."""
+    from tests.pipeline.test_notify import _Hook
+    (tmp_path / "proto.py").write_text(PROTOTYPE)
+    hook = _Hook()
+    try:
+        done = _cli(str(tmp_path), "run", "--data-root", os.path.join(config_lib.PROJECT_ROOT, "data", "taxi"),
+                    "--output-dir", str(tmp_path / "out"), "--notify", hook.url)
+    finally:
+        hook.close()
+    assert done.returncode == 1, done.stderr[-3000:]
+    assert f"{tmp_path / 'proto.py'} was imported as 'proto'" in done.stderr
+    (body,) = [body for _, body in hook.bodies]
+    assert body["status"] == "failed" and "proto" in body["reason"], body
+    assert not os.path.exists(tmp_path / "out" / "serving_model")
