@@ -75,8 +75,6 @@ def captured(path: str, enabled: bool = True):
             os.close(saved[1])
 
 
-TRAINING_LOGGER = PROGRESS_LOGGER  # the Trainer's progress lines
-
 SLICES_LOG = "Slices: %s"  # logged by the local runner before the components run
 
 NO_BASELINE = "no blessed model yet: this run's model is compared against the thresholds only"
@@ -110,7 +108,7 @@ class Progress(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         message = str(record.msg)
-        if record.name == TRAINING_LOGGER:
+        if record.name == PROGRESS_LOGGER:
             self.stream.write(f"      {self.node or 'Trainer'}: {record.getMessage()}\n")
             self.stream.flush()
         elif message == SLICES_LOG:
@@ -161,7 +159,7 @@ def progress(total: int, show_training: bool = True):
     stream = os.fdopen(os.dup(1), "w")
     handler = Progress(stream, total)
     absl_logger = logging.getLogger("absl")
-    training_logger = logging.getLogger(TRAINING_LOGGER)
+    training_logger = logging.getLogger(PROGRESS_LOGGER)
     training_level = training_logger.level
     training_logger.setLevel(logging.INFO)
     absl_logger.addHandler(handler)

@@ -151,11 +151,6 @@ def _tfma_config(label: Label, slice_features: Sequence[str], metrics) -> tfma.E
         metrics_specs=[tfma.MetricsSpec(metrics=metrics)])
 
 
-def run_parameter_min_accuracy(config: PipelineConfig) -> float:
-    """The Evaluator's min_accuracy parameter: the explicit bound, or gates.FROM_DATA (-1)."""
-    return gates_lib.min_accuracy_parameter(config.min_accuracy)
-
-
 def gates_settings(config: PipelineConfig, label: Label) -> str:
     """The Evaluator's `gates` parameter (gates.py computes the data-dependent bounds from it)."""
     return gates_lib.settings(label.task, label.name, label.dtype.name, config.min_lift, config.max_mae,
@@ -253,7 +248,7 @@ def create_pipeline(
     trainer.add_upstream_node(drift_guard)
 
     evaluator = run_parameters.Evaluator(
-        min_accuracy=run_parameter_min_accuracy(config) if min_accuracy is None else min_accuracy,
+        min_accuracy=gates_lib.min_accuracy_parameter(config.min_accuracy) if min_accuracy is None else min_accuracy,
         accuracy_metric=ACCURACY,
         gates=gates_settings(config, label),
         examples=example_gen.outputs["examples"],

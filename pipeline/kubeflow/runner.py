@@ -28,13 +28,14 @@ from tfx.orchestration.kubeflow import kubeflow_dag_runner
 from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 from tfx.orchestration import data_types
 
+from components.run_parameters import gates
 from components.trainer.features import features_from_schema, load_schema
 from pipeline import config as config_lib
 from components.trainer.user_model import ModelSpec
 from pipeline.config import ConfigError, PipelineConfig
 from pipeline.kubeflow import compiled_exit, parameters
 from pipeline.kubeflow.targets import IMAGE_PROJECT_ROOT, KFP2, KUBEFLOW_V1, PIPELINE_JSON, TARGETS, VERTEX
-from pipeline.pipeline import LATEST_PUSHED_MODEL, create_pipeline, run_parameter_min_accuracy, with_resolved_slices
+from pipeline.pipeline import LATEST_PUSHED_MODEL, create_pipeline, with_resolved_slices
 
 TARGET_BACKENDS = {
     KFP2: "open-source Kubeflow Pipelines 2.x",
@@ -103,8 +104,8 @@ def run_parameters(config: PipelineConfig, data_root: str) -> Dict[str, data_typ
                                                       default=config.train_steps),
         EVAL_STEPS_PARAM: data_types.RuntimeParameter(name=EVAL_STEPS_PARAM, ptype=int,
                                                      default=config.eval_steps),
-        MIN_ACCURACY_PARAM: data_types.RuntimeParameter(name=MIN_ACCURACY_PARAM, ptype=float,
-                                                       default=run_parameter_min_accuracy(config)),
+        MIN_ACCURACY_PARAM: data_types.RuntimeParameter(
+            name=MIN_ACCURACY_PARAM, ptype=float, default=gates.min_accuracy_parameter(config.min_accuracy)),
         ACCEPT_DRIFT_PARAM: data_types.RuntimeParameter(name=ACCEPT_DRIFT_PARAM, ptype=int,
                                                        default=int(config.accept_drift)),
     }  # and notify_urls, the exit handler's (declared by compiled_exit.wire_exit_handler)

@@ -3,6 +3,7 @@ import io
 import logging
 
 from components.latest_pushed_model import NO_BASELINE_LOG
+from components.trainer.constants import PROGRESS_LOGGER
 from pipeline import logs
 from pipeline.config import LATEST_PUSHED_MODEL
 
@@ -40,7 +41,7 @@ def test_captured_sends_native_output_to_the_log_file(tmp_path):
 def test_progress_shows_training_lines_and_the_no_baseline_note():
     stream = io.StringIO()
     progress = logs.Progress(stream, total=2)
-    training = logging.LogRecord(logs.TRAINING_LOGGER, logging.INFO, __file__, 1,
+    training = logging.LogRecord(PROGRESS_LOGGER, logging.INFO, __file__, 1,
                                  "step %d/%d  loss %s  %.0f examples/s", (20, 100, "0.5000", 1234.0), None)
     for record in [_record("Component %s is running.", "Trainer"), training,
                    _record("Component %s is finished.", "Trainer"),
@@ -87,7 +88,7 @@ def test_the_trainers_progress_hook_reaches_the_terminal_through_the_clis_handle
 
 
 def test_with_verbose_training_lines_are_left_to_the_log_handlers_not_printed_twice():
-    training = logging.getLogger(logs.TRAINING_LOGGER)
+    training = logging.getLogger(PROGRESS_LOGGER)
     with logs.progress(total=1) as handler:
         assert handler in training.handlers
     with logs.progress(total=1, show_training=False) as handler:
