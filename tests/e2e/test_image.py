@@ -112,11 +112,11 @@ def test_a_users_text_model_compiled_for_vertex_runs_every_step_inside_the_built
     with open(record["tasks"][config_lib.EXAMPLE_GEN]["log"]) as f:
         assert any(line.startswith(f"=== driver (lifecycle.preCacheCheck) in image {built_image} ")
                    for line in f.read().splitlines())
-    # The user's model, bound by --input-map, trained in the image.
+    # The user's model, bound by --input-map, trained in the image with the image's packages.
     with open(record["tasks"][config_lib.TRAINER]["log"]) as f:
-        assert "input_1 (string, shape (None, 1)) <- text   (--input-map)" in f.read()
-    with open(record["tasks"][config_lib.TRAINER]["log"]) as f:
-        assert "/opt/venv/lib/python3.11/site-packages/" in f.read()
+        trainer_log = f.read()
+    assert "input_1 (string, shape (None, 1)) <- text   (--input-map)" in trainer_log
+    assert "/opt/venv/lib/python3.11/site-packages/" in trainer_log
     # The serving check loaded the model inside the image too, in a fresh process of the image's
     # Python that imported TensorFlow only, and blessed it.
     check = record["tasks"][config_lib.SERVING_CHECK]["outputs"]["blessing"][0]
