@@ -91,7 +91,7 @@ def test_a_dead_a_failing_and_a_hanging_webhook_are_reported_never_raised_and_bo
         finally:
             failing.close()
             hanging.close()
-    assert elapsed < 3.0
+    assert elapsed < 4.5  # the hanging hook would take 5 s: its 1-s timeout was kept, with room for load
     assert len(lines) == 3 and all("the run's outcome is unchanged" in line for line in lines)
     assert any(dead in line for line in lines) and any("HTTP 500" in line for line in lines)
     assert any(hanging.url in line and "no answer within 1 s" in line for line in lines)
