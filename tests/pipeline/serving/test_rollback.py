@@ -137,4 +137,4 @@ def test_the_cli_rolls_back_exits_2_on_a_bad_version_and_runs_lists_the_rollback
     runs = subprocess.run(cli + ["runs", "--output-dir", str(out)], cwd=ROOT,
                           capture_output=True, text=True, timeout=300)
     assert runs.returncode == 0, runs.stderr
-    assert f"rollback" in runs.stdout and f"pushed {new}  (version {first} again, was {second})" in runs.stdout
+    assert "rollback" in runs.stdout and f"pushed {new}  (version {first} again, was {second})" in runs.stdout
