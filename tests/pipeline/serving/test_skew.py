@@ -9,12 +9,12 @@ from pipeline.serving import skew
 from tests.components.drift_guard.test_executor import SCHEMA, _statistics
 
 
-def _rows(path, fare_shift=0.0, seed=7, delimiter=",", decimal="."):
+def _rows(path, fare_shift=0.0, seed=7, delimiter=",", decimal=".", count=400):
     """A CSV like the training data's (fare ~ N(10, 2), colour half blue), `fare` moved by `fare_shift`."""
     rng = np.random.default_rng(seed)
     with open(path, "w") as f:
         f.write(f"fare{delimiter}colour\n")
-        for _ in range(400):
+        for _ in range(count):
             fare = f"{rng.normal(10, 2) + fare_shift:.4f}".replace(".", decimal)
             f.write(f"{fare}{delimiter}{'blue' if rng.random() < 0.5 else 'red'}\n")
     return str(path)
@@ -57,3 +57,13 @@ def test_a_european_export_is_read_in_predicts_dialect(served, tmp_path):
     assert len(lines) == 1 and "'fare'" in lines[0], lines
     same = _rows(tmp_path / "same.csv", delimiter=";", decimal=",")
     assert skew.skew_warnings([same], model_dir, schema, delimiter=";", decimal=",") == []
+
+
+def test_too_few_rows_are_not_compared_even_when_they_moved(served, tmp_path):
+    """Below skew.MIN_ROWS rows, samples of the training data itself read as drifted: no verdict."""
+    model_dir, schema = served
+    few = _rows(tmp_path / "few.csv", fare_shift=10.0, count=skew.MIN_ROWS - 1)
+    with pytest.raises(skew.TooFewRows, match=f"{skew.MIN_ROWS - 1} rows are too few .*it takes {skew.MIN_ROWS}"):
+        skew.skew_warnings([few], model_dir, schema)
+    enough = _rows(tmp_path / "enough.csv", fare_shift=10.0, count=skew.MIN_ROWS)
+    assert len(skew.skew_warnings([enough], model_dir, schema)) == 1
