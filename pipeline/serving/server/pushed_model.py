@@ -17,7 +17,7 @@ from typing import Any, Dict, Optional, Tuple
 
 import versions  # this script's siblings (sys.path[0] is the server's folder)
 from tf_serving_json import (DEFAULT_SIGNATURE, BadRequest, columns_to_tensors, format_response, read_request,
-                             rows_to_tensors)
+                             rows_to_tensors, tf_error_reason)
 
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 # Which version answered a predict request (TF Serving's REST answer does not say; its gRPC one does).
@@ -60,16 +60,8 @@ class Served:
         try:
             outputs = self.signatures[signature](**{n: tf.constant(t, dtype=specs[n].dtype) for n, t in tensors.items()})
         except tf.errors.InvalidArgumentError as exc:
-            raise BadRequest(f"the model refused the input: {_tf_reason(exc.message)}") from None
+            raise BadRequest(f"the model refused the input: {tf_error_reason(exc.message)}") from None
         return format_response({name: value.numpy() for name, value in outputs.items()}, key, rows)
-
-
-def _tf_reason(message: str) -> str:
-    """The line of a TensorFlow error that says what was wrong (not 'Graph execution error:')."""
-    lines = [line.strip() for line in message.splitlines() if line.strip()
-             and not line.strip().startswith(("Graph execution error", "[[", "Detected at node"))]
-    reason = lines[0] if lines else message.strip()
-    return reason.split(" [Op:")[0]
 
 
 def build_model_class():

@@ -246,6 +246,16 @@ def columns_to_tensors(inputs: Any, specs: Dict[str, Any]) -> Tuple[Dict[str, An
     return tensors, size
 
 
+def tf_error_reason(message: str) -> str:
+    """The line of a TensorFlow error that says what was wrong: not 'Graph execution error:', nor the
+    traceback of the Python line that built the op ('  File "server.py", line 133, ...'), nor '[[node ...]]'."""
+    lines = [line.strip() for line in message.splitlines()
+             if line.strip() and not line[:1].isspace()
+             and not line.startswith(("Graph execution error", "Detected at node", "[["))]
+    reason = lines[0] if lines else message.strip()
+    return reason.split(" [Op:")[0]
+
+
 def _json_value(value: Any) -> Any:
     if isinstance(value, bytes):
         try:

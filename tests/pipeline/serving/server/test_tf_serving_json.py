@@ -144,3 +144,14 @@ def test_json_types_are_named_as_json_names_them():
         tfs.read_request(b"[1]")
     with pytest.raises(tfs.BadRequest, match="got a JSON object"):
         tfs.rows_to_tensors({"a": 1}, SPECS)
+
+
+def test_a_tensorflow_error_is_told_by_its_reason_not_its_traceback():
+    # TF 2.21's message for serving_default fed "hello" (it was answered as its traceback's first line,
+    # 'File ".../server.py", line 133, in <module>').
+    message = ('Graph execution error:\n\nDetected at node ParseExample/ParseExampleV2 defined at (most recent call '
+               'last):\n  File "/x/pipeline/serving/server/server.py", line 133, in <module>\n\n    sys.exit(main())'
+               '\n\nCould not parse example input, value: \'hello\'\n\t [[{{node ParseExample/ParseExampleV2}}]] '
+               '[Op:__inference_pruned_1527]')
+    assert tfs.tf_error_reason(message) == "Could not parse example input, value: 'hello'"
+    assert tfs.tf_error_reason("Expected 3 but got 4 [Op:Foo]") == "Expected 3 but got 4"
