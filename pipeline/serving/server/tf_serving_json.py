@@ -121,6 +121,8 @@ def to_tensor(name: str, values: List[Any], spec, where_rows: bool):
             converted = [_convert(name, v, spec.dtype, f" (row {i + 1})" if where_rows else "")
                          for i, v in enumerate(values)]
         array = np.array(converted, dtype=object if spec.dtype.name == "string" else spec.dtype.as_numpy_dtype)
+    except BadRequest:
+        raise  # names the value, as it is (BadRequest is a ValueError too)
     except RecursionError:
         raise BadRequest(f"input {name!r}: its lists nest too deeply; expected shape {_shape_text(spec.shape)}") \
             from None
