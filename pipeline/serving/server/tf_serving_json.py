@@ -134,6 +134,8 @@ def to_tensor(name: str, values: List[Any], spec, where_rows: bool):
         raise BadRequest(f"input {name!r}: rows of different lengths; expected shape {_shape_text(spec.shape)}")
     if not spec.shape.is_compatible_with(array.shape):
         per_row = " (one value per row)" if spec.shape.rank == 1 else ""
+        if spec.shape.rank == 1 and array.shape[1:] == (1,):  # [x] where x is meant
+            per_row = f" (one value per row: send \"{name}\": x, not \"{name}\": [x])"
         raise BadRequest(f"input {name!r}: shape {list(array.shape)} does not fit the signature's "
                          f"{_shape_text(spec.shape)}{per_row}")
     return array

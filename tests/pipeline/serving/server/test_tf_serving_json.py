@@ -156,3 +156,9 @@ def test_a_tensorflow_error_is_told_by_its_reason_not_its_traceback():
                '[Op:__inference_pruned_1527]')
     assert tfs.tf_error_reason(message) == "Could not parse example input, value: 'hello'"
     assert tfs.tf_error_reason("Expected 3 but got 4 [Op:Foo]") == "Expected 3 but got 4"
+
+
+def test_a_list_of_one_where_a_value_is_meant_is_told_so():
+    with pytest.raises(tfs.BadRequest, match=r"shape \[1, 1\] does not fit the signature's \[-1\] \(one value per "
+                                             r"row: send \"miles\": x, not \"miles\": \[x\]\)"):
+        tfs.rows_to_tensors([{"miles": [2.5], "company": "A", "hour": 3}], SPECS)
