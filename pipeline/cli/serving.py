@@ -80,10 +80,21 @@ def _skew_warnings(input_path: str, model_dir: str, delimiter: str = ",", decima
              "(they were scored all the same):"] + lines)
 
 
+def _model_name(name: str) -> str:
+    """TF Serving's rule for the NAME in /v1/models/NAME[:predict]: no '/' or ':' (its route is [^/:]+)."""
+    bad = sorted({c for c in name if c in "/:" or c.isspace()})
+    if not name or bad:
+        raise click.BadParameter(f"{name!r} cannot be the NAME in /v1/models/NAME:predict"
+                                 + (f" (it holds {' '.join(map(repr, bad))})" if bad else "")
+                                 + "; use letters, digits, '-', '_' or '.', e.g. keras-tfx")
+    return name
+
+
 @click.command("serve")
 @click.option("--output-dir", type=click.Path(), default=DEFAULTS.output_dir, show_default=True,
               help="Serves the newest whole version under OUTPUT_DIR/serving_model (what the Pusher wrote).")
 @click.option("--model-name", default=config_lib.PIPELINE_NAME, show_default=True,
+              callback=lambda _c, _p, v: _model_name(v),
               help="The NAME in /v1/models/NAME (on KServe: the InferenceService's name).")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on; 0.0.0.0 serves other machines too.")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import zlib
 from typing import Any, Dict
 
 
@@ -9,7 +10,8 @@ class BodyLimit:
     """ASGI middleware: a request body over `max_bytes` gets 413 with a JSON error, before the app
     reads it. The body is read here (the app would read it whole anyway) and handed on.
 
-    It also marks a predict request's body as not JSON-typed, so KServe's DataPlane hands the bytes
+    A gzip-compressed body (Content-Encoding: gzip, as TF Serving reads) is decompressed here, within
+    the same limit. It also marks a predict request's body as not JSON-typed, so KServe's DataPlane hands the bytes
     to PushedModel, which reads them as TF Serving does, whatever the Content-Type (curl -d sends
     a form type), with one error message for a body that is not JSON.
     """
@@ -48,8 +50,52 @@ class BodyLimit:
                                                   f"limit of {self.max_mb:g} MB (serve --max-body-mb); send "
                                                   "fewer rows per request"})
             return
-        await self.app(scope, _replay([{"type": "http.request", "body": b"".join(chunks), "more_body": False}],
+        body = b"".join(chunks)
+        encoding = dict(scope.get("headers") or []).get(b"content-encoding", b"").strip().lower()
+        if encoding not in (b"", b"identity"):
+            # TF Serving's HTTP server reads a gzip-compressed request body; so does this one.
+            status, error = (None, None)
+            if encoding in (b"gzip", b"x-gzip"):
+                try:
+                    body = _gunzip(body, self.max_bytes)
+                except _Overflow:
+                    status, error = 413, (f"the request body, decompressed, is over this server's limit of "
+                                          f"{self.max_mb:g} MB (serve --max-body-mb); send fewer rows per request")
+                except (zlib.error, EOFError) as exc:
+                    status, error = 400, (f"the request says Content-Encoding: gzip, but its body is not whole gzip "
+                                          f"data ({exc}); compress it with gzip, or drop the header")
+            else:
+                status, error = 415, (f"Content-Encoding {encoding.decode('latin-1')!r} is not read here; send the "
+                                      "body as it is, or gzip-compressed with Content-Encoding: gzip")
+            if error:
+                await _send_json(send, status, {"error": error})
+                return
+            scope = dict(scope, headers=[(k, v) for k, v in scope.get("headers") or []
+                                         if k not in (b"content-encoding", b"content-length")]
+                         + [(b"content-length", str(len(body)).encode())])
+        await self.app(scope, _replay([{"type": "http.request", "body": body, "more_body": False}],
                                       receive), send)
+
+
+class _Overflow(ValueError):
+    pass
+
+
+def _gunzip(data: bytes, max_bytes: int) -> bytes:
+    """gzip data (one or more members) decompressed, at most `max_bytes` of it (else _Overflow)."""
+    out = []
+    size = 0
+    while data:
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        part = inflater.decompress(data, max_bytes + 1 - size)
+        size += len(part)
+        if size > max_bytes:
+            raise _Overflow()
+        out.append(part)
+        if not inflater.eof:
+            raise EOFError("it ends before the gzip stream does")
+        data = inflater.unused_data
+    return b"".join(out)
 
 
 def _replay(messages, receive):

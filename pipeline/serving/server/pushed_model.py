@@ -17,7 +17,7 @@ from typing import Any, Dict, Optional, Tuple
 
 import versions  # this script's siblings (sys.path[0] is the server's folder)
 from tf_serving_json import (DEFAULT_SIGNATURE, BadRequest, columns_to_tensors, format_response, read_request,
-                             rows_to_tensors)
+                             rows_to_tensors, tf_error_reason)
 
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 # Which version answered a predict request (TF Serving's REST answer does not say; its gRPC one does).
@@ -35,6 +35,7 @@ class Served:
         if DEFAULT_SIGNATURE not in self.signatures:
             raise ValueError(f"it has no {DEFAULT_SIGNATURE!r} signature (it has: {', '.join(self.signatures)})")
         self.input_specs = {name: dict(sig.structured_input_signature[1]) for name, sig in self.signatures.items()}
+        self.signature_defs = _signature_defs(path)
         self.warmed = self._warm_up()
 
     def _warm_up(self) -> int:
@@ -60,16 +61,31 @@ class Served:
         try:
             outputs = self.signatures[signature](**{n: tf.constant(t, dtype=specs[n].dtype) for n, t in tensors.items()})
         except tf.errors.InvalidArgumentError as exc:
-            raise BadRequest(f"the model refused the input: {_tf_reason(exc.message)}") from None
+            raise BadRequest(f"the model refused the input: {tf_error_reason(exc.message)}") from None
         return format_response({name: value.numpy() for name, value in outputs.items()}, key, rows)
 
 
-def _tf_reason(message: str) -> str:
-    """The line of a TensorFlow error that says what was wrong (not 'Graph execution error:')."""
-    lines = [line.strip() for line in message.splitlines() if line.strip()
-             and not line.strip().startswith(("Graph execution error", "[[", "Detected at node"))]
-    reason = lines[0] if lines else message.strip()
-    return reason.split(" [Op:")[0]
+def _signature_defs(path: str) -> Dict[str, Any]:
+    """The SavedModel's SignatureDefs as TF Serving's metadata JSON writes them (proto field names,
+    int64 as strings, empty fields kept), read from saved_model.pb(txt)."""
+    from google.protobuf import json_format, text_format
+    from tensorflow.core.protobuf import saved_model_pb2
+    saved = saved_model_pb2.SavedModel()
+    pb = os.path.join(path, versions.SERVED_FILES[0])
+    if os.path.isfile(pb):
+        with open(pb, "rb") as f:
+            saved.ParseFromString(f.read())
+    else:
+        with open(os.path.join(path, versions.SERVED_FILES[1])) as f:
+            text_format.Parse(f.read(), saved)
+    graph = next((g for g in saved.meta_graphs if "serve" in g.meta_info_def.tags), saved.meta_graphs[0])
+    return {name: json_format.MessageToDict(sig, preserving_proto_field_name=True,
+                                            always_print_fields_with_no_presence=True)
+            for name, sig in sorted(graph.signature_def.items())}
+
+
+class NotServed(LookupError):
+    """A version, or an API, this server does not serve (404 with the message)."""
 
 
 def build_model_class():
@@ -145,8 +161,22 @@ def build_model_class():
         def stop(self) -> None:
             self._stop.set()
 
-        async def predict(self, payload, headers=None, response_headers=None):
+        def served_as(self, version: Optional[str]) -> Served:
+            """The served version; with `version` (/versions/N), only when it is that one."""
             served = self.served  # this request's version, whatever is swapped in meanwhile
+            if version is not None and version != served.version:
+                raise NotServed(f"version {version} of model {self.name!r} is not served here: this server serves "
+                                f"the newest pushed version only, now {served.version} (TF Serving's "
+                                "--model_version_policy latest)")
+            return served
+
+        async def predict(self, payload, headers=None, response_headers=None, version: Optional[str] = None):
+            """TF Serving's predict; `version` from /versions/N:predict (KServe's route passes none)."""
+            if not isinstance(payload, (bytes, bytearray, dict)):  # KServe's V2 route parsed an InferRequest
+                raise InvalidInput("this server answers TF Serving's REST API (KServe's V1 protocol): POST "
+                                   f"/v1/models/{self.name}:predict with {{\"instances\": [...]}}; the V2 "
+                                   "(Open Inference) protocol is not served")
+            served = self.served_as(version)
             if response_headers is not None:
                 response_headers[VERSION_HEADER] = served.version
             try:
@@ -156,8 +186,9 @@ def build_model_class():
             except BadRequest as exc:
                 raise InvalidInput(str(exc)) from None
 
-        def status(self) -> Dict[str, Any]:
-            """TF Serving's GetModelStatus JSON: the served version AVAILABLE, newer ones that failed END."""
+        def status(self, version: Optional[str] = None) -> Dict[str, Any]:
+            """TF Serving's GetModelStatus JSON: the served version AVAILABLE, newer ones that failed END;
+            with `version` (/versions/N), that version's entry only."""
             served = self.served
             entries = [{"version": v, "state": "END", "status": {"error_code": "UNKNOWN", "error_message": m}}
                        for v, (_, m) in sorted(self.failed.items(), key=lambda kv: -int(kv[0]))
@@ -165,7 +196,18 @@ def build_model_class():
             if served is not None:
                 entries.append({"version": served.version, "state": "AVAILABLE",
                                 "status": {"error_code": "OK", "error_message": ""}})
+            if version is not None:
+                entries = [e for e in entries if e["version"] == version]
+                if not entries:
+                    raise NotServed(f"version {version} of model {self.name!r} is not served here, nor failed to "
+                                    f"load; GET /v1/models/{self.name} lists the versions it knows")
             return {"model_version_status": entries}
+
+        def metadata(self, version: Optional[str] = None) -> Dict[str, Any]:
+            """TF Serving's GetModelMetadata JSON: the served version's signature defs."""
+            served = self.served_as(version)
+            return {"model_spec": {"name": self.name, "signature_name": "", "version": served.version},
+                    "metadata": {"signature_def": {"signature_def": served.signature_defs}}}
 
     return PushedModel
 

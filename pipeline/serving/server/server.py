@@ -12,6 +12,10 @@ swapped), body_limit.py (413), versions.py (the Pusher's version rule), warmup.p
   KServe's V1 route and DataPlane carry it; `PushedModel.predict` reads TF Serving's formats.
 - `GET /v1/models/NAME`: TF Serving's model status JSON. KServe's V1 route of that path answers
   `{"name", "ready"}`, so a route of our own is added to KServe's FastAPI app ahead of it.
+- TF Serving's routes KServe lacks, added the same way: `/versions/N` on each of these (N must be
+  the served version, else 404), `GET /v1/models/NAME[/versions/N]/metadata` (the signature defs),
+  and `:classify`/`:regress`, answered 400 as TF Serving answers them for a model whose signatures
+  are predict signatures. A path or method nothing answers gets TF Serving's `{"error": ...}`.
 - Versions: the newest whole numeric folder under the serving dir (versions.py, the Pusher's
   rule), polled every `--poll-seconds` as TF Serving's file system source does. A new version is
   loaded completely (and its warm-up requests replayed) before requests switch to it, in one
@@ -20,15 +24,14 @@ swapped), body_limit.py (413), versions.py (the Pusher's version rule), warmup.p
 - A body over `--max-body-mb` gets 413; every other bad request a 400 with `{"error": ...}`
   naming what is wrong; an unknown model name 404. The server keeps serving.
 """
-from __future__ import annotations
-
+# No `from __future__ import annotations`: FastAPI reads the routes' annotations (Request) at runtime.
 import argparse
 import logging
 import os
 import socket
 import sys
 import warnings
-from typing import List
+from typing import Any, Callable, Dict, List, Optional
 
 import body_limit  # this script's siblings (sys.path[0] is its folder)
 import pushed_model
@@ -68,6 +71,90 @@ class _QuietClientErrors(logging.Filter):
         return True
 
 
+def add_tf_serving_routes(app, model) -> None:
+    """TF Serving's REST routes that KServe's V1 protocol lacks, ahead of KServe's own, and TF Serving's
+    {"error": ...} for a path or method nothing answers (FastAPI's is {"detail": ...})."""
+    from fastapi import Request
+    from fastapi.responses import JSONResponse
+    from starlette.exceptions import HTTPException
+    name = model.name
+    api = (f"POST /v1/models/{name}[/versions/N]:predict, GET /v1/models/{name}[/versions/N], "
+           f"GET /v1/models/{name}[/versions/N]/metadata")
+
+    def error(status: int, message: str) -> JSONResponse:
+        return JSONResponse(status_code=status, content={"error": message})
+
+    def answer(model_name: str, version: Optional[str], work: Callable[[], Any]):
+        if model_name != name:
+            return error(404, f"no model named {model_name!r} here; this server serves {name!r}")
+        if version is not None and not version.isdigit():
+            return error(400, f"version {version!r} is not a number; a version is the pushed folder's number")
+        try:
+            return work()
+        except pushed_model.NotServed as exc:
+            return error(404, str(exc))
+
+    # GET /v1/models/NAME: ahead of KServe's own route of that path, which answers {"name", "ready"}.
+    async def model_status(model_name: str):
+        method = model_name.partition(":")[2]
+        if method:  # GET /v1/models/NAME:predict (the route's {model_name} takes the colon)
+            return error(405, f"{method} takes a POST with a JSON body; GET /v1/models/NAME answers the status. "
+                              f"This server answers {api}")
+        return answer(model_name, None, model.status)
+
+    async def version_status(model_name: str, version: str):
+        return answer(model_name, version, lambda: model.status(version))
+
+    async def metadata(model_name: str, version: Optional[str] = None):
+        return answer(model_name, version, lambda: model.metadata(version))
+
+    async def version_predict(model_name: str, version: str, request: Request):
+        refused = answer(model_name, version, lambda: None)
+        if refused is not None:
+            return refused
+        headers: Dict[str, str] = {}
+        try:  # a bad body raises KServe's InvalidInput, which its handler answers (400)
+            result = await model.predict(await request.body(), response_headers=headers, version=version)
+        except pushed_model.NotServed as exc:
+            return error(404, str(exc))
+        return JSONResponse(result, headers=headers)
+
+    async def classify_or_regress(model_name: str, request: Request, version: Optional[str] = None):
+        method = request.url.path.rpartition(":")[2]
+        signatures = model.served.signature_defs
+        theirs = sorted({sig.get("method_name", "") for sig in signatures.values()})
+        if f"tensorflow/serving/{method}" in theirs:
+            why = f"this server answers :predict only, not TF Serving's :{method}."
+        else:  # what TF Serving answers too: :classify/:regress run only signatures of that method
+            why = (f"this model has no {method} signature (TF Serving's :{method} runs only a signature whose "
+                   f"method is tensorflow/serving/{method}; this model's {', '.join(sorted(signatures))} have "
+                   f"{', '.join(theirs)}), so TF Serving refuses it too.")
+        return answer(model_name, version, lambda: error(400, (
+            f"{why} Use POST /v1/models/{name}:predict with {{\"signature_name\": \"serving_raw\", "
+            "\"instances\": [{feature: value, ...}]} (or serving_default's {\"instances\": [{\"b64\": "
+            "serialized tf.Example}]})")))
+
+    app.add_api_route("/v1/models/{model_name}", model_status, methods=["GET"])
+    app.add_api_route("/v1/models/{model_name}/versions/{version}", version_status, methods=["GET"])
+    app.add_api_route("/v1/models/{model_name}/metadata", metadata, methods=["GET"])
+    app.add_api_route("/v1/models/{model_name}/versions/{version}/metadata", metadata, methods=["GET"])
+    app.add_api_route("/v1/models/{model_name}/versions/{version}:predict", version_predict, methods=["POST"])
+    for method in ("classify", "regress"):
+        app.add_api_route(f"/v1/models/{{model_name}}:{method}", classify_or_regress, methods=["POST"])
+        app.add_api_route(f"/v1/models/{{model_name}}/versions/{{version}}:{method}", classify_or_regress,
+                          methods=["POST"])
+
+    async def no_route(request: Request, exc: HTTPException):
+        if exc.status_code == 404:
+            message = f"nothing answers {request.method} {request.url.path} here. This server answers {api}"
+        elif exc.status_code == 405:
+            message = f"{request.method} is not answered on {request.url.path}. This server answers {api}"
+        else:
+            message = str(exc.detail)
+        return JSONResponse(status_code=exc.status_code, content={"error": message}, headers=exc.headers)
+    app.add_exception_handler(HTTPException, no_route)
+
+
 def main(argv: List[str]) -> int:
     args = parse_args(argv)
     try:
@@ -86,7 +173,6 @@ def main(argv: List[str]) -> int:
     from kserve.model_server import app
     from kserve.protocol.rest.server import RESTServer
     from kserve.constants.constants import FASTAPI_APP_IMPORT_STRING
-    from fastapi.responses import JSONResponse
 
     model_server = kserve.ModelServer(http_port=args.port, enable_grpc=False, workers=1,
                                       enable_latency_logging=False)
@@ -102,14 +188,7 @@ def main(argv: List[str]) -> int:
     model_server.register_model(model)
     model.start()
 
-    # Ahead of KServe's own GET route of the same path, which answers {"name", "ready"}.
-    async def model_status(model_name: str):
-        found = model_server.registered_models.get_model(model_name)
-        if found is None:
-            return JSONResponse(status_code=404, content={
-                "error": f"no model named {model_name!r} here; this server serves {args.model_name!r}"})
-        return found.status()
-    app.add_api_route("/v1/models/{model_name}", model_status, methods=["GET"])
+    add_tf_serving_routes(app, model)
     app.add_middleware(body_limit.BodyLimit, max_bytes=int(args.max_body_mb * 1e6), max_mb=args.max_body_mb)
 
     rest = RESTServer(FASTAPI_APP_IMPORT_STRING, model_server.dataplane, model_server.model_repository_extension,

@@ -18,6 +18,9 @@ from typing import Any, Dict, List, Tuple
 
 DEFAULT_SIGNATURE = "serving_default"
 _ROW_KEYS = ("instances", "inputs")
+_FLOAT_MAX = {"float16": 65504.0, "float32": 3.4028234663852886e38, "float64": 1.7976931348623157e308}
+_INT_RANGE = {f"{sign}int{bits}": ((0, 2 ** bits - 1) if sign else (-2 ** (bits - 1), 2 ** (bits - 1) - 1))
+              for sign in ("", "u") for bits in (8, 16, 32, 64)}
 
 
 class BadRequest(ValueError):
@@ -30,6 +33,34 @@ def _dtype_text(dtype) -> str:
                 dtype.name, dtype.name)
 
 
+def _json_type(value: Any) -> str:
+    """A value's JSON type, as the client wrote it (not Python's name for it)."""
+    if value is None:
+        return "null"
+    return {bool: "boolean", int: "number", float: "number", str: "string", list: "array",
+            dict: "object"}.get(type(value), type(value).__name__)
+
+
+# How a missing value is sent to serving_raw (README "Serving over JSON"; the export's contract).
+_MISSING = {"string": '""', "float": "NaN", "int": "-9223372036854775808 (int64's minimum)"}
+
+
+def _got(value: Any, dtype) -> str:
+    """What the client sent, for a message; null says how a missing value is sent instead."""
+    if value is None:
+        kind = next((k for k in _MISSING if dtype.name.startswith(k)), None)
+        return "null" + (f" (JSON null is not a value: send a missing value as {_MISSING[kind]})" if kind else "")
+    return json.dumps(value)[:200]
+
+
+def _text_bytes(name: str, value: str, where: str) -> bytes:
+    try:
+        return value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (\ud800): JSON can spell it, UTF-8 cannot
+        raise BadRequest(f"input {name!r}{where}: the string {json.dumps(value)[:200]} is not valid Unicode "
+                         "(an unpaired surrogate escape); send text as UTF-8, or bytes as {\"b64\": ...}") from None
+
+
 def _is_b64(value: Any) -> bool:
     return isinstance(value, dict) and set(value) == {"b64"}
 
@@ -39,7 +70,7 @@ def _convert(name: str, value: Any, dtype, where: str) -> Any:
     kind = dtype.name
     if kind == "string":
         if type(value) is str:
-            return value.encode("utf-8")
+            return _text_bytes(name, value, where)
         if _is_b64(value) and isinstance(value["b64"], str):
             try:
                 return base64.b64decode(value["b64"], validate=True)
@@ -47,17 +78,23 @@ def _convert(name: str, value: Any, dtype, where: str) -> Any:
                 raise BadRequest(f"input {name!r}{where}: {{\"b64\": ...}} holds no valid base64") from None
     elif kind.startswith("float"):
         if type(value) in (float, int):
+            if abs(value) > _FLOAT_MAX[kind] and not (type(value) is float and math.isinf(value)):
+                raise BadRequest(f"input {name!r}{where}: {str(value)[:40]} is out of {kind}'s range (largest "
+                                 f"{_FLOAT_MAX[kind]:.4g}); TF Serving refuses it too")
             return float(value)
     elif kind.startswith("int"):
-        if type(value) is int:
-            return value
         if type(value) is float and value.is_integer():
-            return int(value)
+            value = int(value)
+        if type(value) is int:
+            low, high = _INT_RANGE[kind]
+            if not low <= value <= high:
+                raise BadRequest(f"input {name!r}{where}: {value} is out of {kind}'s range ({low} to {high})")
+            return value
     else:
         raise BadRequest(f"input {name!r}: this server cannot feed a {kind} input from JSON")
     if isinstance(value, list):
         return [_convert(name, v, dtype, where) for v in value]
-    raise BadRequest(f"input {name!r}{where}: expected {_dtype_text(dtype)} ({kind}), got {json.dumps(value)}")
+    raise BadRequest(f"input {name!r}{where}: expected {_dtype_text(dtype)} ({kind}), got {_got(value, dtype)}")
 
 
 def to_tensor(name: str, values: List[Any], spec, where_rows: bool):
@@ -66,17 +103,29 @@ def to_tensor(name: str, values: List[Any], spec, where_rows: bool):
     kind = spec.dtype.name
     # The common case, checked in one pass: scalars of the right JSON type. Anything else (b64,
     # nested lists, a wrong value) goes value by value, which also names the row that is wrong.
+    converted = None
     if kind.startswith("float") and all(type(v) is float or type(v) is int for v in values):
-        converted = values
+        if all(abs(v) <= _FLOAT_MAX[kind] or (type(v) is float and math.isinf(v)) for v in values):
+            converted = values
     elif kind.startswith("int") and all(type(v) is int for v in values):
-        converted = values
+        low, high = _INT_RANGE.get(kind, (None, None))
+        if low is not None and all(low <= v <= high for v in values):
+            converted = values
     elif kind == "string" and all(type(v) is str for v in values):
-        converted = [v.encode("utf-8") for v in values]
-    else:
-        converted = [_convert(name, v, spec.dtype, f" (row {i + 1})" if where_rows else "")
-                     for i, v in enumerate(values)]
+        try:
+            converted = [v.encode("utf-8") for v in values]
+        except UnicodeEncodeError:
+            pass  # value by value, to name the row
     try:
+        if converted is None:
+            converted = [_convert(name, v, spec.dtype, f" (row {i + 1})" if where_rows else "")
+                         for i, v in enumerate(values)]
         array = np.array(converted, dtype=object if spec.dtype.name == "string" else spec.dtype.as_numpy_dtype)
+    except BadRequest:
+        raise  # names the value, as it is (BadRequest is a ValueError too)
+    except RecursionError:
+        raise BadRequest(f"input {name!r}: its lists nest too deeply; expected shape {_shape_text(spec.shape)}") \
+            from None
     except (ValueError, TypeError, OverflowError) as exc:
         raise BadRequest(f"input {name!r}: the values do not form a tensor ({exc}); expected shape "
                          f"{_shape_text(spec.shape)}") from None
@@ -85,6 +134,8 @@ def to_tensor(name: str, values: List[Any], spec, where_rows: bool):
         raise BadRequest(f"input {name!r}: rows of different lengths; expected shape {_shape_text(spec.shape)}")
     if not spec.shape.is_compatible_with(array.shape):
         per_row = " (one value per row)" if spec.shape.rank == 1 else ""
+        if spec.shape.rank == 1 and array.shape[1:] == (1,):  # [x] where x is meant
+            per_row = f" (one value per row: send \"{name}\": x, not \"{name}\": [x])"
         raise BadRequest(f"input {name!r}: shape {list(array.shape)} does not fit the signature's "
                          f"{_shape_text(spec.shape)}{per_row}")
     return array
@@ -108,22 +159,41 @@ def _check_names(given, specs: Dict[str, Any], where: str) -> None:
         raise BadRequest(f"{where}: {'; '.join(parts)}. The signature's inputs: {_inputs_text(specs)}")
 
 
+class _TooLarge(ValueError):
+    pass
+
+
+def _finite_float(text: str) -> float:
+    """JSON's number as Python's json reads it, but 1e400 is refused, not read as infinity."""
+    value = float(text)
+    if math.isinf(value):
+        raise _TooLarge(text[:40])
+    return value
+
+
 def read_request(body: Any) -> Tuple[str, str, Any]:
     """(signature name, 'instances' or 'inputs', the data) of a request body (bytes or parsed JSON)."""
     if isinstance(body, (bytes, bytearray)):
         # Python's json, not KServe's orjson: like TF Serving's parser it takes the literals NaN and
         # Infinity, and NaN is how a serving_raw client sends a missing number (SERVING_CONTRACT).
         try:
-            body = json.loads(body)
+            body = json.loads(body, parse_float=_finite_float)
+        except _TooLarge as exc:
+            raise BadRequest(f"the number {exc} in the request is too large for any float; TF Serving refuses it "
+                             "too (a value meant as infinite is sent as Infinity)") from None
+        except RecursionError:
+            raise BadRequest("the request body nests lists or objects too deeply to read") from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise BadRequest(f"the request body is not JSON ({exc}); send a JSON object such as "
                              "{\"instances\": [{...}, ...]}") from None
     if not isinstance(body, dict):
         raise BadRequest(f"the request body must be a JSON object with \"instances\" (rows) or \"inputs\" "
-                         f"(columns), not a JSON {type(body).__name__}")
+                         f"(columns), not a JSON {_json_type(body)}")
+    # Absent or "": the default signature, as TF Serving reads an empty ModelSpec.signature_name.
     signature = body.get("signature_name", DEFAULT_SIGNATURE)
     if not isinstance(signature, str):
         raise BadRequest(f"\"signature_name\" must be a string, got {json.dumps(signature)}")
+    signature = signature or DEFAULT_SIGNATURE
     present = [key for key in _ROW_KEYS if key in body]
     if len(present) != 1:
         raise BadRequest("the request needs exactly one of \"instances\" (a list of rows) or \"inputs\" "
@@ -136,7 +206,7 @@ def rows_to_tensors(instances: Any, specs: Dict[str, Any]) -> Tuple[Dict[str, An
     """TF Serving's row format: a list of rows; a row is {input: value}, or the value itself when the
     signature has one input."""
     if not isinstance(instances, list):
-        raise BadRequest(f"\"instances\" must be a list of rows, got a JSON {type(instances).__name__}")
+        raise BadRequest(f"\"instances\" must be a list of rows, got a JSON {_json_type(instances)}")
     if not instances:
         raise BadRequest("\"instances\" is empty: send at least one row")
     names = list(specs)
@@ -161,7 +231,7 @@ def columns_to_tensors(inputs: Any, specs: Dict[str, Any]) -> Tuple[Dict[str, An
     if len(names) == 1 and not (isinstance(inputs, dict) and not _is_b64(inputs)):
         inputs = {names[0]: inputs}
     if not isinstance(inputs, dict):
-        raise BadRequest(f"\"inputs\" must be an object keyed by input name, got a JSON {type(inputs).__name__}. "
+        raise BadRequest(f"\"inputs\" must be an object keyed by input name, got a JSON {_json_type(inputs)}. "
                          f"The signature's inputs: {_inputs_text(specs)}")
     _check_names(inputs, specs, "\"inputs\"")
     tensors = {}
@@ -178,6 +248,16 @@ def columns_to_tensors(inputs: Any, specs: Dict[str, Any]) -> Tuple[Dict[str, An
     if size == 0:
         raise BadRequest("\"inputs\" holds no rows: send at least one value per input")
     return tensors, size
+
+
+def tf_error_reason(message: str) -> str:
+    """The line of a TensorFlow error that says what was wrong: not 'Graph execution error:', nor the
+    traceback of the Python line that built the op ('  File "server.py", line 133, ...'), nor '[[node ...]]'."""
+    lines = [line.strip() for line in message.splitlines()
+             if line.strip() and not line[:1].isspace()
+             and not line.startswith(("Graph execution error", "Detected at node", "[["))]
+    reason = lines[0] if lines else message.strip()
+    return reason.split(" [Op:")[0]
 
 
 def _json_value(value: Any) -> Any:

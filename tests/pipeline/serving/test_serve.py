@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import json
 import os
 import shutil
 import subprocess
@@ -171,6 +172,7 @@ def bad_requests(features, csv_rows):
     number = next(f.name for f in features.features if f.dtype.name == "float32")
     whole = next(f.name for f in features.features if f.dtype.name == "int64")
     first = features.features[0].name
+    text = next(f.name for f in features.features if f.dtype.name == "string")
     without = {k: v for k, v in row.items() if k != first}
     return {
         "not JSON": (b"{'instances': [", "not JSON"),
@@ -193,13 +195,21 @@ def bad_requests(features, csv_rows):
         "not base64": ({"instances": [{"b64": "%%%"}]}, "no valid base64"),
         "not a tf.Example": ({"instances": [{"b64": base64.b64encode(b"\x00\x01garbage").decode()}]},
                              "Could not parse example"),
+        "text for a tf.Example": ({"instances": ["hello"]}, "Could not parse example input, value: 'hello'"),
+        # Valid JSON (an escape Python's json writes for no string), not valid UTF-8: was a 500.
+        "lone surrogate": (json.dumps({"signature_name": RAW, "instances": [dict(row, **{text: "@@"})]}).replace(
+            '"@@"', '"\\ud800"').encode(), f"input {text!r} (row 1): the string \"\\ud800\" is not valid"),
+        "number too large for float32": ({"signature_name": RAW, "instances": [dict(row, **{number: 1e39})]},
+                                         f"input {number!r} (row 1): 1e+39 is out of float32's range"),
+        "nested too deeply": (b'{"instances": ' + b"[" * 5000 + b"]" * 5000 + b"}", "nests"),
     }
 
 
 BAD_NAMES = sorted(["not JSON", "not an object", "no instances", "neither instances nor inputs",
                     "both instances and inputs", "missing feature", "unknown feature", "wrong type",
                     "fraction for an integer", "wrong shape", "columns of different lengths", "unknown signature",
-                    "not base64", "not a tf.Example"])
+                    "not base64", "not a tf.Example", "text for a tf.Example", "lone surrogate",
+                    "number too large for float32", "nested too deeply"])
 
 
 @pytest.mark.parametrize("name", BAD_NAMES)
@@ -228,6 +238,51 @@ def test_an_unknown_model_name_gets_404(server, features, csv_rows):
     assert status == 404 and "other" in answer["error"]
     status, answer = call(f"{server.base}/v1/models/other")
     assert status == 404 and "other" in answer["error"]
+
+
+def test_tf_servings_version_and_metadata_routes(server, pushed, features, csv_rows, expected):
+    """/versions/N on predict and status, and /metadata, as TF Serving answers them (KServe has none)."""
+    version = os.path.basename(pushed[1])
+    model = f"{server.base}/v1/models/{server.model_name}"
+    body = {"signature_name": RAW, "instances": [raw_row(r, features) for r in csv_rows]}
+    status, answer, headers = exchange(f"{model}/versions/{version}:predict", body)
+    assert status == 200 and headers[VERSION_HEADER] == version, answer
+    assert all(close(p["probabilities"][0], want) for p, want in zip(answer["predictions"], expected))
+    status, answer = call(f"{model}/versions/{version}:predict", None, raw=b"{")
+    assert status == 400 and "not JSON" in answer["error"], answer
+    status, answer = call(f"{model}/versions/1:predict", body)
+    assert status == 404 and f"now {version}" in answer["error"], answer
+    assert call(f"{model}/versions/{version}") == call(server.status_url)
+    status, answer = call(f"{model}/versions/1")
+    assert status == 404 and "version 1" in answer["error"], answer
+
+    status, answer = call(f"{model}/metadata")
+    assert status == 200, answer
+    assert answer["model_spec"] == {"name": server.model_name, "signature_name": "", "version": version}
+    assert call(f"{model}/versions/{version}/metadata") == (200, answer)
+    signatures = answer["metadata"]["signature_def"]["signature_def"]
+    raw = signatures[RAW]
+    assert raw["method_name"] == "tensorflow/serving/predict"
+    assert set(raw["inputs"]) == {f.name for f in features.features}
+    dtypes = {"string": "DT_STRING", "int64": "DT_INT64", "float32": "DT_FLOAT"}
+    assert all(raw["inputs"][f.name]["dtype"] == dtypes[f.dtype.name] for f in features.features)
+    assert raw["inputs"][features.features[0].name]["tensor_shape"]["dim"] == [{"size": "-1", "name": ""}]
+    assert set(signatures["serving_default"]["inputs"]) == {"examples"}
+
+
+@pytest.mark.parametrize("method, path, says, code", [
+    ("POST", ":classify", "no classify signature", 400),
+    ("POST", "/versions/{version}:regress", "no regress signature", 400),
+    ("GET", ":predict", "predict takes a POST", 405),
+    ("POST", "", "POST is not answered on /v1/models/", 405),
+    ("POST", "/labels/stable:predict", "nothing answers POST", 404),
+    ("GET", "/../../nope", "nothing answers GET", 404),
+])
+def test_other_routes_get_tf_servings_error_json(server, pushed, features, csv_rows, method, path, says, code):
+    url = f"{server.base}/v1/models/{server.model_name}{path.format(version=os.path.basename(pushed[1]))}"
+    status, answer = call(url, {"examples": [good(features, csv_rows)]} if method == "POST" else None)
+    assert status == code and says in answer["error"], answer
+    assert server.predict({"signature_name": RAW, "instances": [good(features, csv_rows)]})[0] == 200
 
 
 def newest(server) -> int:

@@ -20,6 +20,12 @@ def test_serve_refuses_a_bad_port_and_body_limit(tmp_path):
     assert CliRunner().invoke(cli, ["serve", "--max-body-mb", "0"]).exit_code == 2
 
 
+def test_serve_refuses_a_model_name_that_no_url_can_hold():
+    for name in ("a:b", "a/b", "", "my model"):
+        result = CliRunner().invoke(cli, ["serve", "--model-name", name])
+        assert result.exit_code == 2 and "cannot be the NAME in /v1/models/NAME:predict" in result.output, name
+
+
 def test_the_environment_is_current_only_for_the_lock_it_was_built_from(tmp_path):
     lock = tmp_path / "requirements.lock"
     lock.write_text("kserve==0.21.0\n")

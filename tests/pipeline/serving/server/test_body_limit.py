@@ -8,7 +8,7 @@ import json
 from pipeline.serving.server import body_limit
 
 
-def _call(path: str, chunks, headers=()):
+def _call(path: str, chunks, headers=(), max_bytes: int = 10):
     """(what the app was given or None, what was sent) for one POST through BodyLimit(max 10 bytes)."""
     given, sent = {}, []
 
@@ -22,7 +22,7 @@ def _call(path: str, chunks, headers=()):
     async def send(message):
         sent.append(message)
     scope = {"type": "http", "method": "POST", "path": path, "headers": list(headers)}
-    asyncio.run(body_limit.BodyLimit(app, max_bytes=10, max_mb=1e-5)(scope, receive, send))
+    asyncio.run(body_limit.BodyLimit(app, max_bytes=max_bytes, max_mb=1e-5)(scope, receive, send))
     return given or None, sent
 
 
@@ -39,3 +39,30 @@ def test_a_body_over_the_limit_gets_413_and_never_reaches_the_app():
     assert "over this server's limit of 1e-05 MB" in json.loads(sent[1]["body"])["error"]
     given, sent = _call("/v1/models/m", [b"1"], [(b"content-length", b"11")])  # declared too large
     assert given is None and sent[0]["status"] == 413
+
+
+def test_a_gzip_body_is_decompressed_as_tf_serving_does_within_the_limit():
+    import gzip
+    packed = gzip.compress(b"12345") + gzip.compress(b"678")  # two members, as `cat a.gz b.gz`
+    given, sent = _call("/v1/models/m:predict", [packed[:7], packed[7:]], [(b"content-encoding", b"gzip")], 100)
+    assert sent == [] and given["message"]["body"] == b"12345678"
+    assert b"content-encoding" not in dict(given["scope"]["headers"])
+    assert dict(given["scope"]["headers"])[b"content-length"] == b"8"
+
+
+def test_a_body_that_is_not_gzip_or_in_another_encoding_is_refused():
+    import gzip
+    for body in (gzip.compress(b"1" * 11)[:10], b"not gzip"):  # cut short; not gzip at all
+        given, sent = _call("/v1/models/m:predict", [body], [(b"content-encoding", b"gzip")])
+        assert given is None and sent[0]["status"] == 400
+        assert "not whole gzip data" in json.loads(sent[1]["body"])["error"]
+    given, sent = _call("/v1/models/m:predict", [b"x"], [(b"content-encoding", b"br")])
+    assert given is None and sent[0]["status"] == 415 and "'br' is not read" in json.loads(sent[1]["body"])["error"]
+
+
+def test_a_gzip_body_small_on_the_wire_but_over_the_limit_decompressed_gets_413():
+    import gzip
+    packed = gzip.compress(b"1" * 1000)
+    given, sent = _call("/v1/models/m:predict", [packed], [(b"content-encoding", b"gzip")], len(packed))
+    assert given is None and sent[0]["status"] == 413
+    assert "decompressed, is over this server's limit" in json.loads(sent[1]["body"])["error"]

@@ -77,3 +77,88 @@ def test_the_response_is_tf_servings_json():
         {"probabilities": [0.25], "class_name": "1"}, {"probabilities": [None], "class_name": {"b64": "/w=="}}]}
     assert tfs.format_response({"p": np.array([[0.5]])}, "instances", 1) == {"predictions": [[0.5]]}
     assert tfs.format_response({"p": np.array([[0.5]])}, "inputs", 1) == {"outputs": [[0.5]]}
+
+
+@pytest.mark.parametrize("rows, says", [
+    # A lone surrogate escape is valid JSON but not UTF-8 (was a 500: UnicodeEncodeError).
+    ([{"miles": 1, "company": "\ud800", "hour": 3}], "input 'company' (row 1): the string \"\\ud800\" is not valid"),
+    ([{"miles": 1, "company": "A", "hour": 3}, {"miles": 1, "company": "B\udfff", "hour": 3}],
+     "input 'company' (row 2)"),
+    # Out of range: was an OverflowError's "Python int too large to convert to C long", no row named.
+    ([{"miles": 1, "company": "A", "hour": 2 ** 63}], "input 'hour' (row 1): 9223372036854775808 is out of int64's "
+                                                     "range (-9223372036854775808 to 9223372036854775807)"),
+    ([{"miles": 1, "company": "A", "hour": -2 ** 70}], "input 'hour' (row 1): -1180591620717411303424 is out of"),
+    # A finite number that float32 cannot hold was fed as infinity, silently.
+    ([{"miles": 1e39, "company": "A", "hour": 3}], "input 'miles' (row 1): 1e+39 is out of float32's range"),
+    ([{"miles": 2 ** 200, "company": "A", "hour": 3}], "input 'miles' (row 1): 16069380442589902755419620923411626"),
+    # null: says how a missing value is sent instead.
+    ([{"miles": None, "company": "A", "hour": 3}], "got null (JSON null is not a value: send a missing value as NaN)"),
+    ([{"miles": 1, "company": "A", "hour": None}], "as -9223372036854775808 (int64's minimum)"),
+    ([{"miles": 1, "company": None, "hour": 3}], "send a missing value as \"\""),
+])
+def test_values_that_json_can_spell_but_the_tensor_cannot_hold_are_refused_by_row(rows, says):
+    with pytest.raises(tfs.BadRequest) as raised:
+        tfs.rows_to_tensors(rows, SPECS)
+    assert says in str(raised.value) and str(raised.value).startswith("input ")
+    assert "do not form a tensor" not in str(raised.value)  # the value's own message, not wrapped in another
+
+
+def test_the_edges_of_each_type_still_fit():
+    rows = [{"miles": float("inf"), "company": "Ünï 🚕", "hour": -2 ** 63},
+            {"miles": 3.4e38, "company": "", "hour": 2 ** 63 - 1}]
+    tensors, _ = tfs.rows_to_tensors(rows, SPECS)
+    assert tensors["miles"].tolist()[0] == float("inf") and tensors["hour"].tolist() == [-2 ** 63, 2 ** 63 - 1]
+    assert tensors["company"].tolist() == ["Ünï 🚕".encode(), b""]
+
+
+@pytest.mark.parametrize("body, says", [
+    (b'{"instances": [1e400]}', "the number 1e400 in the request is too large for any float"),
+    (b'{"instances": ' + b"[" * 100000 + b"]" * 100000 + b"}", "nests lists or objects too deeply"),
+    (b'{"instances": null}', None),
+], ids=["1e400", "nested 100000 deep", "null instances"])
+def test_bodies_that_python_reads_oddly_get_a_400(body, says):
+    if says is None:
+        with pytest.raises(tfs.BadRequest, match="\"instances\" must be a list of rows, got a JSON null"):
+            tfs.rows_to_tensors(tfs.read_request(body)[2], SPECS)
+        return
+    with pytest.raises(tfs.BadRequest) as raised:
+        tfs.read_request(body)
+    assert says in str(raised.value)
+
+
+def test_lists_nested_deeper_than_python_recurses_are_a_400():
+    deep = 1.0
+    for _ in range(900):  # readable by json (its limit is about 1000), too deep to convert value by value
+        deep = [deep]
+    with pytest.raises(tfs.BadRequest, match="input 'miles'"):
+        tfs.rows_to_tensors([{"miles": deep, "company": "A", "hour": 3}], SPECS)
+
+
+def test_an_empty_signature_name_is_the_default_as_in_tf_serving():
+    assert tfs.read_request({"signature_name": "", "instances": [1]})[0] == "serving_default"
+    with pytest.raises(tfs.BadRequest, match="must be a string, got null"):
+        tfs.read_request({"signature_name": None, "instances": [1]})
+
+
+def test_json_types_are_named_as_json_names_them():
+    with pytest.raises(tfs.BadRequest, match="not a JSON array"):
+        tfs.read_request(b"[1]")
+    with pytest.raises(tfs.BadRequest, match="got a JSON object"):
+        tfs.rows_to_tensors({"a": 1}, SPECS)
+
+
+def test_a_tensorflow_error_is_told_by_its_reason_not_its_traceback():
+    # TF 2.21's message for serving_default fed "hello" (it was answered as its traceback's first line,
+    # 'File ".../server.py", line 133, in <module>').
+    message = ('Graph execution error:\n\nDetected at node ParseExample/ParseExampleV2 defined at (most recent call '
+               'last):\n  File "/x/pipeline/serving/server/server.py", line 133, in <module>\n\n    sys.exit(main())'
+               '\n\nCould not parse example input, value: \'hello\'\n\t [[{{node ParseExample/ParseExampleV2}}]] '
+               '[Op:__inference_pruned_1527]')
+    assert tfs.tf_error_reason(message) == "Could not parse example input, value: 'hello'"
+    assert tfs.tf_error_reason("Expected 3 but got 4 [Op:Foo]") == "Expected 3 but got 4"
+
+
+def test_a_list_of_one_where_a_value_is_meant_is_told_so():
+    with pytest.raises(tfs.BadRequest, match=r"shape \[1, 1\] does not fit the signature's \[-1\] \(one value per "
+                                             r"row: send \"miles\": x, not \"miles\": \[x\]\)"):
+        tfs.rows_to_tensors([{"miles": [2.5], "company": "A", "hour": 3}], SPECS)
