@@ -14,11 +14,12 @@ import base64
 import binascii
 import json
 import math
+import sys
 from typing import Any, Dict, List, Tuple
 
 DEFAULT_SIGNATURE = "serving_default"
 _ROW_KEYS = ("instances", "inputs")
-_FLOAT_MAX = {"float16": 65504.0, "float32": 3.4028234663852886e38, "float64": 1.7976931348623157e308}
+_DOUBLE_MAX = sys.float_info.max
 _INT_RANGE = {f"{sign}int{bits}": ((0, 2 ** bits - 1) if sign else (-2 ** (bits - 1), 2 ** (bits - 1) - 1))
               for sign in ("", "u") for bits in (8, 16, 32, 64)}
 
@@ -61,6 +62,11 @@ def _text_bytes(name: str, value: str, where: str) -> bytes:
                          "(an unpaired surrogate escape); send text as UTF-8, or bytes as {\"b64\": ...}") from None
 
 
+def _number_text(value: int) -> str:
+    text = str(value)
+    return text if len(text) <= 40 else f"{text[:20]}...({len(text)} digits)"
+
+
 def _is_b64(value: Any) -> bool:
     return isinstance(value, dict) and set(value) == {"b64"}
 
@@ -77,14 +83,23 @@ def _convert(name: str, value: Any, dtype, where: str) -> Any:
             except (binascii.Error, ValueError):
                 raise BadRequest(f"input {name!r}{where}: {{\"b64\": ...}} holds no valid base64") from None
     elif kind.startswith("float"):
-        if type(value) in (float, int):
-            if abs(value) > _FLOAT_MAX[kind] and not (type(value) is float and math.isinf(value)):
-                raise BadRequest(f"input {name!r}{where}: {str(value)[:40]} is out of {kind}'s range (largest "
-                                 f"{_FLOAT_MAX[kind]:.4g}); TF Serving refuses it too")
+        if type(value) is float:
+            return value  # past float32's range it becomes infinity, as TF Serving's GetFloat() makes it
+        if type(value) is int:
+            if abs(value) > _DOUBLE_MAX:  # rapidjson refuses such a number as it reads the body
+                raise BadRequest(f"input {name!r}{where}: the number {_number_text(value)} is too large for any "
+                                 "float; TF Serving refuses it too (a value meant as infinite is sent as Infinity)")
             return float(value)
     elif kind.startswith("int"):
-        if type(value) is float and value.is_integer():
-            value = int(value)
+        if type(value) is float:  # 3.0, 3e0, NaN: rapidjson reads them as doubles, which IsInt64() refuses
+            why = ""
+            if value.is_integer() and abs(value) < 2 ** 63:
+                why = (f"; send {int(value)}: a JSON number written with a fraction or an exponent is a float, "
+                       "which TF Serving refuses for an integer input too")
+            elif not math.isfinite(value):
+                why = f"; an integer has no {_got(value, dtype)} (a missing integer is sent as {_MISSING['int']})"
+            raise BadRequest(f"input {name!r}{where}: expected {_dtype_text(dtype)} ({kind}), got "
+                             f"{_got(value, dtype)}{why}")
         if type(value) is int:
             low, high = _INT_RANGE[kind]
             if not low <= value <= high:
@@ -105,7 +120,7 @@ def to_tensor(name: str, values: List[Any], spec, where_rows: bool):
     # nested lists, a wrong value) goes value by value, which also names the row that is wrong.
     converted = None
     if kind.startswith("float") and all(type(v) is float or type(v) is int for v in values):
-        if all(abs(v) <= _FLOAT_MAX[kind] or (type(v) is float and math.isinf(v)) for v in values):
+        if all(type(v) is float or abs(v) <= _DOUBLE_MAX for v in values):
             converted = values
     elif kind.startswith("int") and all(type(v) is int for v in values):
         low, high = _INT_RANGE.get(kind, (None, None))
@@ -120,7 +135,8 @@ def to_tensor(name: str, values: List[Any], spec, where_rows: bool):
         if converted is None:
             converted = [_convert(name, v, spec.dtype, f" (row {i + 1})" if where_rows else "")
                          for i, v in enumerate(values)]
-        array = np.array(converted, dtype=object if spec.dtype.name == "string" else spec.dtype.as_numpy_dtype)
+        with np.errstate(over="ignore"):  # a finite number past float32's range is infinity, as in TF Serving
+            array = np.array(converted, dtype=object if spec.dtype.name == "string" else spec.dtype.as_numpy_dtype)
     except BadRequest:
         raise  # names the value, as it is (BadRequest is a ValueError too)
     except RecursionError:

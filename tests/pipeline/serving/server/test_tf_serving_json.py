@@ -38,7 +38,7 @@ def test_a_bad_request_says_what_is_wrong(body, says):
 
 def test_rows_become_one_tensor_per_input_typed_by_the_signature():
     rows = [{"miles": 1, "company": "A", "hour": 3},
-            {"miles": 2.5, "company": {"b64": base64.b64encode(b"\xff").decode()}, "hour": 4.0}]
+            {"miles": 2.5, "company": {"b64": base64.b64encode(b"\xff").decode()}, "hour": 4}]
     tensors, count = tfs.rows_to_tensors(rows, SPECS)
     assert count == 2
     assert tensors["miles"].dtype == np.float32 and tensors["miles"].tolist() == [1.0, 2.5]
@@ -88,9 +88,9 @@ def test_the_response_is_tf_servings_json():
     ([{"miles": 1, "company": "A", "hour": 2 ** 63}], "input 'hour' (row 1): 9223372036854775808 is out of int64's "
                                                      "range (-9223372036854775808 to 9223372036854775807)"),
     ([{"miles": 1, "company": "A", "hour": -2 ** 70}], "input 'hour' (row 1): -1180591620717411303424 is out of"),
-    # A finite number that float32 cannot hold was fed as infinity, silently.
-    ([{"miles": 1e39, "company": "A", "hour": 3}], "input 'miles' (row 1): 1e+39 is out of float32's range"),
-    ([{"miles": 2 ** 200, "company": "A", "hour": 3}], "input 'miles' (row 1): 16069380442589902755419620923411626"),
+    # Past any double: rapidjson refuses it as it reads the body ("Number too big to be stored in double").
+    ([{"miles": 10 ** 400, "company": "A", "hour": 3}], "input 'miles' (row 1): the number 10000000000000000000..."
+                                                        "(401 digits) is too large for any float"),
     # null: says how a missing value is sent instead.
     ([{"miles": None, "company": "A", "hour": 3}], "got null (JSON null is not a value: send a missing value as NaN)"),
     ([{"miles": 1, "company": "A", "hour": None}], "as -9223372036854775808 (int64's minimum)"),
@@ -101,6 +101,38 @@ def test_values_that_json_can_spell_but_the_tensor_cannot_hold_are_refused_by_ro
         tfs.rows_to_tensors(rows, SPECS)
     assert says in str(raised.value) and str(raised.value).startswith("input ")
     assert "do not form a tensor" not in str(raised.value)  # the value's own message, not wrapped in another
+
+
+# TF Serving's json_tensor.cc AddValueToTensor: DT_INT64 takes a value only if rapidjson's IsInt64(),
+# which a number written with a fraction or an exponent never is (rapidjson reads it as a double).
+@pytest.mark.parametrize("body, says", [
+    (b'{"instances": [{"miles": 1, "company": "A", "hour": 3.0}]}',
+     "input 'hour' (row 1): expected a whole number (int64), got 3.0; send 3: a JSON number written with a fraction"),
+    (b'{"instances": [{"miles": 1, "company": "A", "hour": 3}, {"miles": 1, "company": "A", "hour": 3e0}]}',
+     "input 'hour' (row 2): expected a whole number (int64), got 3.0; send 3"),
+    (b'{"instances": [{"miles": 1, "company": "A", "hour": NaN}]}',
+     "input 'hour' (row 1): expected a whole number (int64), got NaN; an integer has no NaN (a missing integer is "
+     "sent as -9223372036854775808"),
+    (b'{"inputs": {"miles": [1], "company": ["A"], "hour": [-Infinity]}}', "input 'hour': expected a whole number"),
+], ids=["3.0", "3e0 in row 2", "NaN", "-Infinity in a column"])
+def test_an_integer_input_refuses_a_number_written_as_a_float_as_tf_serving_does(body, says):
+    _, key, data = tfs.read_request(body)
+    with pytest.raises(tfs.BadRequest) as raised:
+        (tfs.rows_to_tensors if key == "instances" else tfs.columns_to_tensors)(data, SPECS)
+    assert says in str(raised.value)
+
+
+def test_a_float_input_takes_what_tf_serving_takes():
+    """json_tensor_test.cc FloatTensorWithPrecisionLoss (an integer float32 cannot hold exactly is taken,
+    rounded) and FloatTensorThatExceedsMaxReturnsInf (a finite number past float32's range is infinity)."""
+    _, _, rows = tfs.read_request(b'{"instances": [{"miles": 1435774380, "company": "A", "hour": 3},'
+                                  b' {"miles": 1.7976931348623157e308, "company": "A", "hour": 3},'
+                                  b' {"miles": -1e39, "company": "A", "hour": 3},'
+                                  b' {"miles": 1e-50, "company": "A", "hour": 3}]}')
+    tensors, _ = tfs.rows_to_tensors(rows, SPECS)
+    assert tensors["miles"].tolist() == [1435774336.0, math.inf, -math.inf, 0.0]
+    columns, _ = tfs.columns_to_tensors({"miles": [2 ** 200], "company": ["A"], "hour": [3]}, SPECS)
+    assert columns["miles"].tolist() == [math.inf]
 
 
 def test_the_edges_of_each_type_still_fit():
