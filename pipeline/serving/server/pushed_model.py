@@ -17,7 +17,7 @@ from typing import Any, Dict, Optional, Tuple
 
 import versions  # this script's siblings (sys.path[0] is the server's folder)
 from tf_serving_json import (DEFAULT_SIGNATURE, BadRequest, columns_to_tensors, format_response, read_request,
-                             rows_to_tensors, tf_error_reason)
+                             response_body, rows_to_tensors, tf_error_reason)
 
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 # Which version answered a predict request (TF Serving's REST answer does not say; its gRPC one does).
@@ -179,10 +179,14 @@ def build_model_class():
             served = self.served_as(version)
             if response_headers is not None:
                 response_headers[VERSION_HEADER] = served.version
+                # The body is written here (KServe's route sends bytes as they are; a dict it writes
+                # with orjson, which writes a NaN output as null where TF Serving writes NaN).
+                response_headers["content-type"] = "application/json"
             try:
                 signature, key, data = read_request(payload)
                 loop = asyncio.get_running_loop()
-                return await loop.run_in_executor(self._pool, served.answer, signature, key, data)
+                return await loop.run_in_executor(
+                    self._pool, lambda: response_body(served.answer(signature, key, data)))
             except BadRequest as exc:
                 raise InvalidInput(str(exc)) from None
 

@@ -75,7 +75,7 @@ def add_tf_serving_routes(app, model) -> None:
     """TF Serving's REST routes that KServe's V1 protocol lacks, ahead of KServe's own, and TF Serving's
     {"error": ...} for a path or method nothing answers (FastAPI's is {"detail": ...})."""
     from fastapi import Request
-    from fastapi.responses import JSONResponse
+    from fastapi.responses import JSONResponse, Response
     from starlette.exceptions import HTTPException
     name = model.name
     api = (f"POST /v1/models/{name}[/versions/N]:predict, GET /v1/models/{name}[/versions/N], "
@@ -117,7 +117,7 @@ def add_tf_serving_routes(app, model) -> None:
             result = await model.predict(await request.body(), response_headers=headers, version=version)
         except pushed_model.NotServed as exc:
             return error(404, str(exc))
-        return JSONResponse(result, headers=headers)
+        return Response(result, media_type="application/json", headers=headers)  # result: the JSON body
 
     async def classify_or_regress(model_name: str, request: Request, version: Optional[str] = None):
         method = request.url.path.rpartition(":")[2]

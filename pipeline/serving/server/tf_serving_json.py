@@ -282,17 +282,36 @@ def _json_value(value: Any) -> Any:
             return value.decode("utf-8")
         except UnicodeDecodeError:
             return {"b64": base64.b64encode(value).decode("ascii")}
-    if isinstance(value, float) and not math.isfinite(value):
-        return None  # JSON has no NaN or infinity
-    return value
+    return value  # NaN and infinities too: response_body() writes them as TF Serving does
+
+
+def _float32_value(value: float) -> float:
+    """A float32 as the number TF Serving writes for it (json_tensor.cc WriteDecimal): six significant
+    digits when they read back as the same float32, else nine; not the float64 digits of the float32
+    (0.1, not 0.10000000149011612)."""
+    import numpy as np
+    if not math.isfinite(value):
+        return value
+    six = float("%.6g" % value)
+    return six if np.float32(six) == np.float32(value) else float("%.9g" % value)
 
 
 def _tolist(array) -> Any:
+    import numpy as np
+    if array.dtype == np.float32:
+        flat = [_float32_value(v) for v in array.reshape(-1).tolist()]
+        return np.array(flat, dtype=object).reshape(array.shape).tolist()
     listed = array.tolist()
 
     def walk(v):
         return [walk(x) for x in v] if isinstance(v, list) else _json_value(v)
     return walk(listed)
+
+
+def response_body(response: Dict[str, Any]) -> bytes:
+    """The response as TF Serving writes it: a NaN or infinite output as the literals NaN, Infinity,
+    -Infinity (json_tensor.cc WriteDecimal), which its parser and Python's json read back; not null."""
+    return json.dumps(response, allow_nan=True, separators=(",", ":")).encode()
 
 
 def format_response(outputs: Dict[str, Any], key: str, rows: int) -> Dict[str, Any]:

@@ -249,6 +249,8 @@ def test_tf_servings_version_and_metadata_routes(server, pushed, features, csv_r
     body = {"signature_name": RAW, "instances": [raw_row(r, features) for r in csv_rows]}
     status, answer, headers = exchange(f"{model}/versions/{version}:predict", body)
     assert status == 200 and headers[VERSION_HEADER] == version, answer
+    assert headers["content-type"] == "application/json"  # the body is written by the model, not KServe
+    assert exchange(server.predict_url, body)[2]["content-type"] == "application/json"
     assert all(close(p["probabilities"][0], want) for p, want in zip(answer["predictions"], expected))
     status, answer = call(f"{model}/versions/{version}:predict", None, raw=b"{")
     assert status == 400 and "not JSON" in answer["error"], answer

@@ -72,9 +72,9 @@ def test_a_single_input_signature_takes_bare_values():
 
 
 def test_the_response_is_tf_servings_json():
-    outputs = {"probabilities": np.array([[0.25], [np.nan]]), "class_name": np.array([b"1", b"\xff"])}
+    outputs = {"probabilities": np.array([[0.25], [0.5]]), "class_name": np.array([b"1", b"\xff"])}
     assert tfs.format_response(outputs, "instances", 2) == {"predictions": [
-        {"probabilities": [0.25], "class_name": "1"}, {"probabilities": [None], "class_name": {"b64": "/w=="}}]}
+        {"probabilities": [0.25], "class_name": "1"}, {"probabilities": [0.5], "class_name": {"b64": "/w=="}}]}
     assert tfs.format_response({"p": np.array([[0.5]])}, "instances", 1) == {"predictions": [[0.5]]}
     assert tfs.format_response({"p": np.array([[0.5]])}, "inputs", 1) == {"outputs": [[0.5]]}
 
@@ -194,3 +194,23 @@ def test_a_list_of_one_where_a_value_is_meant_is_told_so():
     with pytest.raises(tfs.BadRequest, match=r"shape \[1, 1\] does not fit the signature's \[-1\] \(one value per "
                                              r"row: send \"miles\": x, not \"miles\": \[x\]\)"):
         tfs.rows_to_tensors([{"miles": [2.5], "company": "A", "hour": 3}], SPECS)
+
+
+def test_nan_and_infinite_outputs_are_written_as_tf_serving_writes_them():
+    """json_tensor_test.cc FromJsonSingleFloatTensorNonFinite: [[NaN, Infinity], [3.0, -Infinity]]
+    (they were written as null, which a TF Serving client reads as a missing value, not a number)."""
+    outputs = {"p": np.array([[np.nan, np.inf], [3.0, -np.inf]], dtype=np.float32)}
+    body = tfs.response_body(tfs.format_response(outputs, "instances", 2))
+    assert body == b'{"predictions":[[NaN,Infinity],[3.0,-Infinity]]}'
+    assert tfs.response_body(tfs.format_response({"p": np.array([np.nan])}, "inputs", 1)) == b'{"outputs":[NaN]}'
+
+
+def test_float32_outputs_are_the_numbers_tf_serving_writes():
+    """json_tensor.cc WriteDecimal: six significant digits when they read back as the same float32,
+    else nine (json_tensor_test.cc FromJsonSingleFloatTensorSixDigitPrecision); not the float64 digits."""
+    values = np.array([0.1, 0.8064743280410767, 9e6, 3e-05, 1435774380.0, 2.0 ** -149], dtype=np.float32)
+    written = tfs.format_response({"p": values}, "inputs", 6)["outputs"]
+    assert written == [0.1, 0.806474328, 9e6, 3e-05, 1.43577434e9, 1.4013e-45]
+    assert np.array(written, dtype=np.float32).tolist() == values.tolist()  # each reads back as its float32
+    assert tfs.response_body({"outputs": written}) == b'{"outputs":[0.1,0.806474328,9000000.0,3e-05,1435774340.0,' \
+                                                      b"1.4013e-45]}"
