@@ -3,8 +3,9 @@
 Run by `python -m pipeline serve` in `.venv-serving` (see serve_env.py), as a script: it imports
 only kserve, tensorflow, numpy (TensorFlow's), the stdlib and its sibling modules here, never the
 pipeline's TF 2.15 code. This module starts the server; the work is in its siblings:
-tf_serving_json.py (request and response JSON), pushed_model.py (the loaded version, polled and
-swapped), body_limit.py (413), versions.py (the Pusher's version rule), warmup.py.
+tf_serving_json.py (request and response JSON), tf_serving_paths.py (paths matched as TF Serving
+matches them), pushed_model.py (the loaded version, polled and swapped), body_limit.py (413),
+versions.py (the Pusher's version rule), warmup.py.
 
 - `POST /v1/models/NAME:predict`: TF Serving's request and response JSON. Rows
   (`{"instances": [...]}` -> `{"predictions": [...]}`) or columns (`{"inputs": {...}}` ->
@@ -16,6 +17,9 @@ swapped), body_limit.py (413), versions.py (the Pusher's version rule), warmup.p
   the served version, else 404), `GET /v1/models/NAME[/versions/N]/metadata` (the signature defs),
   and `:classify`/`:regress`, answered 400 as TF Serving answers them for a model whose signatures
   are predict signatures. A path or method nothing answers gets TF Serving's `{"error": ...}`.
+- Paths under `/v1/` are matched as TF Serving's regexes match them (tf_serving_paths.py): case-
+  insensitive (`/V1/Models/NAME:predict`), and one they do not match (a trailing slash, a GET on
+  `:predict`) is 400 "Malformed request: ...", as there.
 - Versions: the newest whole numeric folder under the serving dir (versions.py, the Pusher's
   rule), polled every `--poll-seconds` as TF Serving's file system source does. A new version is
   loaded completely (and its warm-up requests replayed) before requests switch to it, in one
@@ -35,6 +39,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 import body_limit  # this script's siblings (sys.path[0] is its folder)
 import pushed_model
+import tf_serving_paths
 import versions
 
 
@@ -71,9 +76,10 @@ class _QuietClientErrors(logging.Filter):
         return True
 
 
-def add_tf_serving_routes(app, model) -> None:
+def add_tf_serving_routes(app, model) -> str:
     """TF Serving's REST routes that KServe's V1 protocol lacks, ahead of KServe's own, and TF Serving's
-    {"error": ...} for a path or method nothing answers (FastAPI's is {"detail": ...})."""
+    {"error": ...} for a path or method nothing answers (FastAPI's is {"detail": ...}); the paths answered,
+    as messages name them."""
     from fastapi import Request
     from fastapi.responses import JSONResponse, Response
     from starlette.exceptions import HTTPException
@@ -95,11 +101,8 @@ def add_tf_serving_routes(app, model) -> None:
             return error(404, str(exc))
 
     # GET /v1/models/NAME: ahead of KServe's own route of that path, which answers {"name", "ready"}.
+    # (GET /v1/models/NAME:predict never gets here: tf_serving_paths refuses it, as TF Serving does.)
     async def model_status(model_name: str):
-        method = model_name.partition(":")[2]
-        if method:  # GET /v1/models/NAME:predict (the route's {model_name} takes the colon)
-            return error(405, f"{method} takes a POST with a JSON body; GET /v1/models/NAME answers the status. "
-                              f"This server answers {api}")
         return answer(model_name, None, model.status)
 
     async def version_status(model_name: str, version: str):
@@ -153,6 +156,7 @@ def add_tf_serving_routes(app, model) -> None:
             message = str(exc.detail)
         return JSONResponse(status_code=exc.status_code, content={"error": message}, headers=exc.headers)
     app.add_exception_handler(HTTPException, no_route)
+    return api
 
 
 def main(argv: List[str]) -> int:
@@ -188,8 +192,10 @@ def main(argv: List[str]) -> int:
     model_server.register_model(model)
     model.start()
 
-    add_tf_serving_routes(app, model)
+    api = add_tf_serving_routes(app, model)
     app.add_middleware(body_limit.BodyLimit, max_bytes=int(args.max_body_mb * 1e6), max_mb=args.max_body_mb)
+    # Added last, so it runs first: the body limit and the routes see TF Serving's paths in lowercase.
+    app.add_middleware(tf_serving_paths.TFServingPaths, api=api)
 
     rest = RESTServer(FASTAPI_APP_IMPORT_STRING, model_server.dataplane, model_server.model_repository_extension,
                       args.port, workers=1)

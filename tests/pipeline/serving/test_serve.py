@@ -277,16 +277,28 @@ def test_tf_servings_version_and_metadata_routes(server, pushed, features, csv_r
 @pytest.mark.parametrize("method, path, says, code", [
     ("POST", ":classify", "no classify signature", 400),
     ("POST", "/versions/{version}:regress", "no regress signature", 400),
-    ("GET", ":predict", "predict takes a POST", 405),
-    ("POST", "", "POST is not answered on /v1/models/", 405),
+    # Under /v1/, what TF Serving's path regexes do not match is its 400 "Malformed request: ...".
+    ("GET", ":predict", "Malformed request: GET /v1/models/keras-tfx:predict (predict takes a POST", 400),
+    ("POST", "", "Malformed request: POST /v1/models/keras-tfx (a POST goes to NAME:predict", 400),
+    ("GET", "/../../nope", "Malformed request: GET /v1/models/keras-tfx/../../nope", 400),
+    ("GET", "/", "Malformed request: GET /v1/models/keras-tfx/ (no trailing slash: GET /v1/models/keras-tfx)", 400),
     ("POST", "/labels/stable:predict", "nothing answers POST", 404),
-    ("GET", "/../../nope", "nothing answers GET", 404),
 ])
 def test_other_routes_get_tf_servings_error_json(server, pushed, features, csv_rows, method, path, says, code):
     url = f"{server.base}/v1/models/{server.model_name}{path.format(version=os.path.basename(pushed[1]))}"
     status, answer = call(url, {"examples": [good(features, csv_rows)]} if method == "POST" else None)
     assert status == code and says in answer["error"], answer
     assert server.predict({"signature_name": RAW, "instances": [good(features, csv_rows)]})[0] == 200
+
+
+def test_paths_are_matched_as_tf_serving_matches_them(server, features, csv_rows):
+    """Case-insensitive, as TF Serving's (?i) regexes (http_rest_api_util.cc); the model name as written."""
+    body = {"signature_name": RAW, "instances": [good(features, csv_rows)]}
+    status, answer = call(f"{server.base}/V1/Models/{server.model_name}:predict", body)
+    assert status == 200 and len(answer["predictions"]) == 1, answer
+    assert call(f"{server.base}/V1/MODELS/{server.model_name}") == call(server.status_url)
+    status, answer = call(f"{server.base}/v1/models/{server.model_name.upper()}:predict", body)
+    assert status == 404 and server.model_name.upper() in answer["error"], answer
 
 
 def newest(server) -> int:
