@@ -20,8 +20,8 @@ from pipeline.cli.options import DEFAULTS, one_char
 @click.option("--output", type=click.Path(), required=True, help="Schema file to write (text proto).")
 @click.option("--label", default=None, help="Label column: its task (and classes) are written into the schema.")
 @click.option("--task", type=click.Choice(["classification", "regression"]), default=None,
-              help="The label's task; without it, guessed: strings, or whole numbers with at most 20 "
-                   "distinct values, are classes; other numbers are regression.")
+              help="The label's task; without it, guessed: strings, or whole numbers from 0 with at most "
+                   "20 distinct values, are classes; other numbers are regression.")
 @click.option("--output-dir", type=click.Path(), default=DEFAULTS.output_dir, show_default=True,
               help="Its TensorFlow / Beam / TFDV log goes to OUTPUT_DIR/logs/infer-schema-<time>.log.")
 @click.option("--verbose", is_flag=True, help="Show TensorFlow, Beam and TFDV logs on the terminal "

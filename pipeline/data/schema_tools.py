@@ -52,7 +52,9 @@ def infer_schema(data_root: str, output: str, label: Optional[str] = None,
 
     Returns the schema and one line saying the label's task, why, and how to change it (None
     without a label). The task is `task` when given, else guessed: a BYTES label, or an INT one
-    with at most MAX_CLASSES_GUESSED distinct values, is classification; otherwise regression.
+    from 0 with at most MAX_CLASSES_GUESSED distinct values (or one of two values, which is
+    refused with the fix when not 0/1), is classification; otherwise regression (a score from 1
+    to 5 too: classes must be 0..N-1).
     `delimiter` and `decimal` read a CSV of another dialect (pandas' option names).
 
     Free-text string columns get TFDV's own `natural_language_domain {}` (from its semantic
@@ -121,9 +123,18 @@ def _label_task(schema: schema_pb2.Schema, label: str, lo_hi, task: Optional[str
     if task is None:
         if feature.type == schema_pb2.BYTES:
             task, why = CLASSIFICATION, "its values are strings"
-        elif feature.type == schema_pb2.INT and lo_hi is not None and lo_hi[2] <= MAX_CLASSES_GUESSED:
+        elif (feature.type == schema_pb2.INT and lo_hi is not None and lo_hi[2] <= MAX_CLASSES_GUESSED
+              and (lo_hi[0] == 0 or lo_hi[2] <= 2)):
+            # Two values other than 0 and 1 (1/2, -1/0) are still classes, refused below with the fix.
             task, why = CLASSIFICATION, (f"whole numbers from {lo_hi[0]:g} to {lo_hi[1]:g}: at most "
                                          f"{MAX_CLASSES_GUESSED} distinct values")
+        elif feature.type == schema_pb2.INT and lo_hi is not None and lo_hi[2] <= MAX_CLASSES_GUESSED:
+            # A score such as a wine's quality 3..9: classes must be 0..N-1, so a number to predict.
+            task, why = REGRESSION, (f"whole numbers from {lo_hi[0]:g} to {lo_hi[1]:g}: a score, "
+                                     "not classes, which are numbered 0..N-1")
+            return task, (f"label {label!r}: {task} ({why}; the schema gives it no categorical "
+                          "domain). To predict classes instead, map its values to 0..N-1 (or to "
+                          "strings) in the CSV and rerun infer-schema.")
         elif feature.type == schema_pb2.INT:
             span = f" from {lo_hi[0]:g} to {lo_hi[1]:g}" if lo_hi is not None else ""
             task, why = REGRESSION, (f"whole numbers{span}: more than {MAX_CLASSES_GUESSED} "

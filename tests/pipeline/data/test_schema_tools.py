@@ -11,6 +11,7 @@ import pytest
 from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
 
+from pipeline.config import ConfigError
 from pipeline.data import schema_tools
 from tests.conftest import write_csv
 
@@ -138,3 +139,35 @@ def test_the_checked_in_sentiment_schema_marks_its_text_and_classes():
     assert _string_domain(schema, _feature(schema, "label")) == ["negative", "positive"]
     assert sorted(_string_domain(schema, _feature(schema, "source"))) == [
         "movie_review", "news_editorial", "product_review", "tweet"]
+
+
+def _infer(tmp_path, header, rows, label, **options):
+    write_csv(str(tmp_path / "data" / "d.csv"), header, [dict(zip(header, r)) for r in rows])
+    return schema_tools.infer_schema(str(tmp_path / "data"), str(tmp_path / "schema.pbtxt"), label,
+                                     **options)
+
+
+def test_a_whole_number_score_not_from_0_is_guessed_a_number_to_predict(tmp_path):
+    # A wine's quality 3..9: classes must be 0..N-1, so the guess must not be classes it then refuses.
+    rows = [(f"{8 + i % 13 * 0.3:.1f}", str(3 + i % 7)) for i in range(120)]
+    schema, line = _infer(tmp_path, ["alcohol", "quality"], rows, "quality")
+    written = text_format.Parse(open(tmp_path / "schema.pbtxt").read(), schema_pb2.Schema())
+    quality = _feature(written, "quality")
+    assert quality.type == schema_pb2.INT and not quality.HasField("int_domain"), quality
+    assert line.startswith("label 'quality': regression (whole numbers from 3 to 9: a score"), line
+    assert "map its values to 0..N-1" in line
+
+
+def test_two_classes_coded_other_than_0_and_1_are_refused_with_the_fix(tmp_path):
+    rows = [(f"{i % 11}", str(1 + i % 2)) for i in range(60)]
+    with pytest.raises(ConfigError, match=r"integer classes must be 0..N-1 \(found min 1\)"):
+        _infer(tmp_path, ["x", "good"], rows, "good")
+    assert not os.path.exists(tmp_path / "schema.pbtxt")
+
+
+def test_classes_from_0_are_still_guessed_classes(tmp_path):
+    rows = [(f"{i % 11}", str(i % 4)) for i in range(80)]
+    _, line = _infer(tmp_path, ["x", "grade"], rows, "grade")
+    grade = _feature(text_format.Parse(open(tmp_path / "schema.pbtxt").read(), schema_pb2.Schema()), "grade")
+    assert (grade.int_domain.min, grade.int_domain.max, grade.int_domain.is_categorical) == (0, 3, True)
+    assert line.startswith("label 'grade': classification"), line
