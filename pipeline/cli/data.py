@@ -50,6 +50,10 @@ def infer_schema(data_root, output, label, task, output_dir, verbose, delimiter,
                   "; no free-text feature found") + ".")
     if task_line:
         click.echo(task_line)
+    empty = schema_tools.deprecated_features(schema)
+    if empty:
+        click.echo(f"no value in any row, so kept out of the model (lifecycle_stage: DEPRECATED): "
+                   f"{', '.join(repr(name) for name in empty)}.")
     note = schema_tools.identifiers_note(schema, label)
     if note:
         click.echo(note)

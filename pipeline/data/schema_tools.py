@@ -79,6 +79,10 @@ def infer_schema(data_root: str, output: str, label: Optional[str] = None,
         raise ConfigError(f"--label {label!r} is not a column of the data (columns: {names})")
     if task is not None and task not in TASKS:
         raise ConfigError(f"--task {task!r}: use one of {', '.join(TASKS)}")
+    empty = _empty_columns(stats)
+    if label in empty:
+        raise ConfigError(f"--label {label!r}: the column has no value in any row of {data_root}; "
+                          "check --label or the export that wrote the data")
     _keep_as_categories(stats, label)
     schema = tfdv.infer_schema(stats, infer_feature_shape=False,
                                max_string_domain_size=MAX_STRING_DOMAIN_SIZE)
@@ -104,6 +108,9 @@ def infer_schema(data_root: str, output: str, label: Optional[str] = None,
                 # tomorrow's data are learned, not flagged.
                 feature.int_domain.is_categorical = True
     _drop_text_vocabularies(schema)
+    for feature in schema.feature:
+        if feature.name in empty:  # `run` refuses a model feature that no row fills
+            feature.lifecycle_stage = schema_pb2.DEPRECATED
     if label is not None:
         _set_label_domain(schema, label, task)
     thresholds.add_drift_comparators(schema)
@@ -193,6 +200,22 @@ def identifiers_note(schema: schema_pb2.Schema, label: Optional[str] = None) -> 
         return ""
     return ("features keep the CSV's names; the model's inputs use identifiers derived from them: "
             + ", ".join(renamed) + ".")
+
+
+def deprecated_features(schema: schema_pb2.Schema) -> List[str]:
+    """The features kept out of the model (`lifecycle_stage: DEPRECATED`), in schema order."""
+    return [f.name for f in schema.feature if f.lifecycle_stage == schema_pb2.DEPRECATED]
+
+
+def _empty_columns(stats) -> set:
+    """The columns without a value in any row (every cell empty)."""
+    empty = set()
+    for feature in stats.datasets[0].features:
+        kind = feature.WhichOneof("stats")
+        common = getattr(feature, kind).common_stats if kind else None
+        if common is not None and common.num_non_missing == 0:
+            empty.add(_stats_name(feature))
+    return empty
 
 
 def text_features(schema: schema_pb2.Schema) -> List[str]:

@@ -171,3 +171,20 @@ def test_classes_from_0_are_still_guessed_classes(tmp_path):
     grade = _feature(text_format.Parse(open(tmp_path / "schema.pbtxt").read(), schema_pb2.Schema()), "grade")
     assert (grade.int_domain.min, grade.int_domain.max, grade.int_domain.is_categorical) == (0, 3, True)
     assert line.startswith("label 'grade': classification"), line
+
+
+def test_a_column_empty_in_every_row_is_kept_out_of_the_model(tmp_path):
+    # `run` refuses a model feature that no row fills; the schema infer-schema writes must run.
+    rows = [(f"{i % 7}.5", "", "north" if i % 3 else "south", str(i % 2)) for i in range(60)]
+    schema, _ = _infer(tmp_path, ["size", "comment", "shop", "sold"], rows, "sold")
+    written = text_format.Parse(open(tmp_path / "schema.pbtxt").read(), schema_pb2.Schema())
+    stages = {f.name: f.lifecycle_stage for f in written.feature}
+    assert stages["comment"] == schema_pb2.DEPRECATED
+    assert [n for n, stage in stages.items() if stage == schema_pb2.DEPRECATED] == ["comment"]
+    assert schema_tools.deprecated_features(schema) == ["comment"]
+
+
+def test_a_label_empty_in_every_row_is_refused(tmp_path):
+    rows = [(f"{i % 7}.5", "") for i in range(30)]
+    with pytest.raises(ConfigError, match="'sold': the column has no value in any row"):
+        _infer(tmp_path, ["size", "sold"], rows, "sold")
