@@ -80,7 +80,7 @@ def found_message(path: str, found: str, decimal: str) -> str:
 def _numeric_columns(path: str, delimiter: str, decimal: str) -> List[bool]:
     """Per column: every non-empty cell is a number written with `decimal`."""
     number = _number(decimal)
-    with open(path, newline="", encoding="utf-8") as f:
+    with open(path, newline="", encoding="utf-8-sig") as f:
         reader = csv.reader(f, delimiter=delimiter)
         header = next(reader, [])
         numeric = [True] * len(header)
@@ -93,8 +93,10 @@ def _numeric_columns(path: str, delimiter: str, decimal: str) -> List[bool]:
 
 def _converted_rows(path: str, delimiter: str, decimal: str) -> Iterator[List[str]]:
     numeric = _numeric_columns(path, delimiter, decimal) if decimal != "." else []
-    with open(path, newline="", encoding="utf-8") as f:
+    with open(path, newline="", encoding="utf-8-sig") as f:
         for number, row in enumerate(csv.reader(f, delimiter=delimiter)):
+            if not row:  # a blank line: no row (CsvExampleGen skips it too)
+                continue
             if number and numeric:
                 row = [c.strip().replace(decimal, ".") if i < len(numeric) and numeric[i] and c.strip() else c
                        for i, c in enumerate(row)]

@@ -44,3 +44,11 @@ def test_the_copy_converts_only_columns_of_numbers_and_keeps_text_as_written(tmp
 def test_the_conversion_command_quotes_what_the_shell_needs():
     assert dialect.conversion_command("my data/", ";", ",") == (
         "python -m pipeline convert-csv --input 'my data/' --output 'my data_comma' --delimiter ';' --decimal ','")
+
+
+def test_the_copy_drops_a_byte_order_mark_quoted_names_and_blank_lines(tmp_path):
+    # What CsvExampleGen would misread (it splits the header line at commas) or has no row for.
+    (tmp_path / "in.csv").write_bytes('\ufeff"x","note"\r\n1.5,"a, b"\r\n\r\n'.encode("utf-8"))
+    assert dialect.convert(str(tmp_path / "in.csv"), str(tmp_path / "out.csv"), ",") == [
+        (str(tmp_path / "out.csv"), 1)]
+    assert (tmp_path / "out.csv").read_bytes() == b'x,note\r\n1.5,"a, b"\r\n'
