@@ -1,6 +1,7 @@
 """`infer-schema`: a first schema for a CSV folder, to review, edit and check in."""
 from __future__ import annotations
 
+import csv
 import os
 import tempfile
 import time
@@ -182,14 +183,53 @@ def _statistics(tfdv, data_root: str, delimiter: str, decimal: str):
     """TFDV's statistics of the CSV files, read as `delimiter`/`decimal` say (via a comma-separated
     copy in a temporary folder when they are not ',' and '.'); a file of another dialect is refused
     with the options that read it."""
-    options = tfdv.StatsOptions(enable_semantic_domain_stats=True)
     if delimiter == "," and decimal == ".":
-        return tfdv.generate_statistics_from_csv(data_location=os.path.join(data_root, "*.csv"),
-                                                 stats_options=options)
+        return _csv_statistics(tfdv, data_root, data_root)
     with tempfile.TemporaryDirectory(prefix="infer-schema-") as copy:
         dialect.convert(data_root, copy, delimiter, decimal)
-        return tfdv.generate_statistics_from_csv(data_location=os.path.join(copy, "*.csv"),
-                                                 stats_options=options)
+        return _csv_statistics(tfdv, copy, data_root)
+
+
+def _csv_statistics(tfdv, folder: str, data_root: str):
+    """TFDV's statistics of the folder's CSV files, read as `run`'s CsvExampleGen reads them.
+
+    tfdv.generate_statistics_from_csv reads line by line, so a quoted value with a newline in it
+    (free text) broke it; this uses CsvExampleGen's own record reader, header rule and decoder.
+    A header CsvExampleGen would read otherwise (a byte-order mark, quoted names), or one that
+    differs between files, is refused as `run` refuses it (named as in `data_root`).
+    """
+    import apache_beam as beam
+    from tfx.components.example_gen.csv_example_gen.executor import _ReadCsvRecordsFromTextFile
+    from tensorflow_data_validation.coders import csv_decoder
+    from pipeline.data import csv_check
+
+    files = sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.lower().endswith(".csv"))
+    headers = []
+    for path in files:
+        shown = os.path.join(data_root, os.path.basename(path))
+        with open(path, newline="", encoding="utf-8", errors="replace") as f:
+            header = next(csv.reader(f), None)
+        if not header:
+            raise ConfigError(f"{shown} is empty; remove it, or give it a header row and data rows")
+        try:
+            headers.append(csv_check.example_gen_header(path, header))
+        except csv_check.DataError as exc:
+            raise ConfigError(str(exc).replace(folder, data_root)) from None
+        if headers[-1] != headers[0]:
+            raise ConfigError(csv_check.different_header_message(
+                shown, headers[-1], os.path.join(data_root, os.path.basename(files[0])), headers[0]))
+    options = tfdv.StatsOptions(enable_semantic_domain_stats=True)
+    with tempfile.TemporaryDirectory(prefix="infer-schema-stats-") as out:
+        output = os.path.join(out, "stats.tfrecord")
+        with beam.Pipeline() as pipeline:
+            _ = (pipeline
+                 | "Files" >> beam.Create(files)
+                 | "Records" >> beam.ParDo(_ReadCsvRecordsFromTextFile())  # quoted newlines kept
+                 | "Decode" >> csv_decoder.DecodeCSV(column_names=headers[0], delimiter=",",
+                                                     skip_blank_lines=True)
+                 | "Statistics" >> tfdv.GenerateStatistics(options)
+                 | "Write" >> tfdv.WriteStatisticsToTFRecord(output))
+        return tfdv.load_statistics(output)
 
 
 def identifiers_note(schema: schema_pb2.Schema, label: Optional[str] = None) -> str:

@@ -188,3 +188,34 @@ def test_a_label_empty_in_every_row_is_refused(tmp_path):
     rows = [(f"{i % 7}.5", "") for i in range(30)]
     with pytest.raises(ConfigError, match="'sold': the column has no value in any row"):
         _infer(tmp_path, ["size", "sold"], rows, "sold")
+
+
+def test_quoted_newlines_are_read_as_run_reads_them(tmp_path):
+    # tfdv.generate_statistics_from_csv reads lines, and stopped here with "Columns do not match".
+    notes = ["plain", "has, a comma", 'has "quotes"', "line one\nline two", ""]
+    rows = [(f"{i % 9 * 0.5}", notes[i % 5], str(i % 2)) for i in range(100)]
+    _infer(tmp_path, ["x", "note", "y"], rows, "y")
+    written = text_format.Parse(open(tmp_path / "schema.pbtxt").read(), schema_pb2.Schema())
+    assert {f.name: f.type for f in written.feature} == {
+        "x": schema_pb2.FLOAT, "note": schema_pb2.BYTES, "y": schema_pb2.INT}
+    assert "line one\nline two" in _string_domain(written, _feature(written, "note"))
+
+
+def test_a_byte_order_mark_is_refused_with_the_copy_command(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "d.csv").write_text("\ufeffx,y\n1.5,0\n2.5,1\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as error:
+        schema_tools.infer_schema(str(tmp_path / "data"), str(tmp_path / "schema.pbtxt"), "y")
+    assert "starts with a byte-order mark" in str(error.value)
+    assert f"convert-csv --input {tmp_path / 'data'} --output {tmp_path / 'data'}_comma --delimiter ','" \
+        in str(error.value)
+
+
+def test_files_with_different_headers_are_named(tmp_path):
+    write_csv(str(tmp_path / "data" / "a.csv"), ["x", "color", "y"], [{"x": 1, "color": "red", "y": 0}])
+    write_csv(str(tmp_path / "data" / "b.csv"), ["x", "colour", "y"], [{"x": 1, "colour": "red", "y": 0}])
+    with pytest.raises(ConfigError) as error:
+        schema_tools.infer_schema(str(tmp_path / "data"), str(tmp_path / "schema.pbtxt"), "y")
+    assert str(error.value).startswith(
+        f"{tmp_path / 'data' / 'b.csv'}: its header differs from {tmp_path / 'data' / 'a.csv'}'s "
+        "(it lacks ['color'] and it has ['colour'] instead)")
