@@ -91,6 +91,11 @@ def infer_schema(data_root: str, output: str, label: Optional[str] = None,
     decision = None
     if label is not None:
         task, decision = _label_task(schema, label, ranges.get(label), task)
+        unlabelled = _missing(stats, label)
+        if unlabelled:
+            decision += (f" Its cell is empty in {unlabelled} of {stats.datasets[0].num_examples} rows, "
+                         "which `run` refuses (a row needs its label to learn from): fill them, or "
+                         "move those rows out of the data.")
     for feature in schema.feature:
         # CsvExampleGen writes an empty cell as a feature with no value; a value_count
         # of min 1 would flag every such cell as an anomaly.
@@ -242,6 +247,33 @@ def identifiers_note(schema: schema_pb2.Schema, label: Optional[str] = None) -> 
             + ", ".join(renamed) + ".")
 
 
+def placeholder_note(data_root: str, schema: schema_pb2.Schema, label: Optional[str] = None,
+                     delimiter: str = ",", decimal: str = ".") -> str:
+    """One line per string column that holds numbers but for a few values such as 'N/A' or '?'
+    (typed BYTES for them, so a category), with the command that writes them as empty cells."""
+    columns = [f.name for f in schema.feature if f.type == schema_pb2.BYTES and f.name != label
+               and not f.HasField("natural_language_domain")]
+    if not columns:
+        return ""
+    found = {}
+    for name in sorted(os.listdir(data_root)):
+        if name.lower().endswith(".csv"):
+            for column, values in dialect.placeholders(os.path.join(data_root, name), columns,
+                                                       delimiter, decimal).items():
+                for value, cells in values.items():
+                    found.setdefault(column, {}).setdefault(value, 0)
+                    found[column][value] += cells
+    if not found:
+        return ""
+    lines = [f"column {column!r} holds numbers but for "
+             + ", ".join(f"{value!r} ({cells} rows)" for value, cells in sorted(values.items()))
+             + ", so it is typed BYTES: a category, not a number." for column, values in found.items()]
+    tokens = sorted({value for values in found.values() for value in values})
+    return "\n".join(lines) + (
+        "\nIf those values mean 'missing', write a copy with them as empty cells and infer the schema "
+        "from it:\n  " + dialect.conversion_command(data_root, delimiter, decimal, tokens))
+
+
 def deprecated_features(schema: schema_pb2.Schema) -> List[str]:
     """The features kept out of the model (`lifecycle_stage: DEPRECATED`), in schema order."""
     return [f.name for f in schema.feature if f.lifecycle_stage == schema_pb2.DEPRECATED]
@@ -251,11 +283,23 @@ def _empty_columns(stats) -> set:
     """The columns without a value in any row (every cell empty)."""
     empty = set()
     for feature in stats.datasets[0].features:
-        kind = feature.WhichOneof("stats")
-        common = getattr(feature, kind).common_stats if kind else None
+        common = _common_stats(feature)
         if common is not None and common.num_non_missing == 0:
             empty.add(_stats_name(feature))
     return empty
+
+
+def _common_stats(feature):
+    kind = feature.WhichOneof("stats")
+    return getattr(feature, kind).common_stats if kind else None
+
+
+def _missing(stats, column: str) -> int:
+    """In how many rows the column's cell is empty."""
+    for feature in stats.datasets[0].features:
+        if _stats_name(feature) == column and _common_stats(feature) is not None:
+            return int(_common_stats(feature).num_missing)
+    return 0
 
 
 def text_features(schema: schema_pb2.Schema) -> List[str]:

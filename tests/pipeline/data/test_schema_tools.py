@@ -12,7 +12,7 @@ from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
 
 from pipeline.config import ConfigError
-from pipeline.data import schema_tools
+from pipeline.data import dialect, schema_tools
 from tests.conftest import write_csv
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -219,3 +219,29 @@ def test_files_with_different_headers_are_named(tmp_path):
     assert str(error.value).startswith(
         f"{tmp_path / 'data' / 'b.csv'}: its header differs from {tmp_path / 'data' / 'a.csv'}'s "
         "(it lacks ['color'] and it has ['colour'] instead)")
+
+
+def test_a_column_of_numbers_with_na_placeholders_is_named_with_the_command_that_empties_them(tmp_path):
+    # 'N/A' and '?' make TFDV type the column BYTES: a category of 40 numbers, silently.
+    hours = [str(20 + i % 40) if i % 25 else ("N/A" if i % 50 else "?") for i in range(200)]
+    rows = [(h, "north" if i % 2 else "south", str(i % 2)) for i, h in enumerate(hours)]
+    schema, _ = _infer(tmp_path, ["hours", "shop", "y"], rows, "y")
+    assert _feature(schema, "hours").type == schema_pb2.BYTES
+    data = str(tmp_path / "data")
+    note = schema_tools.placeholder_note(data, schema, "y")
+    assert note.startswith("column 'hours' holds numbers but for '?' (4 rows), 'N/A' (4 rows), so it is "
+                           "typed BYTES: a category, not a number.")
+    command = f"python -m pipeline convert-csv --input {data} --output {data}_comma --delimiter ',' --na-values '?,N/A'"
+    assert note.endswith(command)
+    # The command's copy gives a number.
+    dialect.convert(data, data + "_comma", ",", ".", ["?", "N/A"])
+    again = schema_tools.infer_schema(data + "_comma", str(tmp_path / "again.pbtxt"), "y")[0]
+    assert _feature(again, "hours").type == schema_pb2.INT
+    assert schema_tools.placeholder_note(data + "_comma", again, "y") == ""
+
+
+def test_a_label_empty_in_some_rows_is_said_at_once(tmp_path):
+    rows = [(f"{i % 7}.5", "" if i % 20 == 3 else str(i % 2)) for i in range(100)]
+    _, line = _infer(tmp_path, ["size", "sold"], rows, "sold")
+    assert line.endswith("Its cell is empty in 5 of 100 rows, which `run` refuses (a row needs its label "
+                         "to learn from): fill them, or move those rows out of the data.")
