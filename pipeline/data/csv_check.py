@@ -187,6 +187,15 @@ def _header_problems(path: str, header: Sequence[str], types: dict, label: str) 
     return problems
 
 
+def _not_csv(data_root: str) -> List[str]:
+    """The entries of a data root without span folders that are not .csv files (hidden ones too:
+    CsvExampleGen's glob matches them)."""
+    if span_folders(data_root):
+        return []
+    return sorted(name for name in os.listdir(data_root)
+                  if not (name.lower().endswith(".csv") and os.path.isfile(os.path.join(data_root, name))))
+
+
 def _header(path: str) -> List[str]:
     with open(path, newline="", encoding="utf-8", errors="replace") as f:
         return next(csv.reader(f), [])
@@ -222,6 +231,12 @@ def check_data(data_root: str, schema: schema_pb2.Schema, label: str,
     the features the model reads (one with no value in any row is refused).
     """
     files = files_to_ingest(data_root)
+    others = _not_csv(data_root)
+    if others:
+        raise DataError(
+            f"{data_root} holds {others[:10]} beside its CSV files. TFX 1.15's CsvExampleGen reads "
+            "every file of the data root as CSV (its input pattern is '*'), so move those out of the "
+            "folder, or put the CSV files in a folder of their own and point --data-root at it.")
     total, filled = 0, set()
     first_header = None
     for path in files:

@@ -145,3 +145,20 @@ def test_a_header_difference_is_said_in_columns():
     message = csv_check.different_header_message("b.csv", ["x", "colour", "y"], "a.csv", ["x", "color", "y"])
     assert message.startswith("b.csv: its header differs from a.csv's (it lacks ['color'] and it has "
                               "['colour'] instead)")
+
+
+@pytest.mark.parametrize("other", ["README.txt", ".DS_Store", "old/"])
+def test_a_file_that_is_not_csv_beside_the_data_is_refused_by_name(tmp_path, other):
+    # CsvExampleGen's pattern is '*': it read README.txt as CSV and stopped on "different header".
+    (tmp_path / "data.csv").write_text(GOOD)
+    (tmp_path / other.rstrip("/")).mkdir() if other.endswith("/") else (tmp_path / other).write_text("notes\n")
+    with pytest.raises(DataError) as error:
+        csv_check.check_data(str(tmp_path), SCHEMA, "tipped")
+    assert str(error.value).startswith(f"{tmp_path} holds ['{other.rstrip('/')}'] beside its CSV files")
+
+
+def test_files_beside_span_folders_are_not_read(tmp_path):
+    (tmp_path / "span-1").mkdir()
+    (tmp_path / "span-1" / "data.csv").write_text(GOOD)
+    (tmp_path / "README.txt").write_text("notes\n")
+    assert csv_check.check_data(str(tmp_path), SCHEMA, "tipped") == 2
