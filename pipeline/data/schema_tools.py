@@ -90,7 +90,10 @@ def infer_schema(data_root: str, output: str, label: Optional[str] = None,
     ranges = _int_ranges(stats)
     decision = None
     if label is not None:
-        task, decision = _label_task(schema, label, ranges.get(label), task)
+        label_type = next(f.type for f in schema.feature if f.name == label)
+        whole = (_whole_number_values(data_root, label, delimiter, decimal)
+                 if label_type == schema_pb2.FLOAT else None)
+        task, decision = _label_task(schema, label, ranges.get(label), task, whole)
         unlabelled = _missing(stats, label)
         if unlabelled:
             decision += (f" Its cell is empty in {unlabelled} of {stats.datasets[0].num_examples} rows, "
@@ -129,10 +132,17 @@ def infer_schema(data_root: str, output: str, label: Optional[str] = None,
     return schema, decision
 
 
-def _label_task(schema: schema_pb2.Schema, label: str, lo_hi, task: Optional[str]):
-    """(task, the one line that says it, why, and how to change it)."""
+def _label_task(schema: schema_pb2.Schema, label: str, lo_hi, task: Optional[str], whole=None):
+    """(task, the one line that says it, why, and how to change it). `whole`: a FLOAT label's
+    values when every one is a whole number (1.0), as pandas writes an integer column with gaps."""
     feature = next(f for f in schema.feature if f.name == label)
     kind = schema_pb2.FeatureType.Name(feature.type)
+    as_decimals = ""
+    if whole:
+        shown = ", ".join(f"{v:g}" for v in whole[:5]) + (", …" if len(whole) > 5 else "")
+        as_decimals = (f" Its values ({shown}) are whole numbers written as decimals ('1.0'): if they "
+                       "are classes, write them as 0..N-1 without the '.0' (or as strings) in the CSV "
+                       "and rerun infer-schema.")
     if task is None:
         if feature.type == schema_pb2.BYTES:
             task, why = CLASSIFICATION, "its values are strings"
@@ -162,7 +172,7 @@ def _label_task(schema: schema_pb2.Schema, label: str, lo_hi, task: Optional[str
         if task == CLASSIFICATION and feature.type == schema_pb2.FLOAT:
             raise ConfigError(f"--task classification: label {label!r} holds decimal numbers, not "
                               "classes; use --task regression, or map its values to classes 0..N-1 "
-                              "(or to strings) in the CSV")
+                              "(or to strings) in the CSV" + ("." + as_decimals if whole else ""))
     other = REGRESSION if task == CLASSIFICATION else CLASSIFICATION
     if task == REGRESSION:
         how = ("the schema gives it no categorical domain" if kind == "INT" else f"type {kind}")
@@ -170,8 +180,34 @@ def _label_task(schema: schema_pb2.Schema, label: str, lo_hi, task: Optional[str
         how = ("its string_domain lists the classes" if kind == "BYTES"
                else "int_domain { min max is_categorical: true } lists the classes")
     line = (f"label {label!r}: {task} ({why}; {how}). To change it, rerun with --task {other}"
-            + (" or edit the label's domain in the schema" if kind != "FLOAT" else "") + ".")
+            + (" or edit the label's domain in the schema" if kind != "FLOAT" else "") + "."
+            + (as_decimals if task == REGRESSION else ""))
     return task, line
+
+
+def _whole_number_values(data_root: str, label: str, delimiter: str = ",", decimal: str = ".",
+                         most: int = MAX_CLASSES_GUESSED) -> Optional[List[float]]:
+    """The label's distinct values when every one is a whole number and there are at most `most`."""
+    values = set()
+    for name in sorted(os.listdir(data_root)):
+        if not name.lower().endswith(".csv"):
+            continue
+        with open(os.path.join(data_root, name), newline="", encoding="utf-8-sig", errors="replace") as f:
+            rows = csv.DictReader(f, delimiter=delimiter)
+            for row in rows:
+                cell = (row.get(label) or "").strip().replace(decimal, ".")
+                if not cell:
+                    continue
+                try:
+                    value = float(cell)
+                except ValueError:
+                    return None
+                if not value.is_integer():
+                    return None
+                values.add(value)
+                if len(values) > most:
+                    return None
+    return sorted(values) or None
 
 
 def _check_dialect(data_root: str, delimiter: str) -> None:

@@ -245,3 +245,18 @@ def test_a_label_empty_in_some_rows_is_said_at_once(tmp_path):
     _, line = _infer(tmp_path, ["size", "sold"], rows, "sold")
     assert line.endswith("Its cell is empty in 5 of 100 rows, which `run` refuses (a row needs its label "
                          "to learn from): fill them, or move those rows out of the data.")
+
+
+def test_a_label_of_whole_numbers_written_as_decimals_is_said_with_the_fix(tmp_path):
+    # pandas writes an integer column with gaps as 1.0/0.0: TFDV types it FLOAT, a number to predict.
+    rows = [(f"{i % 7}.5", f"{i % 2}.0") for i in range(60)]
+    _, line = _infer(tmp_path, ["size", "survived"], rows, "survived")
+    assert line.startswith("label 'survived': regression (its values are decimal numbers")
+    assert line.endswith("Its values (0, 1) are whole numbers written as decimals ('1.0'): if they are "
+                         "classes, write them as 0..N-1 without the '.0' (or as strings) in the CSV and "
+                         "rerun infer-schema.")
+    with pytest.raises(ConfigError, match=r"Its values \(0, 1\) are whole numbers written as decimals"):
+        _infer(tmp_path, ["size", "survived"], rows, "survived", task="classification")
+    # A measured number gets no such advice.
+    rows = [(f"{i % 7}.5", f"{i % 9}.25") for i in range(60)]
+    assert "written as decimals" not in _infer(tmp_path, ["size", "weight"], rows, "weight")[1]
