@@ -20,8 +20,8 @@ from pipeline.cli.options import DEFAULTS, one_char
 @click.option("--output", type=click.Path(), required=True, help="Schema file to write (text proto).")
 @click.option("--label", default=None, help="Label column: its task (and classes) are written into the schema.")
 @click.option("--task", type=click.Choice(["classification", "regression"]), default=None,
-              help="The label's task; without it, guessed: strings, or whole numbers with at most 20 "
-                   "distinct values, are classes; other numbers are regression.")
+              help="The label's task; without it, guessed: strings, or whole numbers from 0 with at most "
+                   "20 distinct values, are classes; other numbers are regression.")
 @click.option("--output-dir", type=click.Path(), default=DEFAULTS.output_dir, show_default=True,
               help="Its TensorFlow / Beam / TFDV log goes to OUTPUT_DIR/logs/infer-schema-<time>.log.")
 @click.option("--verbose", is_flag=True, help="Show TensorFlow, Beam and TFDV logs on the terminal "
@@ -50,6 +50,13 @@ def infer_schema(data_root, output, label, task, output_dir, verbose, delimiter,
                   "; no free-text feature found") + ".")
     if task_line:
         click.echo(task_line)
+    empty = schema_tools.deprecated_features(schema)
+    if empty:
+        click.echo(f"no value in any row, so kept out of the model (lifecycle_stage: DEPRECATED): "
+                   f"{', '.join(repr(name) for name in empty)}.")
+    note = schema_tools.placeholder_note(data_root, schema, label, delimiter, decimal)
+    if note:
+        click.echo(note)
     note = schema_tools.identifiers_note(schema, label)
     if note:
         click.echo(note)
@@ -74,10 +81,13 @@ def dialect_command(source: str, delimiter: str, decimal: str) -> str:
               help="The input's field separator (pandas' sep), e.g. ';'.")
 @click.option("--decimal", default=".", show_default=True, callback=lambda _c, _p, v: one_char("--decimal", v),
               help="The input's decimal mark (pandas' decimal), e.g. ','.")
-def convert_csv(input_path, output, delimiter, decimal) -> None:
+@click.option("--na-values", default="", help="Comma-separated cell values to write as empty cells, the "
+              "missing value the pipeline knows (pandas' na_values), e.g. 'N/A,?'.")
+def convert_csv(input_path, output, delimiter, decimal, na_values) -> None:
     """Write a comma-separated, '.'-decimal copy of a CSV export (what `run` reads)."""
     from pipeline.data import dialect
     if os.path.abspath(input_path) == os.path.abspath(output):
         fail("--output must differ from --input: the copy is written beside the original")
-    for path, rows in dialect.convert(input_path, output, delimiter, decimal):
+    missing = [v.strip() for v in na_values.split(",") if v.strip()] if na_values else []
+    for path, rows in dialect.convert(input_path, output, delimiter, decimal, missing):
         click.echo(f"wrote {path}: {rows} rows")

@@ -17,6 +17,7 @@ from pipeline.config import ConfigError, span_folders
 from pipeline.data import dialect
 
 MAX_REPORTED = 10
+BOM = "\ufeff"
 FIELD_LIMIT = 16 * 1024 * 1024
 csv.field_size_limit(FIELD_LIMIT)
 
@@ -56,6 +57,7 @@ def check_file(path: str, schema: schema_pb2.Schema, label: str,
         header = next(rows_of)
     except StopIteration:
         raise DataError(f"{path} is empty; remove it, or give it a header row and data rows") from None
+    example_gen_header(path, header)
     problems = _header_problems(path, header, types, label)
     if problems:
         _refuse_other_dialect(path)
@@ -66,8 +68,11 @@ def check_file(path: str, schema: schema_pb2.Schema, label: str,
     known = None if classes is None else {str(c) for c in classes}
     empty = set(header)  # columns without a value so far; no work once every column has one
     rows = 0
-    for rows, row in enumerate(rows_of, start=1):
+    for row in rows_of:
         line = reader.line_num
+        if not row:  # a blank line (often the file's last): CsvExampleGen skips it too
+            continue
+        rows += 1
         if len(row) != len(header):
             problems.append(f"{path}, line {line}: {len(row)} values for {len(header)} columns"
                             + (" (an unquoted comma in a value?)" if len(row) > len(header) else ""))
@@ -99,6 +104,39 @@ def check_file(path: str, schema: schema_pb2.Schema, label: str,
         raise DataError("the data does not fit the schema, so nothing ran:\n  " + "\n  ".join(problems)
                         + "\nFix the rows above, or move the file out of the data root.")
     return rows, set(header) - empty
+
+
+def example_gen_header(path: str, header: Sequence[str]) -> List[str]:
+    """`header` (the file's first row as the csv module reads it) when TFX 1.15's CsvExampleGen reads
+    the same column names, else a DataError that says why and how to fix it.
+
+    CsvExampleGen takes the first line split at every comma (tfx.utils.io_utils.
+    load_csv_column_names): a quoted name keeps its quotes, a byte-order mark stays in the first
+    name, a quoted comma splits a name. Its features would then not be the schema's.
+    """
+    with open(path, "rb") as f:
+        first = f.readline().decode("utf-8", errors="replace")
+    header = [name[len(BOM):] if i == 0 and name.startswith(BOM) else name for i, name in enumerate(header)]
+    if first.strip().split(",") == header:
+        return header
+    _refuse_other_dialect(path)
+    why = []
+    if first.startswith(BOM):
+        why.append("it starts with a byte-order mark (Excel's 'CSV UTF-8' writes one), which "
+                   "CsvExampleGen keeps in the first column's name")
+    if '"' in first:
+        why.append("its header quotes column names, and CsvExampleGen keeps the quotes in the names")
+    with_comma = [name for name in header if "," in name]
+    if with_comma:
+        raise DataError(
+            f"{path}: column name(s) {with_comma} hold a comma, which TFX 1.15's CsvExampleGen reads "
+            "as two columns (it splits the header line at every comma); rename them in the header "
+            "row, e.g. 'Price, EUR' to 'Price (EUR)'.")
+    raise DataError(
+        f"{path}: {'; '.join(why) or 'CsvExampleGen reads its header differently'}: it would name the "
+        f"columns {first.strip().split(',')[:8]}, not {list(header)[:8]}. Write a plain copy once "
+        "(no byte-order mark, names unquoted) and point --data-root at it:\n  "
+        + dialect.conversion_command(os.path.dirname(path) or ".", ",", "."))
 
 
 def _refuse_other_dialect(path: str) -> None:
@@ -149,6 +187,33 @@ def _header_problems(path: str, header: Sequence[str], types: dict, label: str) 
     return problems
 
 
+def _not_csv(data_root: str) -> List[str]:
+    """The entries of a data root without span folders that are not .csv files (hidden ones too:
+    CsvExampleGen's glob matches them)."""
+    if span_folders(data_root):
+        return []
+    return sorted(name for name in os.listdir(data_root)
+                  if not (name.lower().endswith(".csv") and os.path.isfile(os.path.join(data_root, name))))
+
+
+def _header(path: str) -> List[str]:
+    with open(path, newline="", encoding="utf-8", errors="replace") as f:
+        return next(csv.reader(f), [])
+
+
+def different_header_message(path: str, header: Sequence[str], first: str,
+                             first_header: Sequence[str]) -> str:
+    """Why `path`'s header is not `first`'s: CsvExampleGen reads one header for all the files."""
+    missing = [c for c in first_header if c not in header]
+    extra = [c for c in header if c not in first_header]
+    how = (f"it lacks {missing}" if missing else "") + (" and " if missing and extra else "") + \
+          (f"it has {extra} instead" if extra and missing else f"it adds {extra}" if extra else "")
+    return (f"{path}: its header differs from {first}'s ({how or 'same columns, another order'}); "
+            "every CSV file of the data root must have the same header row, columns in the same "
+            "order (TFX's CsvExampleGen reads them as one table). Fix the header, or move the file "
+            "out of the data root.")
+
+
 def _is_number(value: str, kind: int) -> bool:
     try:
         int(value) if kind == schema_pb2.INT else float(value)
@@ -166,9 +231,21 @@ def check_data(data_root: str, schema: schema_pb2.Schema, label: str,
     the features the model reads (one with no value in any row is refused).
     """
     files = files_to_ingest(data_root)
+    others = _not_csv(data_root)
+    if others:
+        raise DataError(
+            f"{data_root} holds {others[:10]} beside its CSV files. TFX 1.15's CsvExampleGen reads "
+            "every file of the data root as CSV (its input pattern is '*'), so move those out of the "
+            "folder, or put the CSV files in a folder of their own and point --data-root at it.")
     total, filled = 0, set()
+    first_header = None
     for path in files:
         rows, columns = check_file(path, schema, label, classes)
+        header = _header(path)
+        if first_header is None:
+            first_header = header
+        elif header != first_header:  # CsvExampleGen stops on it with a stack trace
+            raise DataError(different_header_message(path, header, files[0], first_header))
         total += rows
         filled |= columns
     empty = [name for name in (used or ()) if name not in filled]

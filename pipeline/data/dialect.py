@@ -13,7 +13,7 @@ import csv
 import os
 import re
 import shlex
-from typing import Iterator, List, Optional, Tuple
+from typing import Collection, Iterator, List, Optional, Tuple
 
 CANDIDATES = (",", ";", "\t", "|")
 
@@ -56,13 +56,40 @@ def describe(path: str, delimiter: str = ",") -> Optional[Tuple[str, str]]:
     return found, sniff_decimal(rows)
 
 
-def conversion_command(source: str, found: str, decimal: str) -> str:
+def conversion_command(source: str, found: str, decimal: str, na_values: Collection[str] = ()) -> str:
     """The command that writes a comma-separated copy of `source` (a file or a folder)."""
     stem = source.rstrip("/")
     target = (stem[:-4] + "_comma.csv") if stem.lower().endswith(".csv") else stem + "_comma"
     return ("python -m pipeline convert-csv --input " + shlex.quote(source) + " --output "
             + shlex.quote(target) + " --delimiter " + quoted(found)
-            + (" --decimal " + quoted(decimal) if decimal != "." else ""))
+            + (" --decimal " + quoted(decimal) if decimal != "." else "")
+            + (" --na-values " + shlex.quote(",".join(na_values)) if na_values else ""))
+
+
+def placeholders(path: str, columns: Collection[str], delimiter: str = ",", decimal: str = ".",
+                 limit: int = 5) -> dict:
+    """{column: {value: cells}} for each of `columns` whose cells are numbers but for a few values
+    (at most `limit` distinct ones, in at most a tenth of its filled cells) such as 'N/A' or '?'."""
+    number = _number(decimal)
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.reader(f, delimiter=delimiter)
+        header = next(reader, [])
+        index = {i: name for i, name in enumerate(header) if name in columns}
+        numbers = {i: 0 for i in index}
+        others = {i: {} for i in index}
+        for row in reader:
+            for i in list(others):
+                cell = row[i].strip() if i < len(row) else ""
+                if not cell:
+                    continue
+                if number.fullmatch(cell):
+                    numbers[i] += 1
+                else:
+                    others[i][cell] = others[i].get(cell, 0) + 1
+                    if len(others[i]) > limit:
+                        del others[i]
+    return {index[i]: found for i, found in others.items()
+            if found and numbers[i] and sum(found.values()) * 10 <= numbers[i] + sum(found.values())}
 
 
 def quoted(char: str) -> str:
@@ -77,33 +104,41 @@ def found_message(path: str, found: str, decimal: str) -> str:
             + (", and its numbers use ',' as the decimal mark" if decimal == "," else ""))
 
 
-def _numeric_columns(path: str, delimiter: str, decimal: str) -> List[bool]:
-    """Per column: every non-empty cell is a number written with `decimal`."""
+def _numeric_columns(path: str, delimiter: str, decimal: str, na_values=frozenset()) -> List[bool]:
+    """Per column: every non-empty cell (but the `na_values`) is a number written with `decimal`."""
     number = _number(decimal)
-    with open(path, newline="", encoding="utf-8") as f:
+    with open(path, newline="", encoding="utf-8-sig") as f:
         reader = csv.reader(f, delimiter=delimiter)
         header = next(reader, [])
         numeric = [True] * len(header)
         for row in reader:
             for i, cell in enumerate(row[:len(header)]):
-                if numeric[i] and cell.strip() and not number.fullmatch(cell.strip()):
+                if numeric[i] and cell.strip() and cell.strip() not in na_values \
+                        and not number.fullmatch(cell.strip()):
                     numeric[i] = False
     return numeric
 
 
-def _converted_rows(path: str, delimiter: str, decimal: str) -> Iterator[List[str]]:
-    numeric = _numeric_columns(path, delimiter, decimal) if decimal != "." else []
-    with open(path, newline="", encoding="utf-8") as f:
+def _converted_rows(path: str, delimiter: str, decimal: str, na_values=frozenset()) -> Iterator[List[str]]:
+    numeric = _numeric_columns(path, delimiter, decimal, na_values) if decimal != "." else []
+    with open(path, newline="", encoding="utf-8-sig") as f:
         for number, row in enumerate(csv.reader(f, delimiter=delimiter)):
+            if not row:  # a blank line: no row (CsvExampleGen skips it too)
+                continue
+            if number and na_values:
+                row = ["" if c.strip() in na_values else c for c in row]
             if number and numeric:
                 row = [c.strip().replace(decimal, ".") if i < len(numeric) and numeric[i] and c.strip() else c
                        for i, c in enumerate(row)]
             yield row
 
 
-def convert_file(source: str, target: str, delimiter: str, decimal: str = ".") -> int:
+def convert_file(source: str, target: str, delimiter: str, decimal: str = ".",
+                 na_values: Collection[str] = ()) -> int:
     """Writes `source` (fields separated by `delimiter`, numbers with `decimal`) as a comma-separated,
-    '.'-decimal CSV at `target` (atomically); returns the number of data rows.
+    '.'-decimal CSV at `target` (atomically); returns the number of data rows. A data cell that is
+    one of `na_values` (pandas' name: 'N/A', '?') is written empty, the missing value CsvExampleGen
+    knows.
 
     A column is converted only when every non-empty cell is a number with that decimal mark, so
     text such as '1,5 kg' or 'Paris, France' keeps its commas (quoted as CSV needs).
@@ -114,7 +149,7 @@ def convert_file(source: str, target: str, delimiter: str, decimal: str = ".") -
     try:
         with open(partial, "w", newline="", encoding="utf-8") as out:
             writer = csv.writer(out)
-            for rows, row in enumerate(_converted_rows(source, delimiter, decimal)):
+            for rows, row in enumerate(_converted_rows(source, delimiter, decimal, frozenset(na_values))):
                 writer.writerow(row)
     except BaseException:
         if os.path.exists(partial):
@@ -124,10 +159,11 @@ def convert_file(source: str, target: str, delimiter: str, decimal: str = ".") -
     return max(rows, 0)
 
 
-def convert(source: str, target: str, delimiter: str, decimal: str = ".") -> List[Tuple[str, int]]:
+def convert(source: str, target: str, delimiter: str, decimal: str = ".",
+            na_values: Collection[str] = ()) -> List[Tuple[str, int]]:
     """`convert_file` for a file, or for every .csv file of a folder into the folder `target`."""
     if os.path.isdir(source):
         files = sorted(f for f in os.listdir(source) if f.lower().endswith(".csv"))
         return [(os.path.join(target, f), convert_file(os.path.join(source, f), os.path.join(target, f),
-                                                        delimiter, decimal)) for f in files]
-    return [(target, convert_file(source, target, delimiter, decimal))]
+                                                        delimiter, decimal, na_values)) for f in files]
+    return [(target, convert_file(source, target, delimiter, decimal, na_values))]

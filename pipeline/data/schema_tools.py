@@ -1,6 +1,7 @@
 """`infer-schema`: a first schema for a CSV folder, to review, edit and check in."""
 from __future__ import annotations
 
+import csv
 import os
 import tempfile
 import time
@@ -52,7 +53,9 @@ def infer_schema(data_root: str, output: str, label: Optional[str] = None,
 
     Returns the schema and one line saying the label's task, why, and how to change it (None
     without a label). The task is `task` when given, else guessed: a BYTES label, or an INT one
-    with at most MAX_CLASSES_GUESSED distinct values, is classification; otherwise regression.
+    from 0 with at most MAX_CLASSES_GUESSED distinct values (or one of two values, which is
+    refused with the fix when not 0/1), is classification; otherwise regression (a score from 1
+    to 5 too: classes must be 0..N-1).
     `delimiter` and `decimal` read a CSV of another dialect (pandas' option names).
 
     Free-text string columns get TFDV's own `natural_language_domain {}` (from its semantic
@@ -77,13 +80,25 @@ def infer_schema(data_root: str, output: str, label: Optional[str] = None,
         raise ConfigError(f"--label {label!r} is not a column of the data (columns: {names})")
     if task is not None and task not in TASKS:
         raise ConfigError(f"--task {task!r}: use one of {', '.join(TASKS)}")
+    empty = _empty_columns(stats)
+    if label in empty:
+        raise ConfigError(f"--label {label!r}: the column has no value in any row of {data_root}; "
+                          "check --label or the export that wrote the data")
     _keep_as_categories(stats, label)
     schema = tfdv.infer_schema(stats, infer_feature_shape=False,
                                max_string_domain_size=MAX_STRING_DOMAIN_SIZE)
     ranges = _int_ranges(stats)
     decision = None
     if label is not None:
-        task, decision = _label_task(schema, label, ranges.get(label), task)
+        label_type = next(f.type for f in schema.feature if f.name == label)
+        whole = (_whole_number_values(data_root, label, delimiter, decimal)
+                 if label_type == schema_pb2.FLOAT else None)
+        task, decision = _label_task(schema, label, ranges.get(label), task, whole)
+        unlabelled = _missing(stats, label)
+        if unlabelled:
+            decision += (f" Its cell is empty in {unlabelled} of {stats.datasets[0].num_examples} rows, "
+                         "which `run` refuses (a row needs its label to learn from): fill them, or "
+                         "move those rows out of the data.")
     for feature in schema.feature:
         # CsvExampleGen writes an empty cell as a feature with no value; a value_count
         # of min 1 would flag every such cell as an anomaly.
@@ -102,6 +117,9 @@ def infer_schema(data_root: str, output: str, label: Optional[str] = None,
                 # tomorrow's data are learned, not flagged.
                 feature.int_domain.is_categorical = True
     _drop_text_vocabularies(schema)
+    for feature in schema.feature:
+        if feature.name in empty:  # `run` refuses a model feature that no row fills
+            feature.lifecycle_stage = schema_pb2.DEPRECATED
     if label is not None:
         _set_label_domain(schema, label, task)
     thresholds.add_drift_comparators(schema)
@@ -114,16 +132,32 @@ def infer_schema(data_root: str, output: str, label: Optional[str] = None,
     return schema, decision
 
 
-def _label_task(schema: schema_pb2.Schema, label: str, lo_hi, task: Optional[str]):
-    """(task, the one line that says it, why, and how to change it)."""
+def _label_task(schema: schema_pb2.Schema, label: str, lo_hi, task: Optional[str], whole=None):
+    """(task, the one line that says it, why, and how to change it). `whole`: a FLOAT label's
+    values when every one is a whole number (1.0), as pandas writes an integer column with gaps."""
     feature = next(f for f in schema.feature if f.name == label)
     kind = schema_pb2.FeatureType.Name(feature.type)
+    as_decimals = ""
+    if whole:
+        shown = ", ".join(f"{v:g}" for v in whole[:5]) + (", …" if len(whole) > 5 else "")
+        as_decimals = (f" Its values ({shown}) are whole numbers written as decimals ('1.0'): if they "
+                       "are classes, write them as 0..N-1 without the '.0' (or as strings) in the CSV "
+                       "and rerun infer-schema.")
     if task is None:
         if feature.type == schema_pb2.BYTES:
             task, why = CLASSIFICATION, "its values are strings"
-        elif feature.type == schema_pb2.INT and lo_hi is not None and lo_hi[2] <= MAX_CLASSES_GUESSED:
+        elif (feature.type == schema_pb2.INT and lo_hi is not None and lo_hi[2] <= MAX_CLASSES_GUESSED
+              and (lo_hi[0] == 0 or lo_hi[2] <= 2)):
+            # Two values other than 0 and 1 (1/2, -1/0) are still classes, refused below with the fix.
             task, why = CLASSIFICATION, (f"whole numbers from {lo_hi[0]:g} to {lo_hi[1]:g}: at most "
                                          f"{MAX_CLASSES_GUESSED} distinct values")
+        elif feature.type == schema_pb2.INT and lo_hi is not None and lo_hi[2] <= MAX_CLASSES_GUESSED:
+            # A score such as a wine's quality 3..9: classes must be 0..N-1, so a number to predict.
+            task, why = REGRESSION, (f"whole numbers from {lo_hi[0]:g} to {lo_hi[1]:g}: a score, "
+                                     "not classes, which are numbered 0..N-1")
+            return task, (f"label {label!r}: {task} ({why}; the schema gives it no categorical "
+                          "domain). To predict classes instead, map its values to 0..N-1 (or to "
+                          "strings) in the CSV and rerun infer-schema.")
         elif feature.type == schema_pb2.INT:
             span = f" from {lo_hi[0]:g} to {lo_hi[1]:g}" if lo_hi is not None else ""
             task, why = REGRESSION, (f"whole numbers{span}: more than {MAX_CLASSES_GUESSED} "
@@ -138,7 +172,7 @@ def _label_task(schema: schema_pb2.Schema, label: str, lo_hi, task: Optional[str
         if task == CLASSIFICATION and feature.type == schema_pb2.FLOAT:
             raise ConfigError(f"--task classification: label {label!r} holds decimal numbers, not "
                               "classes; use --task regression, or map its values to classes 0..N-1 "
-                              "(or to strings) in the CSV")
+                              "(or to strings) in the CSV" + ("." + as_decimals if whole else ""))
     other = REGRESSION if task == CLASSIFICATION else CLASSIFICATION
     if task == REGRESSION:
         how = ("the schema gives it no categorical domain" if kind == "INT" else f"type {kind}")
@@ -146,8 +180,34 @@ def _label_task(schema: schema_pb2.Schema, label: str, lo_hi, task: Optional[str
         how = ("its string_domain lists the classes" if kind == "BYTES"
                else "int_domain { min max is_categorical: true } lists the classes")
     line = (f"label {label!r}: {task} ({why}; {how}). To change it, rerun with --task {other}"
-            + (" or edit the label's domain in the schema" if kind != "FLOAT" else "") + ".")
+            + (" or edit the label's domain in the schema" if kind != "FLOAT" else "") + "."
+            + (as_decimals if task == REGRESSION else ""))
     return task, line
+
+
+def _whole_number_values(data_root: str, label: str, delimiter: str = ",", decimal: str = ".",
+                         most: int = MAX_CLASSES_GUESSED) -> Optional[List[float]]:
+    """The label's distinct values when every one is a whole number and there are at most `most`."""
+    values = set()
+    for name in sorted(os.listdir(data_root)):
+        if not name.lower().endswith(".csv"):
+            continue
+        with open(os.path.join(data_root, name), newline="", encoding="utf-8-sig", errors="replace") as f:
+            rows = csv.DictReader(f, delimiter=delimiter)
+            for row in rows:
+                cell = (row.get(label) or "").strip().replace(decimal, ".")
+                if not cell:
+                    continue
+                try:
+                    value = float(cell)
+                except ValueError:
+                    return None
+                if not value.is_integer():
+                    return None
+                values.add(value)
+                if len(values) > most:
+                    return None
+    return sorted(values) or None
 
 
 def _check_dialect(data_root: str, delimiter: str) -> None:
@@ -164,14 +224,53 @@ def _statistics(tfdv, data_root: str, delimiter: str, decimal: str):
     """TFDV's statistics of the CSV files, read as `delimiter`/`decimal` say (via a comma-separated
     copy in a temporary folder when they are not ',' and '.'); a file of another dialect is refused
     with the options that read it."""
-    options = tfdv.StatsOptions(enable_semantic_domain_stats=True)
     if delimiter == "," and decimal == ".":
-        return tfdv.generate_statistics_from_csv(data_location=os.path.join(data_root, "*.csv"),
-                                                 stats_options=options)
+        return _csv_statistics(tfdv, data_root, data_root)
     with tempfile.TemporaryDirectory(prefix="infer-schema-") as copy:
         dialect.convert(data_root, copy, delimiter, decimal)
-        return tfdv.generate_statistics_from_csv(data_location=os.path.join(copy, "*.csv"),
-                                                 stats_options=options)
+        return _csv_statistics(tfdv, copy, data_root)
+
+
+def _csv_statistics(tfdv, folder: str, data_root: str):
+    """TFDV's statistics of the folder's CSV files, read as `run`'s CsvExampleGen reads them.
+
+    tfdv.generate_statistics_from_csv reads line by line, so a quoted value with a newline in it
+    (free text) broke it; this uses CsvExampleGen's own record reader, header rule and decoder.
+    A header CsvExampleGen would read otherwise (a byte-order mark, quoted names), or one that
+    differs between files, is refused as `run` refuses it (named as in `data_root`).
+    """
+    import apache_beam as beam
+    from tfx.components.example_gen.csv_example_gen.executor import _ReadCsvRecordsFromTextFile
+    from tensorflow_data_validation.coders import csv_decoder
+    from pipeline.data import csv_check
+
+    files = sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.lower().endswith(".csv"))
+    headers = []
+    for path in files:
+        shown = os.path.join(data_root, os.path.basename(path))
+        with open(path, newline="", encoding="utf-8", errors="replace") as f:
+            header = next(csv.reader(f), None)
+        if not header:
+            raise ConfigError(f"{shown} is empty; remove it, or give it a header row and data rows")
+        try:
+            headers.append(csv_check.example_gen_header(path, header))
+        except csv_check.DataError as exc:
+            raise ConfigError(str(exc).replace(folder, data_root)) from None
+        if headers[-1] != headers[0]:
+            raise ConfigError(csv_check.different_header_message(
+                shown, headers[-1], os.path.join(data_root, os.path.basename(files[0])), headers[0]))
+    options = tfdv.StatsOptions(enable_semantic_domain_stats=True)
+    with tempfile.TemporaryDirectory(prefix="infer-schema-stats-") as out:
+        output = os.path.join(out, "stats.tfrecord")
+        with beam.Pipeline() as pipeline:
+            _ = (pipeline
+                 | "Files" >> beam.Create(files)
+                 | "Records" >> beam.ParDo(_ReadCsvRecordsFromTextFile())  # quoted newlines kept
+                 | "Decode" >> csv_decoder.DecodeCSV(column_names=headers[0], delimiter=",",
+                                                     skip_blank_lines=True)
+                 | "Statistics" >> tfdv.GenerateStatistics(options)
+                 | "Write" >> tfdv.WriteStatisticsToTFRecord(output))
+        return tfdv.load_statistics(output)
 
 
 def identifiers_note(schema: schema_pb2.Schema, label: Optional[str] = None) -> str:
@@ -182,6 +281,61 @@ def identifiers_note(schema: schema_pb2.Schema, label: Optional[str] = None) -> 
         return ""
     return ("features keep the CSV's names; the model's inputs use identifiers derived from them: "
             + ", ".join(renamed) + ".")
+
+
+def placeholder_note(data_root: str, schema: schema_pb2.Schema, label: Optional[str] = None,
+                     delimiter: str = ",", decimal: str = ".") -> str:
+    """One line per string column that holds numbers but for a few values such as 'N/A' or '?'
+    (typed BYTES for them, so a category), with the command that writes them as empty cells."""
+    columns = [f.name for f in schema.feature if f.type == schema_pb2.BYTES and f.name != label
+               and not f.HasField("natural_language_domain")]
+    if not columns:
+        return ""
+    found = {}
+    for name in sorted(os.listdir(data_root)):
+        if name.lower().endswith(".csv"):
+            for column, values in dialect.placeholders(os.path.join(data_root, name), columns,
+                                                       delimiter, decimal).items():
+                for value, cells in values.items():
+                    found.setdefault(column, {}).setdefault(value, 0)
+                    found[column][value] += cells
+    if not found:
+        return ""
+    lines = [f"column {column!r} holds numbers but for "
+             + ", ".join(f"{value!r} ({cells} rows)" for value, cells in sorted(values.items()))
+             + ", so it is typed BYTES: a category, not a number." for column, values in found.items()]
+    tokens = sorted({value for values in found.values() for value in values})
+    return "\n".join(lines) + (
+        "\nIf those values mean 'missing', write a copy with them as empty cells and infer the schema "
+        "from it:\n  " + dialect.conversion_command(data_root, delimiter, decimal, tokens))
+
+
+def deprecated_features(schema: schema_pb2.Schema) -> List[str]:
+    """The features kept out of the model (`lifecycle_stage: DEPRECATED`), in schema order."""
+    return [f.name for f in schema.feature if f.lifecycle_stage == schema_pb2.DEPRECATED]
+
+
+def _empty_columns(stats) -> set:
+    """The columns without a value in any row (every cell empty)."""
+    empty = set()
+    for feature in stats.datasets[0].features:
+        common = _common_stats(feature)
+        if common is not None and common.num_non_missing == 0:
+            empty.add(_stats_name(feature))
+    return empty
+
+
+def _common_stats(feature):
+    kind = feature.WhichOneof("stats")
+    return getattr(feature, kind).common_stats if kind else None
+
+
+def _missing(stats, column: str) -> int:
+    """In how many rows the column's cell is empty."""
+    for feature in stats.datasets[0].features:
+        if _stats_name(feature) == column and _common_stats(feature) is not None:
+            return int(_common_stats(feature).num_missing)
+    return 0
 
 
 def text_features(schema: schema_pb2.Schema) -> List[str]:

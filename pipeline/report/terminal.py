@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import collections
 import os
+import re
 import time
 from typing import Dict, List, Optional
 
@@ -132,4 +133,24 @@ def blessing_line(summary: metadata.RunSummary, most: int = 3, more: str = "see 
         return "blessed: no (see the Evaluator's validation result)"
     shown = "; ".join(c.describe() for c in failed[:most])
     rest = f"; and {len(failed) - most} more ({more})" if len(failed) > most else ""
-    return f"blessed: no: {shown}{rest}"
+    return f"blessed: no: {shown}{rest}{_imbalance_hint(summary.checks, failed)}"
+
+
+# From this majority-class rate on, accuracy says little: a model that ranks well (AUC) may still
+# never beat always answering the majority class by --min-lift.
+IMBALANCED = 0.9
+
+
+def _imbalance_hint(checks, failed) -> str:
+    """What to do when only the majority-class accuracy bound failed, on an imbalanced binary
+    label whose AUC bound passed."""
+    if len(failed) != 1 or (failed[0].metric, failed[0].kind, failed[0].slice) != ("accuracy", "value", "overall"):
+        return ""
+    rate = re.search(r"majority class .*: ([0-9.]+)", failed[0].baseline)
+    auc_passed = any(c.metric == "auc" and c.kind == "value" and c.slice == "overall" and c.passed
+                     for c in checks)
+    if rate is None or float(rate.group(1)) < IMBALANCED or not auc_passed:
+        return ""
+    return (f". The majority class is {float(rate.group(1)):.1%} of the eval split, so accuracy can "
+            "hardly beat always answering it, while the AUC passed; to bless on AUC alone, rerun "
+            "with --min-accuracy 0 (or lower --min-lift)")

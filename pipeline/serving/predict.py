@@ -81,7 +81,7 @@ def _rows(files: List[str], delimiter: str = ","
           ) -> Iterator[Tuple[str, int, Optional[dict], Optional[str]]]:
     """(file, line, row or None, reason it does not fit or None), one CSV row at a time."""
     for path in files:
-        with open(path, newline="", encoding="utf-8", errors="strict") as f:
+        with open(path, newline="", encoding="utf-8-sig", errors="strict") as f:
             reader = csv.DictReader(f, delimiter=delimiter)
             while True:
                 try:
@@ -127,7 +127,7 @@ def predict_csv(input_path: str, output: str, model_dir: str, delimiter: str = "
     features = load_model_features(model_dir)
     signature = load_signature(model_dir)
     files = _input_files(input_path)
-    with open(files[0], newline="", encoding="utf-8", errors="replace") as f:
+    with open(files[0], newline="", encoding="utf-8-sig", errors="replace") as f:
         header = next(csv.reader(f, delimiter=delimiter), [])
     _check_header(files[0], header, serving.features_read(model_dir, features), delimiter)
     out_columns = header + prediction_columns(features.label)
@@ -232,7 +232,7 @@ def predict_beam(input_path: str, output: str, model_dir: str, beam_args: List[s
     files = _input_files(input_path)
     headers = []
     for path in files:
-        with open(path, newline="", encoding="utf-8", errors="replace") as f:
+        with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
             headers.append(next(csv.reader(f, delimiter=delimiter), []))
     header = headers[0]
     different = [path for path, h in zip(files, headers) if h != header]

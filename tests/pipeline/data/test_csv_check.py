@@ -3,7 +3,7 @@ import pytest
 from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
 
-from pipeline.data import csv_check
+from pipeline.data import csv_check, dialect
 from pipeline.data.csv_check import DataError
 
 SCHEMA = text_format.Parse("""
@@ -100,3 +100,65 @@ def test_a_semicolon_export_with_decimal_commas_is_refused_with_what_was_found_a
            "as the decimal mark" in message
     assert f"python -m pipeline convert-csv --input {tmp_path} --output {tmp_path}_comma --delimiter ';' " \
            "--decimal ','" in message
+
+
+def test_a_blank_line_is_skipped_as_csv_example_gen_skips_it(tmp_path):
+    # Many editors and exports end a file with an empty line; CsvExampleGen reads no row from it.
+    assert _check(tmp_path, GOOD + "\n") == 2
+    assert _check(tmp_path, GOOD.replace("\n", "\r\n") + "\r\n") == 2
+
+
+@pytest.mark.parametrize("content, words", [
+    ("\ufefffare,hour,company,tipped\n7.5,3,Acme,1\n", "starts with a byte-order mark"),
+    ('"fare","hour","company","tipped"\n7.5,3,"Acme",1\n', "quotes column names"),
+])
+def test_a_header_csv_example_gen_would_name_otherwise_is_refused_with_the_copy_command(tmp_path, content, words):
+    # CsvExampleGen splits the header line at commas: '\ufefffare' and '"fare"' would be its features.
+    with pytest.raises(DataError) as error:
+        _check(tmp_path, content)
+    message = str(error.value)
+    assert words in message and str(tmp_path / "data.csv") in message
+    command = f"python -m pipeline convert-csv --input {tmp_path} --output {tmp_path}_comma --delimiter ','"
+    assert command in message
+    # The command's copy is what CsvExampleGen reads as the schema's names.
+    dialect.convert(str(tmp_path), f"{tmp_path}_comma", ",")
+    assert open(f"{tmp_path}_comma/data.csv", encoding="utf-8").readline() == "fare,hour,company,tipped\n"
+    assert csv_check.check_data(f"{tmp_path}_comma", SCHEMA, "tipped") == 1
+
+
+def test_a_column_name_with_a_comma_is_refused_with_the_rename(tmp_path):
+    with pytest.raises(DataError, match=r"column name\(s\) \['fare, EUR'\] hold a comma"):
+        _check(tmp_path, '"fare, EUR",hour,company,tipped\n7.5,3,Acme,1\n')
+
+
+def test_files_with_the_same_columns_in_another_order_are_refused_by_name(tmp_path):
+    # Each file has the schema's columns, but CsvExampleGen wants one header for all of them.
+    (tmp_path / "a.csv").write_text("fare,hour,company,tipped\n7.5,3,Acme,1\n")
+    (tmp_path / "b.csv").write_text("hour,fare,company,tipped\n3,7.5,Acme,1\n")
+    with pytest.raises(DataError) as error:
+        csv_check.check_data(str(tmp_path), SCHEMA, "tipped")
+    assert (f"{tmp_path / 'b.csv'}: its header differs from {tmp_path / 'a.csv'}'s (same columns, another "
+            "order)") in str(error.value)
+
+
+def test_a_header_difference_is_said_in_columns():
+    message = csv_check.different_header_message("b.csv", ["x", "colour", "y"], "a.csv", ["x", "color", "y"])
+    assert message.startswith("b.csv: its header differs from a.csv's (it lacks ['color'] and it has "
+                              "['colour'] instead)")
+
+
+@pytest.mark.parametrize("other", ["README.txt", ".DS_Store", "old/"])
+def test_a_file_that_is_not_csv_beside_the_data_is_refused_by_name(tmp_path, other):
+    # CsvExampleGen's pattern is '*': it read README.txt as CSV and stopped on "different header".
+    (tmp_path / "data.csv").write_text(GOOD)
+    (tmp_path / other.rstrip("/")).mkdir() if other.endswith("/") else (tmp_path / other).write_text("notes\n")
+    with pytest.raises(DataError) as error:
+        csv_check.check_data(str(tmp_path), SCHEMA, "tipped")
+    assert str(error.value).startswith(f"{tmp_path} holds ['{other.rstrip('/')}'] beside its CSV files")
+
+
+def test_files_beside_span_folders_are_not_read(tmp_path):
+    (tmp_path / "span-1").mkdir()
+    (tmp_path / "span-1" / "data.csv").write_text(GOOD)
+    (tmp_path / "README.txt").write_text("notes\n")
+    assert csv_check.check_data(str(tmp_path), SCHEMA, "tipped") == 2

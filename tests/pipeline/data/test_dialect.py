@@ -44,3 +44,29 @@ def test_the_copy_converts_only_columns_of_numbers_and_keeps_text_as_written(tmp
 def test_the_conversion_command_quotes_what_the_shell_needs():
     assert dialect.conversion_command("my data/", ";", ",") == (
         "python -m pipeline convert-csv --input 'my data/' --output 'my data_comma' --delimiter ';' --decimal ','")
+
+
+def test_the_copy_drops_a_byte_order_mark_quoted_names_and_blank_lines(tmp_path):
+    # What CsvExampleGen would misread (it splits the header line at commas) or has no row for.
+    (tmp_path / "in.csv").write_bytes('\ufeff"x","note"\r\n1.5,"a, b"\r\n\r\n'.encode("utf-8"))
+    assert dialect.convert(str(tmp_path / "in.csv"), str(tmp_path / "out.csv"), ",") == [
+        (str(tmp_path / "out.csv"), 1)]
+    assert (tmp_path / "out.csv").read_bytes() == b'x,note\r\n1.5,"a, b"\r\n'
+
+
+def test_the_copy_writes_the_na_values_as_empty_cells_and_then_converts_the_numbers(tmp_path):
+    (tmp_path / "in.csv").write_text("hours;kind\n12,5;N/A\n?;b\n 7 ;?\n", encoding="utf-8")
+    dialect.convert(str(tmp_path / "in.csv"), str(tmp_path / "out.csv"), ";", ",", ["N/A", "?"])
+    assert (tmp_path / "out.csv").read_bytes() == b"hours,kind\r\n12.5,\r\n,b\r\n7,\r\n"
+
+
+def test_placeholders_are_the_few_non_numbers_of_a_column_of_numbers(tmp_path):
+    rows = [str(i) for i in range(30)] + ["N/A", "?", "", "N/A"]
+    text = "hours,city,code\n" + "".join(f"{h},{'Paris' if i % 2 else 'Lyon'},{'A' if i % 3 else '?'}\n"
+                                         for i, h in enumerate(rows))
+    (tmp_path / "d.csv").write_text(text)
+    assert dialect.placeholders(str(tmp_path / "d.csv"), ["hours", "city", "code"]) == {
+        "hours": {"N/A": 2, "?": 1}}
+    # More than a tenth of the filled cells is data, not a placeholder.
+    (tmp_path / "d.csv").write_text("hours\n1\n2\nN/A\nN/A\n3\n")
+    assert dialect.placeholders(str(tmp_path / "d.csv"), ["hours"]) == {}

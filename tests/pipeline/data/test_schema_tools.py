@@ -11,7 +11,8 @@ import pytest
 from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
 
-from pipeline.data import schema_tools
+from pipeline.config import ConfigError
+from pipeline.data import dialect, schema_tools
 from tests.conftest import write_csv
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -138,3 +139,124 @@ def test_the_checked_in_sentiment_schema_marks_its_text_and_classes():
     assert _string_domain(schema, _feature(schema, "label")) == ["negative", "positive"]
     assert sorted(_string_domain(schema, _feature(schema, "source"))) == [
         "movie_review", "news_editorial", "product_review", "tweet"]
+
+
+def _infer(tmp_path, header, rows, label, **options):
+    write_csv(str(tmp_path / "data" / "d.csv"), header, [dict(zip(header, r)) for r in rows])
+    return schema_tools.infer_schema(str(tmp_path / "data"), str(tmp_path / "schema.pbtxt"), label,
+                                     **options)
+
+
+def test_a_whole_number_score_not_from_0_is_guessed_a_number_to_predict(tmp_path):
+    # A wine's quality 3..9: classes must be 0..N-1, so the guess must not be classes it then refuses.
+    rows = [(f"{8 + i % 13 * 0.3:.1f}", str(3 + i % 7)) for i in range(120)]
+    schema, line = _infer(tmp_path, ["alcohol", "quality"], rows, "quality")
+    written = text_format.Parse(open(tmp_path / "schema.pbtxt").read(), schema_pb2.Schema())
+    quality = _feature(written, "quality")
+    assert quality.type == schema_pb2.INT and not quality.HasField("int_domain"), quality
+    assert line.startswith("label 'quality': regression (whole numbers from 3 to 9: a score"), line
+    assert "map its values to 0..N-1" in line
+
+
+def test_two_classes_coded_other_than_0_and_1_are_refused_with_the_fix(tmp_path):
+    rows = [(f"{i % 11}", str(1 + i % 2)) for i in range(60)]
+    with pytest.raises(ConfigError, match=r"integer classes must be 0..N-1 \(found min 1\)"):
+        _infer(tmp_path, ["x", "good"], rows, "good")
+    assert not os.path.exists(tmp_path / "schema.pbtxt")
+
+
+def test_classes_from_0_are_still_guessed_classes(tmp_path):
+    rows = [(f"{i % 11}", str(i % 4)) for i in range(80)]
+    _, line = _infer(tmp_path, ["x", "grade"], rows, "grade")
+    grade = _feature(text_format.Parse(open(tmp_path / "schema.pbtxt").read(), schema_pb2.Schema()), "grade")
+    assert (grade.int_domain.min, grade.int_domain.max, grade.int_domain.is_categorical) == (0, 3, True)
+    assert line.startswith("label 'grade': classification"), line
+
+
+def test_a_column_empty_in_every_row_is_kept_out_of_the_model(tmp_path):
+    # `run` refuses a model feature that no row fills; the schema infer-schema writes must run.
+    rows = [(f"{i % 7}.5", "", "north" if i % 3 else "south", str(i % 2)) for i in range(60)]
+    schema, _ = _infer(tmp_path, ["size", "comment", "shop", "sold"], rows, "sold")
+    written = text_format.Parse(open(tmp_path / "schema.pbtxt").read(), schema_pb2.Schema())
+    stages = {f.name: f.lifecycle_stage for f in written.feature}
+    assert stages["comment"] == schema_pb2.DEPRECATED
+    assert [n for n, stage in stages.items() if stage == schema_pb2.DEPRECATED] == ["comment"]
+    assert schema_tools.deprecated_features(schema) == ["comment"]
+
+
+def test_a_label_empty_in_every_row_is_refused(tmp_path):
+    rows = [(f"{i % 7}.5", "") for i in range(30)]
+    with pytest.raises(ConfigError, match="'sold': the column has no value in any row"):
+        _infer(tmp_path, ["size", "sold"], rows, "sold")
+
+
+def test_quoted_newlines_are_read_as_run_reads_them(tmp_path):
+    # tfdv.generate_statistics_from_csv reads lines, and stopped here with "Columns do not match".
+    notes = ["plain", "has, a comma", 'has "quotes"', "line one\nline two", ""]
+    rows = [(f"{i % 9 * 0.5}", notes[i % 5], str(i % 2)) for i in range(100)]
+    _infer(tmp_path, ["x", "note", "y"], rows, "y")
+    written = text_format.Parse(open(tmp_path / "schema.pbtxt").read(), schema_pb2.Schema())
+    assert {f.name: f.type for f in written.feature} == {
+        "x": schema_pb2.FLOAT, "note": schema_pb2.BYTES, "y": schema_pb2.INT}
+    assert "line one\nline two" in _string_domain(written, _feature(written, "note"))
+
+
+def test_a_byte_order_mark_is_refused_with_the_copy_command(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "d.csv").write_text("\ufeffx,y\n1.5,0\n2.5,1\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as error:
+        schema_tools.infer_schema(str(tmp_path / "data"), str(tmp_path / "schema.pbtxt"), "y")
+    assert "starts with a byte-order mark" in str(error.value)
+    assert f"convert-csv --input {tmp_path / 'data'} --output {tmp_path / 'data'}_comma --delimiter ','" \
+        in str(error.value)
+
+
+def test_files_with_different_headers_are_named(tmp_path):
+    write_csv(str(tmp_path / "data" / "a.csv"), ["x", "color", "y"], [{"x": 1, "color": "red", "y": 0}])
+    write_csv(str(tmp_path / "data" / "b.csv"), ["x", "colour", "y"], [{"x": 1, "colour": "red", "y": 0}])
+    with pytest.raises(ConfigError) as error:
+        schema_tools.infer_schema(str(tmp_path / "data"), str(tmp_path / "schema.pbtxt"), "y")
+    assert str(error.value).startswith(
+        f"{tmp_path / 'data' / 'b.csv'}: its header differs from {tmp_path / 'data' / 'a.csv'}'s "
+        "(it lacks ['color'] and it has ['colour'] instead)")
+
+
+def test_a_column_of_numbers_with_na_placeholders_is_named_with_the_command_that_empties_them(tmp_path):
+    # 'N/A' and '?' make TFDV type the column BYTES: a category of 40 numbers, silently.
+    hours = [str(20 + i % 40) if i % 25 else ("N/A" if i % 50 else "?") for i in range(200)]
+    rows = [(h, "north" if i % 2 else "south", str(i % 2)) for i, h in enumerate(hours)]
+    schema, _ = _infer(tmp_path, ["hours", "shop", "y"], rows, "y")
+    assert _feature(schema, "hours").type == schema_pb2.BYTES
+    data = str(tmp_path / "data")
+    note = schema_tools.placeholder_note(data, schema, "y")
+    assert note.startswith("column 'hours' holds numbers but for '?' (4 rows), 'N/A' (4 rows), so it is "
+                           "typed BYTES: a category, not a number.")
+    command = f"python -m pipeline convert-csv --input {data} --output {data}_comma --delimiter ',' --na-values '?,N/A'"
+    assert note.endswith(command)
+    # The command's copy gives a number.
+    dialect.convert(data, data + "_comma", ",", ".", ["?", "N/A"])
+    again = schema_tools.infer_schema(data + "_comma", str(tmp_path / "again.pbtxt"), "y")[0]
+    assert _feature(again, "hours").type == schema_pb2.INT
+    assert schema_tools.placeholder_note(data + "_comma", again, "y") == ""
+
+
+def test_a_label_empty_in_some_rows_is_said_at_once(tmp_path):
+    rows = [(f"{i % 7}.5", "" if i % 20 == 3 else str(i % 2)) for i in range(100)]
+    _, line = _infer(tmp_path, ["size", "sold"], rows, "sold")
+    assert line.endswith("Its cell is empty in 5 of 100 rows, which `run` refuses (a row needs its label "
+                         "to learn from): fill them, or move those rows out of the data.")
+
+
+def test_a_label_of_whole_numbers_written_as_decimals_is_said_with_the_fix(tmp_path):
+    # pandas writes an integer column with gaps as 1.0/0.0: TFDV types it FLOAT, a number to predict.
+    rows = [(f"{i % 7}.5", f"{i % 2}.0") for i in range(60)]
+    _, line = _infer(tmp_path, ["size", "survived"], rows, "survived")
+    assert line.startswith("label 'survived': regression (its values are decimal numbers")
+    assert line.endswith("Its values (0, 1) are whole numbers written as decimals ('1.0'): if they are "
+                         "classes, write them as 0..N-1 without the '.0' (or as strings) in the CSV and "
+                         "rerun infer-schema.")
+    with pytest.raises(ConfigError, match=r"Its values \(0, 1\) are whole numbers written as decimals"):
+        _infer(tmp_path, ["size", "survived"], rows, "survived", task="classification")
+    # A measured number gets no such advice.
+    rows = [(f"{i % 7}.5", f"{i % 9}.25") for i in range(60)]
+    assert "written as decimals" not in _infer(tmp_path, ["size", "weight"], rows, "weight")[1]

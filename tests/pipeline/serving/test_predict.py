@@ -53,6 +53,22 @@ def test_predict_needs_the_models_features(tmp_path, model_dir):
     assert not os.path.exists(tmp_path / "o.csv")
 
 
+def test_a_byte_order_mark_is_not_part_of_the_first_column(tmp_path, model_dir):
+    # Excel's "CSV UTF-8" starts with one; the first column must still be found by its name.
+    columns, rows = read_taxi_rows(every=500)
+    plain = write_csv(str(tmp_path / "plain.csv"), columns, rows)
+    with open(plain, encoding="utf-8") as f:
+        (tmp_path / "in").mkdir()
+        (tmp_path / "in" / "bom.csv").write_text("\ufeff" + f.read(), encoding="utf-8")
+    predict.predict_csv(plain, str(tmp_path / "plain_scored.csv"), model_dir)
+    scored, rejected, _ = predict.predict_csv(str(tmp_path / "in"), str(tmp_path / "bom_scored.csv"), model_dir)
+    assert (scored, rejected) == (len(rows), 0)
+    assert (tmp_path / "bom_scored.csv").read_text() == (tmp_path / "plain_scored.csv").read_text()
+    predict.predict_beam(str(tmp_path / "in"), str(tmp_path / "beam_scored.csv"), model_dir,
+                         ["--runner=DirectRunner", "--direct_num_workers=1"])
+    assert (tmp_path / "beam_scored.csv").read_text().startswith(",".join(columns) + ",")
+
+
 def test_predict_through_beam_scores_like_the_streaming_path(tmp_path, model_dir):
     columns, rows = read_taxi_rows(every=200)
     source = write_csv(str(tmp_path / "in" / "trips.csv"), columns, rows)
