@@ -44,6 +44,14 @@ class ModelInput:
     name: str
     dtype: str                    # e.g. "string", "float32", "int64"
     shape: Tuple[Optional[int], ...]  # with the batch dimension first
+    # Class names of the layers that take this input directly (looking into nested models):
+    # only for the hints of a refusal, not part of what binds.
+    consumers: Tuple[str, ...] = dataclasses.field(default=(), compare=False)
+
+    @property
+    def takes_token_ids(self) -> bool:
+        """Whether the input goes straight into an Embedding (token ids, made outside the model)."""
+        return "Embedding" in self.consumers
 
     @property
     def is_string(self) -> bool:
@@ -143,9 +151,39 @@ def _shape(shape) -> str:
 
 
 def model_inputs(model) -> List[ModelInput]:
-    """The Keras model's inputs, in its own order."""
-    return [ModelInput(name, tensor.dtype.name, tuple(tensor.shape.as_list()))
+    """The Keras model's inputs, in its own order, each with the layers that take it."""
+    return [ModelInput(name, tensor.dtype.name, tuple(tensor.shape.as_list()), _consumers(model, tensor))
             for name, tensor in zip(model.input_names, model.inputs)]
+
+
+def _consumers(model, tensor, depth: int = 0) -> Tuple[str, ...]:
+    """Class names of `model`'s layers called on `tensor`; a nested model stands for the layers
+    that take its own inputs."""
+    import tensorflow as tf
+
+    found: List[str] = []
+    for layer in getattr(model, "layers", []):
+        for node in getattr(layer, "_inbound_nodes", []):
+            if any(t is tensor for t in tf.nest.flatten(getattr(node, "keras_inputs", []))):
+                if isinstance(layer, tf.keras.Model) and layer.inputs and depth < 4:
+                    found.extend(c for inner in layer.inputs for c in _consumers(layer, inner, depth + 1))
+                else:
+                    found.append(type(layer).__name__)
+    return tuple(dict.fromkeys(found))
+
+
+def _vectorized_outside(model_input: ModelInput, feature: str) -> Tuple[str, str]:
+    """(what, fix) for an input that takes token ids where the data has raw text: a model that
+    starts at its Embedding, its text turned into ids outside it (in a dataset.map)."""
+    return (f"input {model_input.name!r} ({model_input.dtype}, shape {_shape(model_input.shape)}) goes "
+            "straight into an Embedding, which takes token ids, but the pipeline feeds the model the "
+            f"raw column ({feature!r}: text), in training and in serving alike; text turned into ids "
+            "outside the model (a dataset.map(vectorize_text) before fit, as TensorFlow's \"Basic text "
+            "classification\" does) is not done here",
+            "put the TextVectorization layer you adapt in your function into the model, ahead of the "
+            "Embedding, as that tutorial's export model does: tf.keras.Sequential([tf.keras.Input("
+            "shape=(1,), dtype=tf.string), vectorize_layer, <your layers from the Embedding on>]); "
+            f"then bind that input to the text with --input-map INPUT={feature} if the run asks")
 
 
 def bind(inputs: Sequence[ModelInput], features: FeatureSet,
@@ -189,6 +227,9 @@ def bind(inputs: Sequence[ModelInput], features: FeatureSet,
             bound.append(InputBinding(model_input, tuple(names), RULE_STACKED))
         else:
             strings = [f.name for f in features.features if f.is_string]
+            texts = [f.name for f in features.features if f.kind.value == "text"]
+            if model_input.takes_token_ids and not model_input.is_string and texts:
+                raise BindingError(_explain(inputs, features, *_vectorized_outside(model_input, texts[0])))
             raise BindingError(_explain(
                 inputs, features,
                 f"the model has one input, {model_input.name!r}, and the schema has "
@@ -230,12 +271,19 @@ def _check_types(b: InputBinding, features: FeatureSet, inputs) -> None:
         feature = features.get(name)
         if feature.is_string != b.input.is_string:
             kind = "text" if feature.kind.value == "text" else ("string" if feature.is_string else "numeric")
+            if feature.is_string and b.input.takes_token_ids and kind == "text":
+                raise BindingError(_explain(inputs, features, *_vectorized_outside(b.input, name)))
+            fix = ("bind it to a feature of its type with --input-map, or change the input's dtype "
+                   f"(tf.keras.Input(..., dtype={'tf.string' if feature.is_string else 'tf.float32'}))")
+            if feature.is_string:  # the model may expect ids or numbers made outside it
+                fix += (", with the layer that turns the strings into numbers (StringLookup, "
+                        "TextVectorization, Hashing) inside the model after it: the pipeline feeds "
+                        "the raw column, so preprocessing done outside the model (a dataset.map) is "
+                        "not done here")
             raise BindingError(_explain(
                 inputs, features,
                 f"input {b.input.name!r} takes {b.input.dtype} values but is bound to the {kind} "
-                f"feature {name!r} ({b.rule})",
-                "bind it to a feature of its type with --input-map, or change the input's dtype "
-                f"(tf.keras.Input(..., dtype={'tf.string' if feature.is_string else 'tf.float32'}))"))
+                f"feature {name!r} ({b.rule})", fix))
     rank = len(b.input.shape)
     if rank > 2:
         raise BindingError(_explain(

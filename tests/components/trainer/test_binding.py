@@ -91,6 +91,45 @@ def test_a_string_feature_bound_to_a_numeric_input_or_the_reverse_is_refused():
         bind([inp("review", "int64")], ONE_TEXT)
 
 
+def _embedding_first():
+    """TensorFlow's "Basic text classification" model: it starts at the Embedding, its text
+    vectorized outside it (in a dataset.map) before fit."""
+    layers = tf.keras.layers
+    return tf.keras.Sequential([layers.Embedding(100, 4), layers.GlobalAveragePooling1D(), layers.Dense(1)])
+
+
+def test_model_inputs_knows_which_layers_take_each_input_also_inside_a_nested_model():
+    assert model_inputs(_embedding_first())[0].consumers == ("Embedding",)
+    words = tf.keras.Input(shape=(5,), dtype="int64", name="words")
+    stars = tf.keras.Input(shape=(1,), name="stars")
+    x = tf.keras.layers.concatenate([
+        tf.keras.layers.Flatten()(tf.keras.layers.Embedding(10, 2)(words)), tf.keras.layers.Dense(2)(stars)])
+    functional = tf.keras.Model([words, stars], tf.keras.layers.Dense(1)(x))
+    assert [(i.name, i.consumers) for i in model_inputs(functional)] == [
+        ("words", ("Embedding",)), ("stars", ("Dense",))]
+    nested = tf.keras.Sequential([tf.keras.Input(shape=(None,)), _embedding_first()])
+    assert model_inputs(nested)[0].consumers == ("Embedding",)
+
+
+@pytest.mark.parametrize("features, mapped", [(ONE_TEXT, False), (MIXED, False), (MIXED, True)])
+def test_a_model_fed_token_ids_made_outside_it_is_told_to_take_the_vectorizer_in(features, mapped):
+    inputs = model_inputs(_embedding_first())
+    with pytest.raises(BindingError) as error:
+        bind(inputs, features, {inputs[0].name: "review"} if mapped else {})
+    message = str(error.value)
+    assert "goes straight into an Embedding, which takes token ids" in message
+    assert "raw column ('review': text)" in message
+    assert "dtype=tf.string), vectorize_layer, <your layers from the Embedding on>])" in message
+
+
+def test_a_numeric_input_bound_to_strings_is_told_preprocessing_outside_the_model_is_not_done():
+    dense_first = tf.keras.Sequential([tf.keras.Input(shape=(1,)), tf.keras.layers.Dense(1)])
+    with pytest.raises(BindingError) as error:
+        bind(model_inputs(dense_first), MIXED, {model_inputs(dense_first)[0].name: "source"})
+    assert "preprocessing done outside the model (a dataset.map) is not done here" in str(error.value)
+    assert "Embedding" not in str(error.value)
+
+
 def test_one_feature_cannot_feed_two_inputs():
     with pytest.raises(BindingError, match=r"\['stars'\] would feed more than one input"):
         bind([inp("a"), inp("stars")], MIXED, {"a": "stars"})
