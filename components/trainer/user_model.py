@@ -287,7 +287,10 @@ def check_signature(function: Callable, spec: ModelSpec) -> None:
         raise UserModelError(
             f"--model {spec}: {spec.function}() requires {missing}, which the pipeline does not "
             f"provide. It passes, by keyword, those of {list(AVAILABLE_ARGUMENTS)} that the function "
-            "declares: rename the parameters, or give the others defaults")
+            "declares: rename the parameters, give the others defaults, or name a function that "
+            "makes them and calls this one"
+            + (notebook_lib.arguments_hint(notebook_code(spec), spec.function, missing)
+               if spec.is_notebook else ""))
 
 
 def call(function: Callable, spec: ModelSpec, **available) -> Any:
@@ -302,7 +305,9 @@ def call(function: Callable, spec: ModelSpec, **available) -> Any:
                              + user_traceback(exc) + _hint(exc, spec)) from None
 
 
-_ADAPT_ON_ALL = re.compile(r"\.adapt\(\s*train_dataset\s*[,)]")
+# `layer.adapt(train_dataset)`, or of a conversion of it (`np.array(train_dataset)`, as the
+# tutorials adapt on their DataFrame).
+_ADAPT_ON_ALL = re.compile(r"\.adapt\((?:\s*[\w.]+\()?\s*train_dataset\s*[,)]")
 
 
 def _hint(exc: BaseException, spec: Optional[ModelSpec] = None) -> str:
@@ -314,8 +319,8 @@ def _hint(exc: BaseException, spec: Optional[ModelSpec] = None) -> str:
                     "skips (it keeps imports, functions, classes and constants). Compute it inside "
                     "the function, e.g. from train_dataset, or pass it as a constant.")
     if any(_ADAPT_ON_ALL.search(frame.line or "") for frame in traceback.extract_tb(exc.__traceback__)):
-        return ("\nHint: train_dataset's elements are dicts (CSV column name -> (batch, 1) tensor), and a "
-                "preprocessing layer adapts on tensors: map it to what the layer takes, e.g. one column, "
+        return ("\nHint: train_dataset is a tf.data.Dataset, not a table: its elements are dicts (CSV "
+                "column name -> (batch, 1) tensor), and a preprocessing layer adapts on tensors: map it to what the layer takes, e.g. one column, "
                 "train_dataset.map(lambda x: x['COLUMN']), or numeric columns side by side, "
                 "train_dataset.map(lambda x: tf.concat([x[c] for c in COLUMNS], axis=1)).")
     if "TextVectorization" in text and "rank must be 1 or the last shape dimension must be 1" in text:

@@ -145,16 +145,19 @@ def test_a_tutorials_two_argument_map_over_train_dataset_gets_the_one_argument_f
     assert "map with one argument: train_dataset.map(lambda x: x[name])" in message
 
 
-def test_adapting_on_the_whole_train_dataset_shows_the_users_line_and_the_map_to_write(tmp_path):
-    """A preprocessing layer adapted on train_dataset itself (dicts of columns) fails inside
-    tf.function: TensorFlow's generated file and its own frames in the message are not shown."""
+@pytest.mark.parametrize("adapted_on", ["train_dataset", "np.array(train_dataset)"])
+def test_adapting_on_the_whole_train_dataset_shows_the_users_line_and_the_map_to_write(tmp_path, adapted_on):
+    """A preprocessing layer adapted on train_dataset itself (dicts of columns; inside tf.function:
+    TensorFlow's generated file and its own frames in the message are not shown), or on a numpy
+    array of it, as the tutorials adapt on np.array(train_features)."""
     import tensorflow as tf
-    path = _module(tmp_path, """\
+    path = _module(tmp_path, f"""\
+        import numpy as np
         import tensorflow as tf
 
         def build(train_dataset):
             normalizer = tf.keras.layers.Normalization(axis=-1)
-            normalizer.adapt(train_dataset)
+            normalizer.adapt({adapted_on})
             return normalizer
         """)
     spec = user_model.parse_spec("proto.py:build", search_path=str(tmp_path))
@@ -162,8 +165,8 @@ def test_adapting_on_the_whole_train_dataset_shows_the_users_line_and_the_map_to
     with pytest.raises(UserModelError) as error:
         user_model.call(user_model.load_function(spec), spec, train_dataset=columns)
     message = str(error.value)
-    assert f'File "{path}", line 5, in build' in message
-    assert "normalizer.adapt(train_dataset)" in message
+    assert f'File "{path}", line 6, in build' in message
+    assert f"normalizer.adapt({adapted_on})" in message
     assert "__autograph_generated_file" not in message and "site-packages" not in message
     assert "in user code" not in message  # TensorFlow's heading of a list of none of their frames
     assert "train_dataset.map(lambda x: tf.concat([x[c] for c in COLUMNS], axis=1))" in message
