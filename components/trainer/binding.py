@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from components.trainer.features import FeatureSet
@@ -238,12 +239,16 @@ def bind(inputs: Sequence[ModelInput], features: FeatureSet,
                 f"say it with --input-map {model_input.name}=FEATURE, or mark the features the "
                 "model does not use `lifecycle_stage: DEPRECATED` in the schema"))
     if unbound:
+        taken = {name for b in bound for name in b.features}
+        guesses = _guesses(unbound, features, taken)
+        flags = " ".join(f"--input-map {i.name}={guesses.get(i.name, 'FEATURE')}" for i in unbound)
         raise BindingError(_explain(
             inputs, features,
             f"no feature for the model input(s) {[i.name for i in unbound]}: not named after a "
             "feature (nor '<feature>_input'), and the model has more than one input",
-            "name the inputs after features (tf.keras.Input(name=FEATURE)) or add "
-            + " ".join(f"--input-map {i.name}=FEATURE" for i in unbound)))
+            "name the inputs after features (tf.keras.Input(name=FEATURE)) or add " + flags
+            + (" (the features named there are guessed from the inputs' names: check them)"
+               if guesses else "")))
 
     for b in bound:
         _check_types(b, features, inputs)
@@ -256,6 +261,26 @@ def bind(inputs: Sequence[ModelInput], features: FeatureSet,
     keys = tuple((f.name, f.key) for f in features.features)
     return Binding(tuple(_with_width(b) for b in bound), tuple(n for n in names if n not in used),
                    keys=tuple((n, k) for n, k in keys if n != k), keys_of_all=keys)
+
+
+def _guesses(unbound: Sequence[ModelInput], features: FeatureSet, taken) -> Dict[str, str]:
+    """For the --input-map fix only, never to bind: input -> the feature whose name is a whole part
+    of the input's (`age_feature`, `in_age`, `Age` -> age; the longest such name), when no other
+    input's guess or binding has it."""
+    def words(name: str) -> str:
+        return "_" + re.sub(r"[^0-9a-z]+", "_", name.lower()).strip("_") + "_"
+
+    guesses: Dict[str, str] = {}
+    for model_input in unbound:
+        matches = [(len(words(n)), f.name) for f in features.features for n in {f.name, f.key}
+                   if words(n) != "__" and words(n) in words(model_input.name)]
+        if matches:
+            best = max(matches)[0]
+            names = {name for length, name in matches if length == best}
+            if len(names) == 1:
+                guesses[model_input.name] = names.pop()
+    chosen = list(guesses.values())
+    return {i: f for i, f in guesses.items() if chosen.count(f) == 1 and f not in taken}
 
 
 def _with_width(b: InputBinding) -> InputBinding:
@@ -296,7 +321,8 @@ def _check_types(b: InputBinding, features: FeatureSet, inputs) -> None:
             inputs, features,
             f"input {b.input.name!r} has shape {_shape(b.input.shape)} but is fed "
             f"{len(b.features)} feature(s) {list(b.features)} ({b.rule})",
-            f"give the input shape=({len(b.features)},), or map it to one feature with --input-map"))
+            f"give the input shape=({len(b.features)},), or map it to one feature with "
+            f"--input-map {b.input.name}=FEATURE"))
 
 
 def _explain(inputs, features: FeatureSet, what: str, fix: str) -> str:

@@ -73,6 +73,29 @@ def test_unbound_inputs_of_a_multi_input_model_are_named():
     assert "--input-map words=FEATURE" in str(error.value)
 
 
+def test_the_input_map_fix_guesses_features_from_the_inputs_names_without_binding_them():
+    """The classic model_to_estimator trap: one Input per column, named unlike the columns."""
+    inputs = [inp("fare_feature"), inp("in_miles"), inp("Hour"), inp("extra")]
+    with pytest.raises(BindingError) as error:
+        bind(inputs, NUMERIC)
+    message = str(error.value)
+    assert ("--input-map fare_feature=fare --input-map in_miles=miles --input-map Hour=hour "
+            "--input-map extra=FEATURE (the features named there are guessed") in message
+    # Two inputs that both look like one feature: no guess for either.
+    with pytest.raises(BindingError) as error:
+        bind([inp("fare_a"), inp("fare_b")], NUMERIC)
+    assert "--input-map fare_a=FEATURE --input-map fare_b=FEATURE." in str(error.value)
+    # The longest name wins: 'trip_miles' over 'miles'.
+    trip = FeatureSet((Feature("miles", Kind.NUMERIC), Feature("trip_miles", Kind.NUMERIC)), LABEL)
+    with pytest.raises(BindingError, match="--input-map trip_miles_in=trip_miles --input-map x=FEATURE"):
+        bind([inp("trip_miles_in"), inp("x")], trip)
+
+
+def test_a_width_mismatch_names_the_input_to_map():
+    with pytest.raises(BindingError, match=r"--input-map normalization_input=FEATURE"):
+        bind([inp("normalization_input", shape=(None, 1))], NUMERIC)
+
+
 @pytest.mark.parametrize("input_map, words", [
     ({"nope": "review"}, "the model has no input 'nope'"),
     ({"input_1": "price"}, "'price' is not a model feature"),
