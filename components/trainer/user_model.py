@@ -156,6 +156,8 @@ def user_traceback(exc: BaseException, max_frames: int = 8, max_message_lines: i
         if frame.line:
             lines.append(f"    {frame.line.strip()}")
     message = _without_library_frames(str(exc).strip().splitlines()) or [""]
+    if message[0].startswith(f"{type(exc).__name__}: "):  # what was under "in user code:"
+        message[0] = message[0][len(type(exc).__name__) + 2:]
     if len(message) > max_message_lines:
         message = message[:max_message_lines] + ["  ..."]
     lines.append(f"{type(exc).__name__}: " + "\n  ".join(m for m in message if m.strip() or m == message[0]))
@@ -307,6 +309,7 @@ def call(function: Callable, spec: ModelSpec, **available) -> Any:
 
 # `layer.adapt(train_dataset)`, or of a conversion of it (`np.array(train_dataset)`, as the
 # tutorials adapt on their DataFrame).
+_FIT = re.compile(r"\.fit\(")
 _ADAPT_ON_ALL = re.compile(r"\.adapt\((?:\s*[\w.]+\()?\s*train_dataset\s*[,)]")
 
 
@@ -318,7 +321,13 @@ def _hint(exc: BaseException, spec: Optional[ModelSpec] = None) -> str:
             return (f"\nHint: {exc.name!r} is set by top-level code in cell {cell}, which the pipeline "
                     "skips (it keeps imports, functions, classes and constants). Compute it inside "
                     "the function, e.g. from train_dataset, or pass it as a constant.")
-    if any(_ADAPT_ON_ALL.search(frame.line or "") for frame in traceback.extract_tb(exc.__traceback__)):
+    frames = traceback.extract_tb(exc.__traceback__)
+    if any(_FIT.search(frame.line or "") for frame in frames if user_sources.is_users_file(frame.filename)):
+        return ("\nHint: the function should return the model compiled and untrained: the pipeline "
+                "trains it (model_to_estimator, train_and_evaluate on --train-steps), and "
+                "train_dataset has no label to fit on. Leave model.fit(...) out of the function "
+                "(a notebook can keep it in a top-level cell, which the pipeline skips).")
+    if any(_ADAPT_ON_ALL.search(frame.line or "") for frame in frames):
         return ("\nHint: train_dataset is a tf.data.Dataset, not a table: its elements are dicts (CSV "
                 "column name -> (batch, 1) tensor), and a preprocessing layer adapts on tensors: map it to what the layer takes, e.g. one column, "
                 "train_dataset.map(lambda x: x['COLUMN']), or numeric columns side by side, "

@@ -36,7 +36,8 @@ def check_model(model: Any, spec: ModelSpec) -> None:
             "loss are what the Estimator trains with")
     if not getattr(model, "_is_graph_network", False) and not isinstance(model, tf.keras.Sequential):
         raise UserModelError(
-            f"--model {spec}: {type(model).__name__} is a subclassed Keras model; model_to_estimator "
+            f"--model {spec}: {type(model).__name__} is a subclassed Keras model"
+            f"{_where_defined(type(model))}; model_to_estimator "
             "rebuilds a model from its layer graph, which a subclassed model does not have. Build it with "
             "tf.keras.Sequential or the functional API (tf.keras.Input ... tf.keras.Model(inputs, outputs))")
 

@@ -181,3 +181,25 @@ def test_library_frames_written_into_a_message_are_dropped_and_the_users_kept(tm
     assert user_model._without_library_frames(lines) == [
         "in user code:", "", f'    File "{mine}", line 9, in build  *', "        x = layer(x)",
         "    ValueError: bad shape"]
+
+
+def test_a_function_that_fits_the_model_itself_is_told_the_pipeline_trains_it(tmp_path):
+    import tensorflow as tf
+    path = _module(tmp_path, """\
+        import tensorflow as tf
+
+        def build(train_dataset):
+            inputs = tf.keras.Input(shape=(1,), name="age")
+            model = tf.keras.Model(inputs, tf.keras.layers.Dense(1)(inputs))
+            model.compile(optimizer="adam", loss="mse")
+            model.fit(train_dataset, epochs=1)
+            return model
+        """)
+    spec = user_model.parse_spec("proto.py:build", search_path=str(tmp_path))
+    columns = tf.data.Dataset.from_tensor_slices({"age": [[50.0], [30.0]]}).batch(2)
+    with pytest.raises(UserModelError) as error:
+        user_model.call(user_model.load_function(spec), spec, train_dataset=columns)
+    message = str(error.value)
+    assert f'File "{path}", line 7, in build' in message
+    assert "ValueError: ValueError" not in message and "site-packages" not in message
+    assert "Leave model.fit(...) out of the function" in message

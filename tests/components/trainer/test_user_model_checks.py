@@ -38,8 +38,9 @@ def test_a_subclassed_model_is_refused_with_the_reason():
             return self.dense(x)
 
     spec = user_model.ModelSpec("proto.py", "build", os.getcwd(), "0")
-    with pytest.raises(UserModelError, match="subclassed Keras model"):
+    with pytest.raises(UserModelError, match="subclassed Keras model") as error:
         user_model_checks.check_model(_compiled(Mine()), spec)
+    assert f'Mine is a subclassed Keras model (File "{__file__}", line 32);' in str(error.value)
 
 
 @pytest.mark.parametrize("units, classes, ok", [(1, 2, True), (2, 2, True), (3, 2, False),
