@@ -231,13 +231,19 @@ def bind(inputs: Sequence[ModelInput], features: FeatureSet,
             texts = [f.name for f in features.features if f.kind.value == "text"]
             if model_input.takes_token_ids and not model_input.is_string and texts:
                 raise BindingError(_explain(inputs, features, *_vectorized_outside(model_input, texts[0])))
+            # A guess for the fix only (never bound by it): a TextVectorization reads text.
+            text_guess = (len(texts) == 1 and model_input.is_string
+                          and "TextVectorization" in model_input.consumers)
             raise BindingError(_explain(
                 inputs, features,
                 f"the model has one input, {model_input.name!r}, and the schema has "
                 f"{len(names)} model features, not all numeric (strings: {strings}), so which one "
                 "feeds it is not clear",
-                f"say it with --input-map {model_input.name}=FEATURE, or mark the features the "
-                "model does not use `lifecycle_stage: DEPRECATED` in the schema"))
+                f"say it with --input-map {model_input.name}="
+                + (f"{texts[0]} (the schema's one text feature, as the input goes into a "
+                   "TextVectorization)" if text_guess else "FEATURE")
+                + ", or mark the features the model does not use `lifecycle_stage: DEPRECATED` in "
+                "the schema"))
     if unbound:
         taken = {name for b in bound for name in b.features}
         guesses = _guesses(unbound, features, taken)

@@ -91,6 +91,21 @@ def test_the_input_map_fix_guesses_features_from_the_inputs_names_without_bindin
         bind([inp("trip_miles_in"), inp("x")], trip)
 
 
+def test_a_single_string_input_into_a_text_vectorization_gets_the_text_feature_in_the_fix():
+    vectorizer = tf.keras.layers.TextVectorization(max_tokens=10, output_mode="multi_hot")
+    vectorizer.adapt(["a film", "a book"])
+    model = tf.keras.Sequential([tf.keras.Input(shape=(1,), dtype=tf.string), vectorizer, tf.keras.layers.Dense(1)])
+    name = model_inputs(model)[0].name
+    with pytest.raises(BindingError, match=rf"Fix: say it with --input-map {name}=review \(the schema's one "
+                                           "text feature, as the input goes into a TextVectorization\)"):
+        bind(model_inputs(model), MIXED)
+    # Any other string input: no guess.
+    lookup = tf.keras.Sequential([tf.keras.Input(shape=(1,), dtype=tf.string),
+                                  tf.keras.layers.StringLookup(vocabulary=["a"]), tf.keras.layers.Dense(1)])
+    with pytest.raises(BindingError, match=rf"--input-map {model_inputs(lookup)[0].name}=FEATURE, or mark"):
+        bind(model_inputs(lookup), MIXED)
+
+
 def test_a_width_mismatch_names_the_input_to_map():
     with pytest.raises(BindingError, match=r"--input-map normalization_input=FEATURE"):
         bind([inp("normalization_input", shape=(None, 1))], NUMERIC)
