@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from components.trainer.features import FeatureSet
@@ -44,6 +45,14 @@ class ModelInput:
     name: str
     dtype: str                    # e.g. "string", "float32", "int64"
     shape: Tuple[Optional[int], ...]  # with the batch dimension first
+    # Class names of the layers that take this input directly (looking into nested models):
+    # only for the hints of a refusal, not part of what binds.
+    consumers: Tuple[str, ...] = dataclasses.field(default=(), compare=False)
+
+    @property
+    def takes_token_ids(self) -> bool:
+        """Whether the input goes straight into an Embedding (token ids, made outside the model)."""
+        return "Embedding" in self.consumers
 
     @property
     def is_string(self) -> bool:
@@ -143,9 +152,39 @@ def _shape(shape) -> str:
 
 
 def model_inputs(model) -> List[ModelInput]:
-    """The Keras model's inputs, in its own order."""
-    return [ModelInput(name, tensor.dtype.name, tuple(tensor.shape.as_list()))
+    """The Keras model's inputs, in its own order, each with the layers that take it."""
+    return [ModelInput(name, tensor.dtype.name, tuple(tensor.shape.as_list()), _consumers(model, tensor))
             for name, tensor in zip(model.input_names, model.inputs)]
+
+
+def _consumers(model, tensor, depth: int = 0) -> Tuple[str, ...]:
+    """Class names of `model`'s layers called on `tensor`; a nested model stands for the layers
+    that take its own inputs."""
+    import tensorflow as tf
+
+    found: List[str] = []
+    for layer in getattr(model, "layers", []):
+        for node in getattr(layer, "_inbound_nodes", []):
+            if any(t is tensor for t in tf.nest.flatten(getattr(node, "keras_inputs", []))):
+                if isinstance(layer, tf.keras.Model) and layer.inputs and depth < 4:
+                    found.extend(c for inner in layer.inputs for c in _consumers(layer, inner, depth + 1))
+                else:
+                    found.append(type(layer).__name__)
+    return tuple(dict.fromkeys(found))
+
+
+def _vectorized_outside(model_input: ModelInput, feature: str) -> Tuple[str, str]:
+    """(what, fix) for an input that takes token ids where the data has raw text: a model that
+    starts at its Embedding, its text turned into ids outside it (in a dataset.map)."""
+    return (f"input {model_input.name!r} ({model_input.dtype}, shape {_shape(model_input.shape)}) goes "
+            "straight into an Embedding, which takes token ids, but the pipeline feeds the model the "
+            f"raw column ({feature!r}: text), in training and in serving alike; text turned into ids "
+            "outside the model (a dataset.map(vectorize_text) before fit, as TensorFlow's \"Basic text "
+            "classification\" does) is not done here",
+            "put the TextVectorization layer you adapt in your function into the model, ahead of the "
+            "Embedding, as that tutorial's export model does: tf.keras.Sequential([tf.keras.Input("
+            "shape=(1,), dtype=tf.string), vectorize_layer, <your layers from the Embedding on>]); "
+            f"then bind that input to the text with --input-map INPUT={feature} if the run asks")
 
 
 def bind(inputs: Sequence[ModelInput], features: FeatureSet,
@@ -189,20 +228,33 @@ def bind(inputs: Sequence[ModelInput], features: FeatureSet,
             bound.append(InputBinding(model_input, tuple(names), RULE_STACKED))
         else:
             strings = [f.name for f in features.features if f.is_string]
+            texts = [f.name for f in features.features if f.kind.value == "text"]
+            if model_input.takes_token_ids and not model_input.is_string and texts:
+                raise BindingError(_explain(inputs, features, *_vectorized_outside(model_input, texts[0])))
+            # A guess for the fix only (never bound by it): a TextVectorization reads text.
+            text_guess = (len(texts) == 1 and model_input.is_string
+                          and "TextVectorization" in model_input.consumers)
             raise BindingError(_explain(
                 inputs, features,
                 f"the model has one input, {model_input.name!r}, and the schema has "
                 f"{len(names)} model features, not all numeric (strings: {strings}), so which one "
                 "feeds it is not clear",
-                f"say it with --input-map {model_input.name}=FEATURE, or mark the features the "
-                "model does not use `lifecycle_stage: DEPRECATED` in the schema"))
+                f"say it with --input-map {model_input.name}="
+                + (f"{texts[0]} (the schema's one text feature, as the input goes into a "
+                   "TextVectorization)" if text_guess else "FEATURE")
+                + ", or mark the features the model does not use `lifecycle_stage: DEPRECATED` in "
+                "the schema"))
     if unbound:
+        taken = {name for b in bound for name in b.features}
+        guesses = _guesses(unbound, features, taken)
+        flags = " ".join(f"--input-map {i.name}={guesses.get(i.name, 'FEATURE')}" for i in unbound)
         raise BindingError(_explain(
             inputs, features,
             f"no feature for the model input(s) {[i.name for i in unbound]}: not named after a "
             "feature (nor '<feature>_input'), and the model has more than one input",
-            "name the inputs after features (tf.keras.Input(name=FEATURE)) or add "
-            + " ".join(f"--input-map {i.name}=FEATURE" for i in unbound)))
+            "name the inputs after features (tf.keras.Input(name=FEATURE)) or add " + flags
+            + (" (the features named there are guessed from the inputs' names: check them)"
+               if guesses else "")))
 
     for b in bound:
         _check_types(b, features, inputs)
@@ -215,6 +267,26 @@ def bind(inputs: Sequence[ModelInput], features: FeatureSet,
     keys = tuple((f.name, f.key) for f in features.features)
     return Binding(tuple(_with_width(b) for b in bound), tuple(n for n in names if n not in used),
                    keys=tuple((n, k) for n, k in keys if n != k), keys_of_all=keys)
+
+
+def _guesses(unbound: Sequence[ModelInput], features: FeatureSet, taken) -> Dict[str, str]:
+    """For the --input-map fix only, never to bind: input -> the feature whose name is a whole part
+    of the input's (`age_feature`, `in_age`, `Age` -> age; the longest such name), when no other
+    input's guess or binding has it."""
+    def words(name: str) -> str:
+        return "_" + re.sub(r"[^0-9a-z]+", "_", name.lower()).strip("_") + "_"
+
+    guesses: Dict[str, str] = {}
+    for model_input in unbound:
+        matches = [(len(words(n)), f.name) for f in features.features for n in {f.name, f.key}
+                   if words(n) != "__" and words(n) in words(model_input.name)]
+        if matches:
+            best = max(matches)[0]
+            names = {name for length, name in matches if length == best}
+            if len(names) == 1:
+                guesses[model_input.name] = names.pop()
+    chosen = list(guesses.values())
+    return {i: f for i, f in guesses.items() if chosen.count(f) == 1 and f not in taken}
 
 
 def _with_width(b: InputBinding) -> InputBinding:
@@ -230,12 +302,19 @@ def _check_types(b: InputBinding, features: FeatureSet, inputs) -> None:
         feature = features.get(name)
         if feature.is_string != b.input.is_string:
             kind = "text" if feature.kind.value == "text" else ("string" if feature.is_string else "numeric")
+            if feature.is_string and b.input.takes_token_ids and kind == "text":
+                raise BindingError(_explain(inputs, features, *_vectorized_outside(b.input, name)))
+            fix = ("bind it to a feature of its type with --input-map, or change the input's dtype "
+                   f"(tf.keras.Input(..., dtype={'tf.string' if feature.is_string else 'tf.float32'}))")
+            if feature.is_string:  # the model may expect ids or numbers made outside it
+                fix += (", with the layer that turns the strings into numbers (StringLookup, "
+                        "TextVectorization, Hashing) inside the model after it: the pipeline feeds "
+                        "the raw column, so preprocessing done outside the model (a dataset.map) is "
+                        "not done here")
             raise BindingError(_explain(
                 inputs, features,
                 f"input {b.input.name!r} takes {b.input.dtype} values but is bound to the {kind} "
-                f"feature {name!r} ({b.rule})",
-                "bind it to a feature of its type with --input-map, or change the input's dtype "
-                f"(tf.keras.Input(..., dtype={'tf.string' if feature.is_string else 'tf.float32'}))"))
+                f"feature {name!r} ({b.rule})", fix))
     rank = len(b.input.shape)
     if rank > 2:
         raise BindingError(_explain(
@@ -248,7 +327,8 @@ def _check_types(b: InputBinding, features: FeatureSet, inputs) -> None:
             inputs, features,
             f"input {b.input.name!r} has shape {_shape(b.input.shape)} but is fed "
             f"{len(b.features)} feature(s) {list(b.features)} ({b.rule})",
-            f"give the input shape=({len(b.features)},), or map it to one feature with --input-map"))
+            f"give the input shape=({len(b.features)},), or map it to one feature with "
+            f"--input-map {b.input.name}=FEATURE"))
 
 
 def _explain(inputs, features: FeatureSet, what: str, fix: str) -> str:

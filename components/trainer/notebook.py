@@ -20,7 +20,7 @@ import importlib.abc
 import linecache
 import os
 import textwrap
-from typing import Dict, List, Optional, Set
+from typing import Dict, List, Optional, Set, Tuple
 
 # A model built at the top level: calls whose presence says "this cell builds or compiles a model".
 _MODEL_BUILDING = ("Sequential", "Model", "compile")
@@ -61,6 +61,9 @@ class NotebookCode:
     used_names: Set[str]             # names the kept functions, classes and constants read
     model_name: str                  # what the skipped top-level code calls .compile() on
     sources: Dict[int, str]          # every code cell's source as written, by number
+    # function name -> (cell, line, arguments' source) of each call of it in skipped code
+    top_level_calls: Dict[str, List[Tuple[int, str, Tuple[str, ...]]]] = dataclasses.field(
+        default_factory=dict)
 
     def filename(self, cell: KeptCell) -> str:
         return f"{self.path} [cell {cell.number}]"
@@ -148,6 +151,7 @@ def read(path: str) -> NotebookCode:
     top_level_model: List[int] = []
     model_name = "model"
     raw: Dict[int, str] = {}
+    top_level_calls: Dict[str, List[Tuple[int, str, Tuple[str, ...]]]] = {}
     for number, cell in enumerate(notebook.cells, start=1):
         if cell.cell_type != "code" or not cell.source.strip():
             continue
@@ -184,6 +188,14 @@ def read(path: str) -> NotebookCode:
                 for name in _bound_names(node):
                     if name not in known:
                         skipped_names.setdefault(name, number)
+                source = "\n".join(python)
+                for call in (n for n in ast.walk(node) if isinstance(n, ast.Call)):
+                    if isinstance(call.func, ast.Name):
+                        arguments = tuple(ast.get_source_segment(source, a) or "?" for a in call.args) + tuple(
+                            f"{k.arg}={ast.get_source_segment(source, k.value) or '?'}" if k.arg else "**?"
+                            for k in call.keywords)
+                        top_level_calls.setdefault(call.func.id, []).append(
+                            (number, lines[node.lineno - 1], arguments))
                 if _calls_model_building(node) and number not in top_level_model:
                     top_level_model.append(number)
                 model_name = _compiled_name(node) or model_name
@@ -200,7 +212,7 @@ def read(path: str) -> NotebookCode:
             if not isinstance(node, (ast.Import, ast.ImportFrom)):
                 used |= _loaded_names(node)
     code = NotebookCode(os.path.abspath(path), cells, skipped, defined, skipped_names,
-                        top_level_model, used, model_name, raw)
+                        top_level_model, used, model_name, raw, top_level_calls)
     return code
 
 
@@ -285,3 +297,25 @@ def wrap_hint(code: NotebookCode, function: str) -> str:
             f"def {function}(train_dataset):\n{body}\n    return {code.model_name}\n\n"
             "train_dataset is the training split (a dict of (batch, 1) columns, no label); the "
             "notebook can call it too, e.g. model = build_model(train_ds)")
+
+
+def arguments_hint(code: NotebookCode, function: str, missing: List[str]) -> str:
+    """How to give `function` the arguments (`missing`) the notebook's skipped top-level code
+    passes it ("" when the notebook does not call it): a new function that makes them from
+    train_dataset and calls it."""
+    calls = code.top_level_calls.get(function)
+    if not calls:
+        return ""
+    cell, line, arguments = calls[0]
+    made = [a for a in arguments if a.isidentifier() and a in code.skipped_names]
+    setters = sorted({code.skipped_names[a] for a in made})
+    which = f"cell {setters[0]}" if len(setters) == 1 else "cells " + ", ".join(map(str, setters))
+    wrapper = "build_model" if function != "build_model" else "build_model_for_pipeline"
+    body = code.skipped_cells_source(setters) + "\n" if setters else ""
+    return (f"\nThe notebook calls it at the top level, in cell {cell}: {_shorten(line)}"
+            + (f", with {', '.join(repr(a) for a in made)} made by top-level code in {which}" if made else "")
+            + ", which the pipeline skips. Add a cell with a function that makes those arguments, "
+            "adapting on train_dataset instead of the notebook's own data, and calls it:\n\n"
+            f"def {wrapper}(train_dataset):\n{body}    return {function}({', '.join(arguments)})\n\n"
+            f"then pass --model {os.path.basename(code.path)}:{wrapper} (train_dataset is the training "
+            "split: a dict of (batch, 1) columns, no label)")

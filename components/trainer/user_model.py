@@ -20,6 +20,7 @@ import importlib
 import importlib.util
 import inspect
 import os
+import re
 import sys
 import traceback
 import types
@@ -154,11 +155,38 @@ def user_traceback(exc: BaseException, max_frames: int = 8, max_message_lines: i
         lines.append(f'  File "{frame.filename}", line {frame.lineno}, in {frame.name}')
         if frame.line:
             lines.append(f"    {frame.line.strip()}")
-    message = str(exc).strip().splitlines() or [""]
+    message = _without_library_frames(str(exc).strip().splitlines()) or [""]
+    if message[0].startswith(f"{type(exc).__name__}: "):  # what was under "in user code:"
+        message[0] = message[0][len(type(exc).__name__) + 2:]
     if len(message) > max_message_lines:
         message = message[:max_message_lines] + ["  ..."]
     lines.append(f"{type(exc).__name__}: " + "\n  ".join(m for m in message if m.strip() or m == message[0]))
     return "\n".join(lines)
+
+
+_FRAME = re.compile(r'^(\s*)File "([^"]+)", line \d+')
+
+
+def _without_library_frames(lines: List[str]) -> List[str]:
+    """A message's lines without the library frames that TensorFlow writes into some of its
+    messages (tf.function's "in user code:" list): each `File "..."` line of a file not the
+    user's, and the lines indented under it."""
+    kept: List[str] = []
+    skipping_under = None  # the indentation of a dropped frame line
+    for line in lines:
+        if skipping_under is not None:
+            indent = len(line) - len(line.lstrip())
+            if line.strip() and indent > skipping_under:
+                continue
+            skipping_under = None
+        frame = _FRAME.match(line)
+        if frame and not user_sources.is_users_file(frame.group(2)):
+            skipping_under = len(frame.group(1))
+            continue
+        kept.append(line)
+    if kept and kept[0].strip() == "in user code:" and not any(_FRAME.match(k) for k in kept):
+        return [k.strip() for k in kept[1:] if k.strip()]  # none of the frames was the user's
+    return kept
 
 
 _LOADED: Dict[tuple, Any] = {}
@@ -261,7 +289,10 @@ def check_signature(function: Callable, spec: ModelSpec) -> None:
         raise UserModelError(
             f"--model {spec}: {spec.function}() requires {missing}, which the pipeline does not "
             f"provide. It passes, by keyword, those of {list(AVAILABLE_ARGUMENTS)} that the function "
-            "declares: rename the parameters, or give the others defaults")
+            "declares: rename the parameters, give the others defaults, or name a function that "
+            "makes them and calls this one"
+            + (notebook_lib.arguments_hint(notebook_code(spec), spec.function, missing)
+               if spec.is_notebook else ""))
 
 
 def call(function: Callable, spec: ModelSpec, **available) -> Any:
@@ -276,6 +307,12 @@ def call(function: Callable, spec: ModelSpec, **available) -> Any:
                              + user_traceback(exc) + _hint(exc, spec)) from None
 
 
+# `layer.adapt(train_dataset)`, or of a conversion of it (`np.array(train_dataset)`, as the
+# tutorials adapt on their DataFrame).
+_FIT = re.compile(r"\.fit\(")
+_ADAPT_ON_ALL = re.compile(r"\.adapt\((?:\s*[\w.]+\()?\s*train_dataset\s*[,)]")
+
+
 def _hint(exc: BaseException, spec: Optional[ModelSpec] = None) -> str:
     text = str(exc)
     if isinstance(exc, NameError) and spec is not None and spec.is_notebook:
@@ -284,6 +321,17 @@ def _hint(exc: BaseException, spec: Optional[ModelSpec] = None) -> str:
             return (f"\nHint: {exc.name!r} is set by top-level code in cell {cell}, which the pipeline "
                     "skips (it keeps imports, functions, classes and constants). Compute it inside "
                     "the function, e.g. from train_dataset, or pass it as a constant.")
+    frames = traceback.extract_tb(exc.__traceback__)
+    if any(_FIT.search(frame.line or "") for frame in frames if user_sources.is_users_file(frame.filename)):
+        return ("\nHint: the function should return the model compiled and untrained: the pipeline "
+                "trains it (model_to_estimator, train_and_evaluate on --train-steps), and "
+                "train_dataset has no label to fit on. Leave model.fit(...) out of the function "
+                "(a notebook can keep it in a top-level cell, which the pipeline skips).")
+    if any(_ADAPT_ON_ALL.search(frame.line or "") for frame in frames):
+        return ("\nHint: train_dataset is a tf.data.Dataset, not a table: its elements are dicts (CSV "
+                "column name -> (batch, 1) tensor), and a preprocessing layer adapts on tensors: map it to what the layer takes, e.g. one column, "
+                "train_dataset.map(lambda x: x['COLUMN']), or numeric columns side by side, "
+                "train_dataset.map(lambda x: tf.concat([x[c] for c in COLUMNS], axis=1)).")
     if "TextVectorization" in text and "rank must be 1 or the last shape dimension must be 1" in text:
         return ("\nHint: train_dataset's columns are (batch, 1) tensors, so a TextVectorization "
                 "adapted on one takes inputs of shape (None, None). Start the Sequential with "

@@ -43,6 +43,7 @@ def users_keras_model(spec: user_model.ModelSpec, train_files: Sequence[str],
     checks.check_trainable(keras_model, spec)
     head = checks.output_head(keras_model, spec, label.num_classes, regression=label.is_regression)
     binding = binding_lib.bind(binding_lib.model_inputs(keras_model), features, input_map)
+    checks.check_rebuildable(keras_model, spec, skip=convert.freezer)
     try:
         keras_model = convert.graph_safe(keras_model, binding.input_shapes())
     except convert.ConversionError as exc:

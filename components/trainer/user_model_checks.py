@@ -8,7 +8,7 @@ without TensorFlow.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Callable
 
 from components.trainer.user_model import ModelSpec, UserModelError
 
@@ -36,7 +36,8 @@ def check_model(model: Any, spec: ModelSpec) -> None:
             "loss are what the Estimator trains with")
     if not getattr(model, "_is_graph_network", False) and not isinstance(model, tf.keras.Sequential):
         raise UserModelError(
-            f"--model {spec}: {type(model).__name__} is a subclassed Keras model; model_to_estimator "
+            f"--model {spec}: {type(model).__name__} is a subclassed Keras model"
+            f"{_where_defined(type(model))}; model_to_estimator "
             "rebuilds a model from its layer graph, which a subclassed model does not have. Build it with "
             "tf.keras.Sequential or the functional API (tf.keras.Input ... tf.keras.Model(inputs, outputs))")
 
@@ -54,6 +55,103 @@ def check_trainable(model, spec: ModelSpec) -> None:
         "op advances its step only when it applies gradients, so training would never end. Make at "
         "least one layer trainable (e.g. a new Dense head on a frozen pretrained base), as you would "
         "before model.fit")
+
+
+def _layers(model):
+    """Every layer model_to_estimator rebuilds from its config: those of nested Sequential and
+    functional models too (they are rebuilt layer by layer), not those inside a custom layer."""
+    for layer in model.layers:
+        if getattr(layer, "_is_graph_network", False):
+            yield from _layers(layer)
+        else:
+            yield layer
+
+
+def _where_defined(cls) -> str:
+    import inspect
+
+    try:
+        path = inspect.getsourcefile(cls)
+        line = inspect.getsourcelines(cls)[1]
+    except (TypeError, OSError):
+        return ""
+    from components.trainer import user_sources
+    return f' (File "{path}", line {line})' if path and user_sources.is_users_file(path) else ""
+
+
+def _graph_mode_rebuild_error(layer) -> str:
+    """Why model_to_estimator cannot rebuild `layer` from its config ("" when it can).
+
+    model_to_estimator clones the model in a graph twice (its first checkpoint, then each
+    model_fn). The first clone switches each layer class it makes to Keras's graph-mode base
+    (`base_layer_v1.Layer`, by `version_utils.swap_class`), whose default get_config has no
+    automatic config from the constructor's arguments: the second clone then fails on a custom
+    layer without get_config ("Layers with arguments in `__init__` must override `get_config`"),
+    or its from_config passes `name`, `trainable` and `dtype` to an __init__ that does not take
+    them. That base's rules are followed here without making layers in a graph, which would
+    switch the user's classes for the rest of the process.
+    """
+    import inspect
+
+    cls = type(layer)
+    if not getattr(layer.get_config, "_is_default", False):  # their own get_config (or Keras's)
+        try:
+            cls.from_config(layer.get_config())
+        except Exception as exc:  # pylint: disable=broad-except
+            return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+        return ""
+    config = {"name": layer.name, "trainable": layer.trainable, "dtype": None}
+    if hasattr(layer, "_batch_input_shape"):
+        config["batch_input_shape"] = None
+    if getattr(layer, "dynamic", False):
+        config["dynamic"] = True
+    arguments = inspect.getfullargspec(cls.__init__).args
+    if not getattr(layer, "dynamic", False) and "dynamic" in arguments:
+        arguments.remove("dynamic")
+    if len([a for a in arguments if a not in config]) > 1:
+        return "NotImplementedError: Layers with arguments in `__init__` must override `get_config`."
+    try:
+        inspect.signature(cls).bind(**config)
+    except TypeError as exc:
+        return f"TypeError: {cls.__name__}.__init__ does not take {sorted(config)}: {exc}"
+    return ""
+
+
+def check_rebuildable(model, spec: ModelSpec, skip: Callable[[Any], Any] = lambda layer: None) -> None:
+    """Every layer can be rebuilt from its config, as model_to_estimator rebuilds the model
+    (`_graph_mode_rebuild_error`); else UserModelError naming the layer, where its class is
+    defined, and the get_config to write. (Without this a custom layer with constructor
+    arguments and no get_config fails inside train_and_evaluate.) Layers for which `skip` is
+    true are not tried (adapted preprocessing layers: `convert` rebuilds those)."""
+    import inspect
+
+    for layer in _layers(model):
+        if skip(layer):
+            continue
+        why = _graph_mode_rebuild_error(layer)
+        if not why:
+            continue
+        cls = type(layer)
+        try:
+            arguments = [n for n, p in inspect.signature(cls.__init__).parameters.items()
+                         if n != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        except (TypeError, ValueError):
+            arguments = []
+        values = ", ".join(f'"{a}": self.{a}' for a in arguments) or '"ARG": self.ARG, ...'
+        raise UserModelError(
+            f"--model {spec}: layer {layer.name!r} ({cls.__name__}{_where_defined(cls)}) cannot be "
+            "rebuilt from its config, as model_to_estimator rebuilds every layer "
+            f"({cls.__name__}.from_config(layer.get_config()), in a graph):\n  {why}\n"
+            f"Fix: give {cls.__name__} a get_config() that returns its constructor's arguments, and "
+            "let its __init__ take **kwargs (name, trainable, dtype) on to super().__init__, as "
+            "Keras's guide to custom layers does:\n"
+            f"    def __init__(self, {', '.join(arguments + ['**kwargs']) if arguments else '..., **kwargs'}):\n"
+            "        super().__init__(**kwargs)\n"
+            "        ...  (keep each argument, e.g. self.units = units)\n"
+            "    def get_config(self):\n"
+            "        config = super().get_config()\n"
+            f"        config.update({{{values}}})\n"
+            "        return config")
 
 
 _REGRESSION_LOSSES = {

@@ -25,6 +25,11 @@ _NOT_USERS = tuple(os.path.realpath(p) + os.sep for p in {
     _COMPONENTS})
 
 
+# tf.function's autograph writes each converted function to a temporary file of this name:
+# TensorFlow's code, wherever the temporary folder is.
+_AUTOGRAPH_FILE = "__autograph_generated_file"
+
+
 def _sha256(path: str) -> str:
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
@@ -121,6 +126,6 @@ def notebook_sha256(code: notebook_lib.NotebookCode, folders: Sequence[str]) -> 
 def is_users_file(filename: str) -> bool:
     """A file of the user's: not the standard library's, an installed package's or this
     project's components' (nor Python's own `<frozen ...>`, `<string>`)."""
-    if filename.startswith("<"):
+    if filename.startswith("<") or os.path.basename(filename).startswith(_AUTOGRAPH_FILE):
         return False
     return not os.path.realpath(filename).startswith(_NOT_USERS)

@@ -73,6 +73,44 @@ def test_unbound_inputs_of_a_multi_input_model_are_named():
     assert "--input-map words=FEATURE" in str(error.value)
 
 
+def test_the_input_map_fix_guesses_features_from_the_inputs_names_without_binding_them():
+    """The classic model_to_estimator trap: one Input per column, named unlike the columns."""
+    inputs = [inp("fare_feature"), inp("in_miles"), inp("Hour"), inp("extra")]
+    with pytest.raises(BindingError) as error:
+        bind(inputs, NUMERIC)
+    message = str(error.value)
+    assert ("--input-map fare_feature=fare --input-map in_miles=miles --input-map Hour=hour "
+            "--input-map extra=FEATURE (the features named there are guessed") in message
+    # Two inputs that both look like one feature: no guess for either.
+    with pytest.raises(BindingError) as error:
+        bind([inp("fare_a"), inp("fare_b")], NUMERIC)
+    assert "--input-map fare_a=FEATURE --input-map fare_b=FEATURE." in str(error.value)
+    # The longest name wins: 'trip_miles' over 'miles'.
+    trip = FeatureSet((Feature("miles", Kind.NUMERIC), Feature("trip_miles", Kind.NUMERIC)), LABEL)
+    with pytest.raises(BindingError, match="--input-map trip_miles_in=trip_miles --input-map x=FEATURE"):
+        bind([inp("trip_miles_in"), inp("x")], trip)
+
+
+def test_a_single_string_input_into_a_text_vectorization_gets_the_text_feature_in_the_fix():
+    vectorizer = tf.keras.layers.TextVectorization(max_tokens=10, output_mode="multi_hot")
+    vectorizer.adapt(["a film", "a book"])
+    model = tf.keras.Sequential([tf.keras.Input(shape=(1,), dtype=tf.string), vectorizer, tf.keras.layers.Dense(1)])
+    name = model_inputs(model)[0].name
+    with pytest.raises(BindingError, match=rf"Fix: say it with --input-map {name}=review \(the schema's one "
+                                           "text feature, as the input goes into a TextVectorization\)"):
+        bind(model_inputs(model), MIXED)
+    # Any other string input: no guess.
+    lookup = tf.keras.Sequential([tf.keras.Input(shape=(1,), dtype=tf.string),
+                                  tf.keras.layers.StringLookup(vocabulary=["a"]), tf.keras.layers.Dense(1)])
+    with pytest.raises(BindingError, match=rf"--input-map {model_inputs(lookup)[0].name}=FEATURE, or mark"):
+        bind(model_inputs(lookup), MIXED)
+
+
+def test_a_width_mismatch_names_the_input_to_map():
+    with pytest.raises(BindingError, match=r"--input-map normalization_input=FEATURE"):
+        bind([inp("normalization_input", shape=(None, 1))], NUMERIC)
+
+
 @pytest.mark.parametrize("input_map, words", [
     ({"nope": "review"}, "the model has no input 'nope'"),
     ({"input_1": "price"}, "'price' is not a model feature"),
@@ -89,6 +127,45 @@ def test_a_string_feature_bound_to_a_numeric_input_or_the_reverse_is_refused():
     with pytest.raises(BindingError, match="input 'review' takes int64 values but is bound to the "
                                            "text feature 'review'"):
         bind([inp("review", "int64")], ONE_TEXT)
+
+
+def _embedding_first():
+    """TensorFlow's "Basic text classification" model: it starts at the Embedding, its text
+    vectorized outside it (in a dataset.map) before fit."""
+    layers = tf.keras.layers
+    return tf.keras.Sequential([layers.Embedding(100, 4), layers.GlobalAveragePooling1D(), layers.Dense(1)])
+
+
+def test_model_inputs_knows_which_layers_take_each_input_also_inside_a_nested_model():
+    assert model_inputs(_embedding_first())[0].consumers == ("Embedding",)
+    words = tf.keras.Input(shape=(5,), dtype="int64", name="words")
+    stars = tf.keras.Input(shape=(1,), name="stars")
+    x = tf.keras.layers.concatenate([
+        tf.keras.layers.Flatten()(tf.keras.layers.Embedding(10, 2)(words)), tf.keras.layers.Dense(2)(stars)])
+    functional = tf.keras.Model([words, stars], tf.keras.layers.Dense(1)(x))
+    assert [(i.name, i.consumers) for i in model_inputs(functional)] == [
+        ("words", ("Embedding",)), ("stars", ("Dense",))]
+    nested = tf.keras.Sequential([tf.keras.Input(shape=(None,)), _embedding_first()])
+    assert model_inputs(nested)[0].consumers == ("Embedding",)
+
+
+@pytest.mark.parametrize("features, mapped", [(ONE_TEXT, False), (MIXED, False), (MIXED, True)])
+def test_a_model_fed_token_ids_made_outside_it_is_told_to_take_the_vectorizer_in(features, mapped):
+    inputs = model_inputs(_embedding_first())
+    with pytest.raises(BindingError) as error:
+        bind(inputs, features, {inputs[0].name: "review"} if mapped else {})
+    message = str(error.value)
+    assert "goes straight into an Embedding, which takes token ids" in message
+    assert "raw column ('review': text)" in message
+    assert "dtype=tf.string), vectorize_layer, <your layers from the Embedding on>])" in message
+
+
+def test_a_numeric_input_bound_to_strings_is_told_preprocessing_outside_the_model_is_not_done():
+    dense_first = tf.keras.Sequential([tf.keras.Input(shape=(1,)), tf.keras.layers.Dense(1)])
+    with pytest.raises(BindingError) as error:
+        bind(model_inputs(dense_first), MIXED, {model_inputs(dense_first)[0].name: "source"})
+    assert "preprocessing done outside the model (a dataset.map) is not done here" in str(error.value)
+    assert "Embedding" not in str(error.value)
 
 
 def test_one_feature_cannot_feed_two_inputs():

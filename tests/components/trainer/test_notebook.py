@@ -121,6 +121,32 @@ def test_a_model_built_at_the_top_level_is_refused_with_the_function_to_write(tm
     assert "    return net" in message
 
 
+def test_a_function_the_notebook_passes_a_top_level_object_gets_the_wrapper_to_write(tmp_path):
+    """TensorFlow's "Basic regression": the normalizer is adapted at the top level on the notebook's
+    own DataFrame and passed to build_and_compile_model(norm)."""
+    path = write_notebook(
+        tmp_path / "regression.ipynb",
+        ("code", "import numpy as np\nimport tensorflow as tf"),
+        ("code", "train_features = load_my_data()"),
+        ("code", "normalizer = tf.keras.layers.Normalization(axis=-1)\nnormalizer.adapt(np.array(train_features))"),
+        ("code", "def build_and_compile_model(norm, units=64):\n"
+                 "    model = tf.keras.Sequential([norm, tf.keras.layers.Dense(1)])\n"
+                 "    model.compile(loss='mean_absolute_error')\n    return model"),
+        ("code", "%%time\nprint(1)"),
+        ("code", "dnn_model = build_and_compile_model(normalizer, units=8)\ndnn_model.summary()"))
+    spec = user_model.parse_spec(f"{path}:build_and_compile_model")
+    with pytest.raises(user_model.UserModelError) as error:
+        user_model.load_function(spec)
+    message = str(error.value)
+    assert "build_and_compile_model() requires ['norm']" in message
+    assert ("in cell 6: dnn_model = build_and_compile_model(normalizer, units=8), with 'normalizer' "
+            "made by top-level code in cell 3") in message
+    assert ("def build_model(train_dataset):\n    # cell 3\n    normalizer = tf.keras.layers.Normalization("
+            "axis=-1)\n    normalizer.adapt(np.array(train_features))\n"
+            "    return build_and_compile_model(normalizer, units=8)\n") in message
+    assert "--model regression.ipynb:build_model" in message
+
+
 def test_the_cache_key_covers_the_kept_code_and_the_helpers_it_imports(tmp_path):
     (tmp_path / "helper.py").write_text("WIDTH = 1\n")
     path = a_notebook(tmp_path, width="from helper import WIDTH")

@@ -143,3 +143,63 @@ def test_a_tutorials_two_argument_map_over_train_dataset_gets_the_one_argument_f
     assert f'File "{path}", line 5, in build' in message
     assert "missing 1 required positional argument: 'y'" in message
     assert "map with one argument: train_dataset.map(lambda x: x[name])" in message
+
+
+@pytest.mark.parametrize("adapted_on", ["train_dataset", "np.array(train_dataset)"])
+def test_adapting_on_the_whole_train_dataset_shows_the_users_line_and_the_map_to_write(tmp_path, adapted_on):
+    """A preprocessing layer adapted on train_dataset itself (dicts of columns; inside tf.function:
+    TensorFlow's generated file and its own frames in the message are not shown), or on a numpy
+    array of it, as the tutorials adapt on np.array(train_features)."""
+    import tensorflow as tf
+    path = _module(tmp_path, f"""\
+        import numpy as np
+        import tensorflow as tf
+
+        def build(train_dataset):
+            normalizer = tf.keras.layers.Normalization(axis=-1)
+            normalizer.adapt({adapted_on})
+            return normalizer
+        """)
+    spec = user_model.parse_spec("proto.py:build", search_path=str(tmp_path))
+    columns = tf.data.Dataset.from_tensor_slices({"age": [[50.0], [30.0]], "bmi": [[22.0], [30.0]]}).batch(2)
+    with pytest.raises(UserModelError) as error:
+        user_model.call(user_model.load_function(spec), spec, train_dataset=columns)
+    message = str(error.value)
+    assert f'File "{path}", line 6, in build' in message
+    assert f"normalizer.adapt({adapted_on})" in message
+    assert "__autograph_generated_file" not in message and "site-packages" not in message
+    assert "in user code" not in message  # TensorFlow's heading of a list of none of their frames
+    assert "train_dataset.map(lambda x: tf.concat([x[c] for c in COLUMNS], axis=1))" in message
+
+
+def test_library_frames_written_into_a_message_are_dropped_and_the_users_kept(tmp_path):
+    mine = str(tmp_path / "proto.py")
+    lines = ["in user code:", "",
+             f'    File "{mine}", line 9, in build  *', "        x = layer(x)",
+             f'    File "{textwrap.__file__}", line 3, in wrap  **', "        return w.wrap(text)",
+             "    ValueError: bad shape"]
+    assert user_model._without_library_frames(lines) == [
+        "in user code:", "", f'    File "{mine}", line 9, in build  *', "        x = layer(x)",
+        "    ValueError: bad shape"]
+
+
+def test_a_function_that_fits_the_model_itself_is_told_the_pipeline_trains_it(tmp_path):
+    import tensorflow as tf
+    path = _module(tmp_path, """\
+        import tensorflow as tf
+
+        def build(train_dataset):
+            inputs = tf.keras.Input(shape=(1,), name="age")
+            model = tf.keras.Model(inputs, tf.keras.layers.Dense(1)(inputs))
+            model.compile(optimizer="adam", loss="mse")
+            model.fit(train_dataset, epochs=1)
+            return model
+        """)
+    spec = user_model.parse_spec("proto.py:build", search_path=str(tmp_path))
+    columns = tf.data.Dataset.from_tensor_slices({"age": [[50.0], [30.0]]}).batch(2)
+    with pytest.raises(UserModelError) as error:
+        user_model.call(user_model.load_function(spec), spec, train_dataset=columns)
+    message = str(error.value)
+    assert f'File "{path}", line 7, in build' in message
+    assert "ValueError: ValueError" not in message and "site-packages" not in message
+    assert "Leave model.fit(...) out of the function" in message

@@ -38,8 +38,9 @@ def test_a_subclassed_model_is_refused_with_the_reason():
             return self.dense(x)
 
     spec = user_model.ModelSpec("proto.py", "build", os.getcwd(), "0")
-    with pytest.raises(UserModelError, match="subclassed Keras model"):
+    with pytest.raises(UserModelError, match="subclassed Keras model") as error:
         user_model_checks.check_model(_compiled(Mine()), spec)
+    assert f'Mine is a subclassed Keras model (File "{__file__}", line 32);' in str(error.value)
 
 
 @pytest.mark.parametrize("units, classes, ok", [(1, 2, True), (2, 2, True), (3, 2, False),
@@ -116,3 +117,69 @@ def test_a_model_with_nothing_to_train_is_refused_naming_the_frozen_layers(tmp_p
     no_weights = tf.keras.Model(inputs, tf.keras.layers.Lambda(lambda t: tf.reduce_mean(t, axis=1, keepdims=True))(inputs))
     with pytest.raises(UserModelError, match="it has no weights at all"):
         user_model_checks.check_trainable(no_weights, spec)
+
+
+CUSTOM_LAYERS = '''\
+import tensorflow as tf
+
+
+class TokenAndPositionEmbedding(tf.keras.layers.Layer):  # keras.io's, without get_config
+    def __init__(self, maxlen, vocab_size, embed_dim):
+        super().__init__()
+        self.token_emb = tf.keras.layers.Embedding(input_dim=vocab_size, output_dim=embed_dim)
+
+    def call(self, x):
+        return self.token_emb(x)
+
+
+class Configured(tf.keras.layers.Layer):  # the same, as Keras's guide writes a custom layer
+    def __init__(self, maxlen, vocab_size, embed_dim, **kwargs):
+        super().__init__(**kwargs)
+        self.token_emb = tf.keras.layers.Embedding(input_dim=vocab_size, output_dim=embed_dim)
+        self.maxlen, self.vocab_size, self.embed_dim = maxlen, vocab_size, embed_dim
+
+    def call(self, x):
+        return self.token_emb(x)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"maxlen": self.maxlen, "vocab_size": self.vocab_size, "embed_dim": self.embed_dim})
+        return config
+
+
+def model(layer_class, nested=False):
+    inputs = tf.keras.Input(shape=(4,), dtype="int64")
+    x = layer_class(4, 10, 2)(inputs)
+    if nested:  # Keras's layers inside a Sequential inside the model: rebuilt layer by layer too
+        x = tf.keras.Sequential([tf.keras.Input(shape=(4, 2)), tf.keras.layers.Dense(2)])(x)
+    outputs = tf.keras.layers.Dense(1, activation="sigmoid")(tf.keras.layers.Flatten()(x))
+    return tf.keras.Model(inputs, outputs)
+'''
+
+
+def test_a_custom_layer_without_get_config_is_refused_with_its_file_line_and_the_get_config_to_write(
+        tmp_path, monkeypatch):
+    (tmp_path / "layers_of_mine.py").write_text(CUSTOM_LAYERS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import layers_of_mine
+    spec = user_model.ModelSpec("proto.py", "build", str(tmp_path), "0")
+    with pytest.raises(UserModelError) as error:
+        user_model_checks.check_rebuildable(layers_of_mine.model(layers_of_mine.TokenAndPositionEmbedding), spec)
+    message = str(error.value)
+    assert (f"(TokenAndPositionEmbedding (File \"{tmp_path / 'layers_of_mine.py'}\", line 4)) cannot be "
+            "rebuilt from its config") in message
+    assert "NotImplementedError: Layers with arguments in `__init__` must override `get_config`" in message
+    assert "def __init__(self, maxlen, vocab_size, embed_dim, **kwargs):" in message
+    assert 'config.update({"maxlen": self.maxlen, "vocab_size": self.vocab_size, "embed_dim": self.embed_dim})' in message
+    # Written as Keras's guide says, it passes; so do Keras's own layers, nested models included.
+    user_model_checks.check_rebuildable(layers_of_mine.model(layers_of_mine.Configured, nested=True), spec)
+    # It is what model_to_estimator needs: the refused model fails there, the fixed one trains.
+    def train_one_step(layer_class, model_dir):
+        keras_model = _compiled(layers_of_mine.model(layer_class))
+        estimator = tf.keras.estimator.model_to_estimator(keras_model=keras_model, model_dir=str(model_dir))
+        name = keras_model.input_names[0]
+        estimator.train(lambda: tf.data.Dataset.from_tensors(
+            ({name: tf.zeros([2, 4], tf.int64)}, tf.zeros([2, 1]))), steps=1)
+    with pytest.raises(NotImplementedError, match="must override `get_config`"):
+        train_one_step(layers_of_mine.TokenAndPositionEmbedding, tmp_path / "refused")
+    train_one_step(layers_of_mine.Configured, tmp_path / "fixed")
