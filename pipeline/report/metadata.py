@@ -98,8 +98,14 @@ def output_artifacts(store, execution_id: int) -> List[metadata_store_pb2.Artifa
 
 
 def artifact_of_type(store, artifacts, type_name: str):
-    """The first of `artifacts` of the artifact type `type_name` (e.g. "ModelBlessing"), or None."""
-    wanted = store.get_artifact_type(type_name).id
+    """The first of `artifacts` of the artifact type `type_name` (e.g. "ModelBlessing"), or None;
+    None too while no artifact of that type was ever recorded (a first run that failed before its
+    Trainer wrote a ModelRun), when ML Metadata does not know the type yet."""
+    from ml_metadata import errors
+    try:
+        wanted = store.get_artifact_type(type_name).id
+    except errors.NotFoundError:
+        return None
     found = [a for a in artifacts if a.type_id == wanted]
     return found[0] if found else None
 
