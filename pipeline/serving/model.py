@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import List, Mapping, Optional
+from typing import Collection, FrozenSet, List, Mapping, Optional
 
 import tensorflow as tf
 
@@ -19,18 +19,33 @@ def latest_version(serving_dir: str) -> Optional[str]:
     return served[1] if served else None
 
 
-def to_example(row: Mapping[str, str], features: FeatureSet, decimal: str = ".") -> tf.train.Example:
+class MissingRequired(ValueError):
+    """A row leaves empty a feature that every row the model was trained on had."""
+
+
+def to_example(row: Mapping[str, str], features: FeatureSet, decimal: str = ".",
+               required: Collection[str] = ()) -> tf.train.Example:
     """A tf.Example typed as CsvExampleGen types the same CSV row (empty cell: no value).
 
     A feature the row lacks (a column the CSV does not have) gets no value: the model's
     signatures parse every feature with a default, so only the features it reads matter.
     `decimal` is the numbers' decimal mark (',' in a European export).
+
+    Raises:
+      MissingRequired: a feature named in `required` (see `required_features`) is empty: it
+        would reach the model as a gap it never saw in training, and be scored silently wrong.
+      ValueError: a value does not fit its feature's type.
     """
     example = tf.train.Example()
     for feature in features.features:
         raw = row.get(feature.name, "")
         slot = example.features.feature[feature.name]
         if raw is None or raw == "":
+            if feature.name in required:
+                raise MissingRequired(
+                    f"{feature.name!r} is empty, and every row the model was trained on had a value (the "
+                    "schema it was trained with says presence min_fraction: 1), so it learned no answer "
+                    "for a gap; fill the value in")
             slot.CopyFrom(tf.train.Feature())
         elif feature.dtype == tf.string:
             slot.bytes_list.value.append(str(raw).encode("utf-8"))
@@ -39,6 +54,16 @@ def to_example(row: Mapping[str, str], features: FeatureSet, decimal: str = ".")
         else:
             slot.float_list.value.append(float(raw.replace(decimal, ".") if decimal != "." else raw))
     return example
+
+
+def required_features(model_dir: str, names: Collection[str]) -> FrozenSet[str]:
+    """Of `names`, the features the schema the model carries requires in every row
+    (presence min_fraction 1, as infer-schema writes it for a column without a gap)."""
+    from components.trainer import constants
+    from components.trainer.features import load_schema
+    schema = load_schema(os.path.join(model_dir, constants.ASSETS_EXTRA, constants.SCHEMA_FILE))
+    return frozenset(f.name for f in schema.feature
+                     if f.name in names and f.HasField("presence") and f.presence.min_fraction >= 1.0)
 
 
 def features_read(model_dir: str, features: FeatureSet) -> List[str]:

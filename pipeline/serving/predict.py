@@ -129,7 +129,9 @@ def predict_csv(input_path: str, output: str, model_dir: str, delimiter: str = "
     files = _input_files(input_path)
     with open(files[0], newline="", encoding="utf-8-sig", errors="replace") as f:
         header = next(csv.reader(f, delimiter=delimiter), [])
-    _check_header(files[0], header, serving.features_read(model_dir, features), delimiter)
+    read = serving.features_read(model_dir, features)
+    _check_header(files[0], header, read, delimiter)
+    required = serving.required_features(model_dir, read)
     out_columns = header + prediction_columns(features.label)
     rejects_path = output + REJECTS_SUFFIX
     tmp, tmp_rejects = output + ".partial", rejects_path + ".partial"
@@ -159,7 +161,9 @@ def predict_csv(input_path: str, output: str, model_dir: str, delimiter: str = "
             for path, line, row, reason in _rows(files, delimiter):
                 if row is not None:
                     try:
-                        batch.append((row, serving.to_example(row, features, decimal)))
+                        batch.append((row, serving.to_example(row, features, decimal, required)))
+                    except serving.MissingRequired as exc:
+                        reason = str(exc)
                     except ValueError as exc:
                         reason = f"a value does not fit its schema type: {exc}"
                 if reason:
@@ -240,7 +244,9 @@ def predict_beam(input_path: str, output: str, model_dir: str, beam_args: List[s
         raise ConfigError(f"{different[0]}: its header differs from {files[0]}'s; a Beam prediction "
                           "needs one header for all input files")
     from pipeline.serving import model as serving
-    _check_header(files[0], header, serving.features_read(model_dir, features), delimiter)
+    read = serving.features_read(model_dir, features)
+    _check_header(files[0], header, read, delimiter)
+    required = serving.required_features(model_dir, read)
     rejects_path = output + REJECTS_SUFFIX
 
     class Parse(beam.DoFn):
@@ -257,7 +263,10 @@ def predict_beam(input_path: str, output: str, model_dir: str, beam_args: List[s
                     "rejected", _csv_line([path, line, "wrong number of values for the header"]))
                 return
             try:
-                example = serving.to_example(dict(zip(header, values)), features, decimal)
+                example = serving.to_example(dict(zip(header, values)), features, decimal, required)
+            except serving.MissingRequired as exc:
+                yield beam.pvalue.TaggedOutput("rejected", _csv_line([path, line, str(exc)]))
+                return
             except ValueError as exc:
                 yield beam.pvalue.TaggedOutput(
                     "rejected", _csv_line([path, line, f"a value does not fit its schema type: {exc}"]))

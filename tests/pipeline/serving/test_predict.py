@@ -112,3 +112,21 @@ def test_predict_refuses_a_model_it_cannot_run_in_one_readable_error(tmp_path):
     assert "Traceback" not in result.stderr and result.stderr.count("error:") == 1
     assert "Nothing was scored." in result.stderr
     assert sorted(os.listdir(tmp_path)) == ["in.csv", "serving_model"]  # no output, nothing half-written
+
+
+def test_a_gap_in_a_feature_every_training_row_had_is_rejected_not_scored_silently(tmp_path, model_dir):
+    """The taxi schema requires fare (presence min_fraction 1) and lets pickup_latitude be empty:
+    a row without its fare is rejected with the reason; a row without a latitude is scored."""
+    columns, rows = read_taxi_rows(every=1000)
+    no_fare, no_latitude = dict(rows[0], fare=""), dict(rows[1], pickup_latitude="")
+    source = write_csv(str(tmp_path / "gaps.csv"), columns, [no_fare, no_latitude] + rows[2:])
+    for run in (predict.predict_csv,
+                lambda *a: predict.predict_beam(*a, ["--runner=DirectRunner", "--direct_num_workers=1"])):
+        output = str(tmp_path / f"scored-{run is predict.predict_csv}.csv")
+        scored, rejected, rejects = run(source, output, model_dir)
+        assert (scored, rejected) == (len(rows) - 1, 1)
+        with open(rejects) as f:
+            (reason,) = [r["reason"] for r in csv.DictReader(f)]
+        assert reason.startswith("'fare' is empty, and every row the model was trained on had a value"), reason
+        with open(output) as f:
+            assert len(list(csv.reader(f))) == len(rows)  # the header and every row but the one
