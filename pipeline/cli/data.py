@@ -37,8 +37,8 @@ def infer_schema(data_root, output, label, task, output_dir, verbose, delimiter,
     log_path = schema_tools.log_path(output_dir)
     try:
         with logs.captured(log_path, enabled=not verbose):  # TF's C++ logs at import too
-            schema, task_line = schema_tools.infer_schema(data_root, output, label, task=task,
-                                                          delimiter=delimiter, decimal=decimal)
+            schema, task_line, kept_out = schema_tools.infer_schema(data_root, output, label, task=task,
+                                                                    delimiter=delimiter, decimal=decimal)
     except config_lib.ConfigError as exc:
         fail(str(exc))
     except Exception as exc:  # pylint: disable=broad-except
@@ -50,10 +50,8 @@ def infer_schema(data_root, output, label, task, output_dir, verbose, delimiter,
                   "; no free-text feature found") + ".")
     if task_line:
         click.echo(task_line)
-    empty = schema_tools.deprecated_features(schema)
-    if empty:
-        click.echo(f"no value in any row, so kept out of the model (lifecycle_stage: DEPRECATED): "
-                   f"{', '.join(repr(name) for name in empty)}.")
+    for line in kept_out:  # empty columns, identifiers, dates: why, and how to keep each
+        click.echo(line)
     note = schema_tools.placeholder_note(data_root, schema, label, delimiter, decimal)
     if note:
         click.echo(note)

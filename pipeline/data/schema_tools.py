@@ -1,11 +1,12 @@
 """`infer-schema`: a first schema for a CSV folder, to review, edit and check in."""
 from __future__ import annotations
 
+import collections
 import csv
 import os
 import tempfile
 import time
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from tensorflow_metadata.proto.v0 import schema_pb2
 
@@ -25,7 +26,9 @@ HEADER = """\
 #    it): the model tokenizes and embeds it. It has no vocabulary here, so a new sentence is
 #    not an anomaly. A column of at most 100 distinct values stays a category; to make it
 #    text, replace its `domain: ...` line with `natural_language_domain {{}}`.
-#  - `lifecycle_stage: DEPRECATED` keeps a column in the data but out of the model.
+#  - `lifecycle_stage: DEPRECATED` keeps a column in the data but out of the model. infer-schema
+#    sets it for a column empty in every row, an identifier (one value per row) and a string of
+#    dates/times (a comment above it says why); delete the line to use the column.
 #  - The label decides the task. Classification: a string_domain, or an int_domain with
 #    min 0, max and `is_categorical: true` (its classes). Regression (a number to predict): a
 #    FLOAT label, or an INT label without a categorical int_domain.
@@ -45,14 +48,35 @@ MAX_CLASSES_GUESSED = 20
 # TFDV's default: a string column with at most this many distinct values gets a string_domain.
 MAX_STRING_DOMAIN_SIZE = 100
 
+# Identifier columns (a row's key: PassengerId, customerID, a ticket number) are kept out of the
+# model. A string column is one when more than this share of its filled cells hold a value that
+# no other row has: such a value is one embedding row learned from one example (memorised, and
+# unknown in every new row), so when most rows have one the column names rows instead of
+# grouping them. A category keeps most of its rows in repeated values even when it has many
+# (the taxi data's companies: 0.3% single; a Titanic ticket number: 61%; a customer ID: 100%).
+MAX_SINGLE_VALUE_SHARE = 0.5
+# Below this many filled cells a column is too small to tell (and nearly empty anyway).
+MIN_VALUES_FOR_IDENTIFIER = 20
+# An INT column is one when its values are all distinct although n values drawn at random from
+# its range (max - min + 1) would repeat: n*n / (2 * range) is the number of equal pairs to
+# expect, and with at least this many the chance of none is below e**-7 (0.1%), so the values
+# were handed out one per row (1..n, or random account numbers), not measured. A measurement
+# that happens to be all distinct (200 salaries between 20000 and 200000: 0.1 pairs expected)
+# stays a number.
+MIN_EXPECTED_EQUAL_PAIRS = 7
+
 
 def infer_schema(data_root: str, output: str, label: Optional[str] = None,
                  max_categorical_ints: int = 50, task: Optional[str] = None, delimiter: str = ",",
-                 decimal: str = ".") -> Tuple[schema_pb2.Schema, Optional[str]]:
+                 decimal: str = ".") -> Tuple[schema_pb2.Schema, Optional[str], List[str]]:
     """Infers a schema with TFDV, marks the label's task and small-range ints categorical, writes it.
 
-    Returns the schema and one line saying the label's task, why, and how to change it (None
-    without a label). The task is `task` when given, else guessed: a BYTES label, or an INT one
+    Returns the schema, one line saying the label's task, why, and how to change it (None
+    without a label), and one line per column it kept out of the model (`lifecycle_stage:
+    DEPRECATED`) saying why and how to keep it: a column empty in every row (one line for all),
+    an identifier (see MAX_SINGLE_VALUE_SHARE and MIN_EXPECTED_EQUAL_PAIRS), and a string
+    column of dates/times (TFDV's time_domain), which the model could only embed as categories
+    of whole dates, each new one unknown. The task is `task` when given, else guessed: a BYTES label, or an INT one
     from 0 with at most MAX_CLASSES_GUESSED distinct values (or one of two values, which is
     refused with the fix when not 0/1), is classification; otherwise regression (a score from 1
     to 5 too: classes must be 0..N-1).
@@ -99,12 +123,14 @@ def infer_schema(data_root: str, output: str, label: Optional[str] = None,
             decision += (f" Its cell is empty in {unlabelled} of {stats.datasets[0].num_examples} rows, "
                          "which `run` refuses (a row needs its label to learn from): fill them, or "
                          "move those rows out of the data.")
+    dates = _date_columns(schema, stats, label)
+    identifiers = _identifier_columns(data_root, stats, schema, label, set(dates) | empty, delimiter)
     for feature in schema.feature:
         # CsvExampleGen writes an empty cell as a feature with no value; a value_count
         # of min 1 would flag every such cell as an anomaly.
         feature.ClearField("value_count")
         lo_hi = ranges.get(feature.name)
-        if feature.type == schema_pb2.INT and lo_hi is not None:
+        if feature.type == schema_pb2.INT and lo_hi is not None and feature.name not in identifiers:
             lo, hi, unique = lo_hi
             if feature.name == label and task == REGRESSION:
                 feature.ClearField("int_domain")
@@ -120,16 +146,25 @@ def infer_schema(data_root: str, output: str, label: Optional[str] = None,
     for feature in schema.feature:
         if feature.name in empty:  # `run` refuses a model feature that no row fills
             feature.lifecycle_stage = schema_pb2.DEPRECATED
+    _keep_out(schema, set(identifiers) | set(dates))
+    kept_out = ([f"no value in any row, so kept out of the model (lifecycle_stage: DEPRECATED): "
+                 f"{', '.join(repr(f.name) for f in schema.feature if f.name in empty)}."]
+                if empty else [])
+    kept_out += [identifiers[f.name] for f in schema.feature if f.name in identifiers]
+    kept_out += [dates[f.name] for f in schema.feature if f.name in dates]
     if label is not None:
         _set_label_domain(schema, label, task)
     thresholds.add_drift_comparators(schema)
-    text = HEADER.format(data_root=data_root) + str(schema)
+    reasons = {name: "no value in any row" for name in empty}
+    reasons.update({name: "an identifier, most of its values in one row only" for name in identifiers})
+    reasons.update({name: "dates/times, each new one an unknown category" for name in dates})
+    text = HEADER.format(data_root=data_root) + _with_reasons(str(schema), reasons)
     os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
     tmp = output + ".tmp"
     with open(tmp, "w") as f:
         f.write(text)
     os.replace(tmp, output)
-    return schema, decision
+    return schema, decision, kept_out
 
 
 def _label_task(schema: schema_pb2.Schema, label: str, lo_hi, task: Optional[str], whole=None):
@@ -274,9 +309,11 @@ def _csv_statistics(tfdv, folder: str, data_root: str):
 
 
 def identifiers_note(schema: schema_pb2.Schema, label: Optional[str] = None) -> str:
-    """One line naming the identifiers derived from CSV names that are not identifiers themselves."""
+    """One line naming the identifiers derived from CSV names that are not identifiers themselves
+    (of the model's inputs: not the label nor a DEPRECATED column)."""
     keys = derived_names([f.name for f in schema.feature])
-    renamed = [f"{name!r} -> {key}" for name, key in keys.items() if name != key and name != label]
+    unused = set(deprecated_features(schema)) | {label}  # no model input
+    renamed = [f"{name!r} -> {key}" for name, key in keys.items() if name != key and name not in unused]
     if not renamed:
         return ""
     return ("features keep the CSV's names; the model's inputs use identifiers derived from them: "
@@ -364,10 +401,135 @@ def _keep_as_categories(stats, label: Optional[str]) -> None:
     for feature in stats.datasets[0].features:
         few_values = (feature.HasField("string_stats")
                       and feature.string_stats.unique <= MAX_STRING_DOMAIN_SIZE)
-        if _stats_name(feature) == label or few_values:
-            kept = [c for c in feature.custom_stats if c.name != "domain_info"]
+        is_label = _stats_name(feature) == label
+        if is_label or few_values:  # a few dates keep their time_domain (_date_columns)
+            kept = [c for c in feature.custom_stats if c.name != "domain_info"
+                    or not (is_label or c.str.startswith("natural_language_domain"))]
             del feature.custom_stats[:]
             feature.custom_stats.extend(kept)
+
+
+def _date_columns(schema: schema_pb2.Schema, stats, label: Optional[str]) -> Dict[str, str]:
+    """The string columns of dates/times, each with its line for the terminal.
+
+    TFDV's time_domain (when at least 80% of 100 or more values have one date/time format, or
+    an int is in the range of Unix times). A string of dates is embedded as a category of whole
+    dates: every date after the training data is unknown, and rows of the same day in the train
+    and eval splits let the model memorise days. An int of Unix times stays a number (a trend).
+    """
+    examples = {_stats_name(f): f.string_stats.top_values[0].value for f in stats.datasets[0].features
+                if f.HasField("string_stats") and f.string_stats.top_values}
+    found = {}
+    for feature in schema.feature:
+        if feature.name == label or feature.type != schema_pb2.BYTES or not feature.HasField("time_domain"):
+            continue
+        example = f", e.g. {examples[feature.name]!r}" if feature.name in examples else ""
+        found[feature.name] = (
+            f"column {feature.name!r} holds dates/times (format {feature.time_domain.string_format!r}"
+            f"{example}), which the model could only embed as categories of whole values, every new "
+            "date unknown at prediction time, so it is kept out of the model (lifecycle_stage: "
+            "DEPRECATED). Derive what matters from it as columns of the CSV (month, weekday, hour, "
+            "days since an event) and rerun infer-schema; to embed it anyway, or to parse it in your "
+            "own --model, delete its lifecycle_stage line in the schema.")
+    return found
+
+
+def _identifier_columns(data_root: str, stats, schema: schema_pb2.Schema, label: Optional[str],
+                        skipped: set, delimiter: str = ",") -> Dict[str, str]:
+    """The identifier columns (see MAX_SINGLE_VALUE_SHARE and MIN_EXPECTED_EQUAL_PAIRS), each with
+    its line for the terminal. Never the label, free text or a column in `skipped`; TFDV's
+    statistics pick the candidates, and their cells are counted in the CSV files."""
+    types = {f.name: f.type for f in schema.feature}
+    text = set(text_features(schema))
+    candidates = {}
+    for feature in stats.datasets[0].features:
+        name, common = _stats_name(feature), _common_stats(feature)
+        if name == label or name in skipped or name in text or common is None:
+            continue
+        filled = int(common.num_non_missing)
+        if filled < MIN_VALUES_FOR_IDENTIFIER:
+            continue
+        if types.get(name) == schema_pb2.INT and feature.HasField("num_stats"):
+            span = feature.num_stats.max - feature.num_stats.min + 1
+            if span >= filled and filled * filled / (2 * span) >= MIN_EXPECTED_EQUAL_PAIRS:
+                candidates[name] = int
+        elif (types.get(name) == schema_pb2.BYTES and feature.HasField("string_stats")
+              and feature.string_stats.unique > MAX_SINGLE_VALUE_SHARE * filled):
+            candidates[name] = str
+    if not candidates:
+        return {}
+    counts = {name: collections.Counter() for name in candidates}
+    for name in sorted(os.listdir(data_root)):
+        if not name.lower().endswith(".csv"):
+            continue
+        with open(os.path.join(data_root, name), newline="", encoding="utf-8-sig", errors="replace") as f:
+            for row in csv.DictReader(f, delimiter=delimiter):
+                for column, counter in counts.items():
+                    cell = row.get(column) or ""
+                    if cell:
+                        counter[_as_int(cell) if candidates[column] is int else cell] += 1
+    found = {}
+    for column in (f.name for f in schema.feature if f.name in candidates):
+        counter = counts[column]
+        filled = sum(counter.values())
+        single = sum(1 for cells in counter.values() if cells == 1)
+        if candidates[column] is int and filled and single == filled:
+            lo, hi = min(counter), max(counter)
+            found[column] = (
+                f"column {column!r}: its {filled} whole numbers ({lo} to {hi}"
+                + (", consecutive" if hi - lo + 1 == filled else "") + ") are all different, as a "
+                "row's identifier is, so it is kept out of the model (lifecycle_stage: DEPRECATED): a "
+                "model learns nothing general from a row's key. If it is a measured number, delete its "
+                "lifecycle_stage line in the schema.")
+        elif candidates[column] is str and single > MAX_SINGLE_VALUE_SHARE * filled:
+            found[column] = (
+                f"column {column!r}: {single} of its {filled} values occur in one row only, as an "
+                "identifier's do, so it is kept out of the model (lifecycle_stage: DEPRECATED): each "
+                "would be a category learned from one row, unknown in new data. If its values do "
+                "group rows, delete its lifecycle_stage line in the schema.")
+    return found
+
+
+def _as_int(cell: str):
+    try:
+        return int(cell)
+    except ValueError:
+        return cell
+
+
+def _keep_out(schema: schema_pb2.Schema, names: set) -> None:
+    """Marks the features DEPRECATED and drops their vocabularies (an identifier's would list
+    every row's key, and flag each new one)."""
+    dropped = set()
+    for feature in schema.feature:
+        if feature.name not in names:
+            continue
+        feature.lifecycle_stage = schema_pb2.DEPRECATED
+        if feature.HasField("domain"):
+            dropped.add(feature.domain)
+            feature.ClearField("domain")
+        feature.ClearField("int_domain")
+    used = {f.domain for f in schema.feature if f.HasField("domain")}
+    kept = [d for d in schema.string_domain if d.name in used or d.name not in dropped]
+    if len(kept) != len(schema.string_domain):
+        del schema.string_domain[:]
+        schema.string_domain.extend(kept)
+
+
+def _with_reasons(text: str, reasons: Dict[str, str]) -> str:
+    """The schema's text with a comment before each kept-out feature's lifecycle_stage saying why."""
+    from google.protobuf import text_format
+    name_lines = {"  " + text_format.MessageToString(schema_pb2.Feature(name=n)).strip(): n for n in reasons}
+    out, current = [], None
+    for line in text.split("\n"):
+        if not line.startswith(" "):  # a top-level message starts or ends
+            current = None
+        elif current is None and line in name_lines:
+            current = name_lines[line]
+        if line == "  lifecycle_stage: DEPRECATED" and current is not None:
+            out.append(f"  # Kept out of the model: {reasons[current]}. Delete the next line to use it.")
+        out.append(line)
+    return "\n".join(out)
 
 
 def _drop_text_vocabularies(schema: schema_pb2.Schema) -> None:
