@@ -230,7 +230,13 @@ def features_from_schema(schema: schema_pb2.Schema, label: str) -> FeatureSet:
         dataclasses.replace(_feature(schema, f), key=keys[f.name]) for f in schema.feature
         if f.name != label and f.lifecycle_stage not in _SKIPPED_STAGES)
     if not features:
-        raise SchemaError(f"the schema has no feature besides the label {label!r}.")
+        kept_out = [f.name for f in schema.feature if f.name != label]
+        raise SchemaError(
+            f"the schema has no feature besides the label {label!r}"
+            + (f": {kept_out} are kept out of the model (their lifecycle_stage, e.g. DEPRECATED, which "
+               "infer-schema writes for a row identifier or an empty column). Delete the lifecycle_stage "
+               "line of each one the model should use." if kept_out else
+               ". Add the columns the model should learn from to the data and the schema."))
     return FeatureSet(features=features, label=_label(schema, by_name[label]))
 
 

@@ -52,6 +52,10 @@ def infer_schema(data_root, output, label, task, output_dir, verbose, delimiter,
         click.echo(task_line)
     for line in kept_out:  # empty columns, identifiers, dates: why, and how to keep each
         click.echo(line)
+    if kept_out and all(f.lifecycle_stage for f in schema.feature if f.name != label):
+        click.echo(f"warning: every column besides the label {label!r} is kept out, so `run` has nothing to "
+                   "learn from and refuses this schema; delete the lifecycle_stage line of each column the "
+                   "model should use.", err=True)
     note = schema_tools.placeholder_note(data_root, schema, label, delimiter, decimal)
     if note:
         click.echo(note)

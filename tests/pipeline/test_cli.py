@@ -68,3 +68,13 @@ def test_missing_data_root_and_schema_are_reported(tmp_path):
     result = CliRunner().invoke(cli, ["run", "--data-root", str(tmp_path / "d"), "--schema",
                                       str(tmp_path / "s.pbtxt"), "--output-dir", str(tmp_path / "out")])
     assert result.exit_code == 1 and "infer-schema" in result.output
+
+
+def test_infer_schema_warns_when_every_column_but_the_label_is_kept_out(tmp_path):
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "a.csv").write_text("row,y\n" + "".join(f"{i},{i % 2}\n" for i in range(40)))
+    result = CliRunner().invoke(cli, ["infer-schema", "--data-root", str(tmp_path / "d"), "--output",
+                                      str(tmp_path / "s.pbtxt"), "--label", "y", "--output-dir", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    assert "column 'row'" in result.stdout and "kept out of the model" in result.stdout
+    assert "warning: every column besides the label 'y' is kept out" in result.stderr

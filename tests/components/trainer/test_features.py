@@ -43,6 +43,15 @@ def test_deprecated_feature_stays_out_of_the_model():
     assert features_lib.features_from_schema(schema, "y").names == ["x"]
 
 
+def test_a_schema_whose_every_feature_is_kept_out_names_them_and_the_line_to_delete():
+    schema = _schema("""
+      feature { name: "PassengerId" type: INT lifecycle_stage: DEPRECATED }
+      feature { name: "y" type: INT int_domain { min: 0 max: 1 } }""")
+    with pytest.raises(SchemaError, match=r"no feature besides the label 'y': \['PassengerId'\] are kept out "
+                                          r".*Delete the lifecycle_stage line"):
+        features_lib.features_from_schema(schema, "y")
+
+
 @pytest.mark.parametrize("text, label, words", [
     ('feature { name: "x" type: FLOAT }', "y", ["label 'y' is not a feature", "--label"]),
     ('feature { name: "x" type: FLOAT } feature { name: "y" type: INT int_domain { is_categorical: true } }',
