@@ -71,6 +71,7 @@ def report_command(output_dir, run_number) -> None:
             path = report.write(config, run_number - 1)
         except LookupError as exc:
             path, error = None, str(exc)
-    if path is None:
-        fail(error, code=1)
+    if path is None:  # a --run past the runs recorded: the option's value is wrong
+        fail(f"--run {run_number}: {error}; `python -m pipeline runs --output-dir {output_dir}` lists them",
+             code=2)
     click.echo(path)

@@ -78,3 +78,19 @@ def test_infer_schema_warns_when_every_column_but_the_label_is_kept_out(tmp_path
     assert result.exit_code == 0, result.output
     assert "column 'row'" in result.stdout and "kept out of the model" in result.stdout
     assert "warning: every column besides the label 'y' is kept out" in result.stderr
+
+
+def test_report_of_a_run_number_past_those_recorded_is_an_option_error(tmp_path):
+    from ml_metadata import metadata_store
+    from ml_metadata.proto import metadata_store_pb2
+    from pipeline import config as config_lib
+    config = config_lib.absolute(config_lib.PipelineConfig(output_dir=str(tmp_path / "out")))
+    os.makedirs(config.output_dir)
+    connection = metadata_store_pb2.ConnectionConfig()  # a real, empty ML Metadata store
+    connection.sqlite.filename_uri = config.metadata_path
+    connection.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
+    metadata_store.MetadataStore(connection)
+    result = CliRunner().invoke(cli, ["report", "--output-dir", config.output_dir, "--run", "5"])
+    assert result.exit_code == 2, result.output
+    assert "--run 5: no run number 5" in result.stderr and "(0 runs recorded)" in result.stderr
+    assert "pipeline runs --output-dir" in result.stderr
