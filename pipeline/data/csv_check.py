@@ -30,7 +30,7 @@ def files_to_ingest(data_root: str) -> List[str]:
     """The CSV files this run reads: the data root's, or its newest span folder's."""
     spans = span_folders(data_root)
     folder = os.path.join(data_root, spans[-1]) if spans else data_root
-    return sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.lower().endswith(".csv"))
+    return dialect.csv_files(folder)
 
 
 def _lines(path: str) -> Iterator[str]:

@@ -12,7 +12,7 @@ from pipeline.data import dialect
 
 def check_dialect(data_root: str, delimiter: str) -> None:
     """Refuses a file whose fields are separated by another character, naming it and the options."""
-    files = sorted(os.path.join(data_root, f) for f in os.listdir(data_root) if f.lower().endswith(".csv"))
+    files = dialect.csv_files(data_root)
     for path in files:
         found = dialect.describe(path, delimiter)
         if found is not None:
@@ -44,7 +44,7 @@ def from_folder(tfdv, folder: str, data_root: str):
     from tensorflow_data_validation.coders import csv_decoder
     from pipeline.data import csv_check
 
-    files = sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.lower().endswith(".csv"))
+    files = dialect.csv_files(folder)
     headers = []
     for path in files:
         shown = os.path.join(data_root, os.path.basename(path))

@@ -18,6 +18,12 @@ from typing import Collection, Iterator, List, Optional, Tuple
 CANDIDATES = (",", ";", "\t", "|")
 
 
+def csv_files(folder: str) -> List[str]:
+    """The paths of the folder's .csv files (any case of the extension), sorted: what infer-schema,
+    the CSV check and convert-csv read."""
+    return sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.lower().endswith(".csv"))
+
+
 def _outside_quotes(line: str) -> str:
     return re.sub(r'"[^"]*"', "", line)
 
@@ -163,7 +169,7 @@ def convert(source: str, target: str, delimiter: str, decimal: str = ".",
             na_values: Collection[str] = ()) -> List[Tuple[str, int]]:
     """`convert_file` for a file, or for every .csv file of a folder into the folder `target`."""
     if os.path.isdir(source):
-        files = sorted(f for f in os.listdir(source) if f.lower().endswith(".csv"))
+        names = [os.path.basename(path) for path in csv_files(source)]
         return [(os.path.join(target, f), convert_file(os.path.join(source, f), os.path.join(target, f),
-                                                        delimiter, decimal, na_values)) for f in files]
+                                                        delimiter, decimal, na_values)) for f in names]
     return [(target, convert_file(source, target, delimiter, decimal, na_values))]

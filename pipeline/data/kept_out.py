@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import collections
 import csv
-import os
 from typing import Dict, Optional
 
 from tensorflow_metadata.proto.v0 import schema_pb2
 
+from pipeline.data import dialect
 from pipeline.data.csv_statistics import common_stats, stats_name
 
 # Identifier columns (a row's key: PassengerId, customerID, a ticket number) are kept out of the
@@ -89,10 +89,8 @@ def identifier_columns(data_root: str, stats, schema: schema_pb2.Schema, label: 
     if not candidates:
         return {}
     counts = {name: collections.Counter() for name in candidates}
-    for name in sorted(os.listdir(data_root)):
-        if not name.lower().endswith(".csv"):
-            continue
-        with open(os.path.join(data_root, name), newline="", encoding="utf-8-sig", errors="replace") as f:
+    for path in dialect.csv_files(data_root):
+        with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
             for row in csv.DictReader(f, delimiter=delimiter):
                 for column, counter in counts.items():
                     cell = row.get(column) or ""

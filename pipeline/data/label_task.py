@@ -3,12 +3,12 @@ said in one line with why and how to change it."""
 from __future__ import annotations
 
 import csv
-import os
 from typing import List, Optional
 
 from tensorflow_metadata.proto.v0 import schema_pb2
 
 from pipeline.config import ConfigError
+from pipeline.data import dialect
 
 CLASSIFICATION = "classification"
 REGRESSION = "regression"
@@ -75,10 +75,8 @@ def whole_number_values(data_root: str, label: str, delimiter: str = ",", decima
                          most: int = MAX_CLASSES_GUESSED) -> Optional[List[float]]:
     """The label's distinct values when every one is a whole number and there are at most `most`."""
     values = set()
-    for name in sorted(os.listdir(data_root)):
-        if not name.lower().endswith(".csv"):
-            continue
-        with open(os.path.join(data_root, name), newline="", encoding="utf-8-sig", errors="replace") as f:
+    for path in dialect.csv_files(data_root):
+        with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
             rows = csv.DictReader(f, delimiter=delimiter)
             for row in rows:
                 cell = (row.get(label) or "").strip().replace(decimal, ".")

@@ -64,7 +64,7 @@ def infer_schema(data_root: str, output: str, label: Optional[str] = None,
     """
     if not os.path.isdir(data_root):
         raise ConfigError(f"--data-root {data_root!r} is not a folder")
-    if not any(f.lower().endswith(".csv") for f in os.listdir(data_root)):
+    if not dialect.csv_files(data_root):
         raise ConfigError(f"--data-root {data_root!r} holds no .csv file")
     csv_statistics.check_dialect(data_root, delimiter)
     import tensorflow_data_validation as tfdv  # slow import, only for this command
@@ -163,13 +163,11 @@ def placeholder_note(data_root: str, schema: schema_pb2.Schema, label: Optional[
     if not columns:
         return ""
     found = {}
-    for name in sorted(os.listdir(data_root)):
-        if name.lower().endswith(".csv"):
-            for column, values in dialect.placeholders(os.path.join(data_root, name), columns,
-                                                       delimiter, decimal).items():
-                for value, cells in values.items():
-                    found.setdefault(column, {}).setdefault(value, 0)
-                    found[column][value] += cells
+    for path in dialect.csv_files(data_root):
+        for column, values in dialect.placeholders(path, columns, delimiter, decimal).items():
+            for value, cells in values.items():
+                found.setdefault(column, {}).setdefault(value, 0)
+                found[column][value] += cells
     if not found:
         return ""
     lines = [f"column {column!r} holds numbers but for "
