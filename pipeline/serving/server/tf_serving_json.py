@@ -62,6 +62,12 @@ def _text_bytes(name: str, value: str, where: str) -> bytes:
                          "(an unpaired surrogate escape); send text as UTF-8, or bytes as {\"b64\": ...}") from None
 
 
+def _too_large(number: str, where: str = "") -> str:
+    """Why a number past any double's range is refused, wherever the request holds it."""
+    return (f"the number {number}{where} is too large for any float; TF Serving refuses it too (a value meant "
+            "as infinite is sent as Infinity)")
+
+
 def _number_text(value: int) -> str:
     text = str(value)
     return text if len(text) <= 40 else f"{text[:20]}...({len(text)} digits)"
@@ -87,8 +93,7 @@ def _convert(name: str, value: Any, dtype, where: str) -> Any:
             return value  # past float32's range it becomes infinity, as TF Serving's GetFloat() makes it
         if type(value) is int:
             if abs(value) > _DOUBLE_MAX:  # rapidjson refuses such a number as it reads the body
-                raise BadRequest(f"input {name!r}{where}: the number {_number_text(value)} is too large for any "
-                                 "float; TF Serving refuses it too (a value meant as infinite is sent as Infinity)")
+                raise BadRequest(f"input {name!r}{where}: {_too_large(_number_text(value))}")
             return float(value)
     elif kind.startswith("int"):
         if type(value) is float:  # 3.0, 3e0, NaN: rapidjson reads them as doubles, which IsInt64() refuses
@@ -195,8 +200,7 @@ def read_request(body: Any) -> Tuple[str, str, Any]:
         try:
             body = json.loads(body, parse_float=_finite_float)
         except _TooLarge as exc:
-            raise BadRequest(f"the number {exc} in the request is too large for any float; TF Serving refuses it "
-                             "too (a value meant as infinite is sent as Infinity)") from None
+            raise BadRequest(_too_large(str(exc), " in the request")) from None
         except RecursionError:
             raise BadRequest("the request body nests lists or objects too deeply to read") from None
         except (ValueError, UnicodeDecodeError) as exc:
