@@ -97,6 +97,15 @@ def _rows(files: List[str], delimiter: str = ","
                 yield path, reader.line_num, row, None
 
 
+def _read_and_required(model_dir: str, features, path: str, header: List[str], delimiter: str):
+    """Refuses a header without a feature the model reads; returns those the schema requires in
+    every row, whose empty cells are rejected rows."""
+    from pipeline.serving import model as serving
+    read = serving.features_read(model_dir, features)
+    _check_header(path, header, read, delimiter)
+    return serving.required_features(model_dir, read)
+
+
 def _check_header(path: str, header: List[str], needed: List[str], delimiter: str) -> None:
     """Refuses a header that lacks a feature the model reads (the others are optional)."""
     missing = [n for n in needed if n not in header]
@@ -129,9 +138,7 @@ def predict_csv(input_path: str, output: str, model_dir: str, delimiter: str = "
     files = _input_files(input_path)
     with open(files[0], newline="", encoding="utf-8-sig", errors="replace") as f:
         header = next(csv.reader(f, delimiter=delimiter), [])
-    read = serving.features_read(model_dir, features)
-    _check_header(files[0], header, read, delimiter)
-    required = serving.required_features(model_dir, read)
+    required = _read_and_required(model_dir, features, files[0], header, delimiter)
     out_columns = header + prediction_columns(features.label)
     rejects_path = output + REJECTS_SUFFIX
     tmp, tmp_rejects = output + ".partial", rejects_path + ".partial"
@@ -244,9 +251,7 @@ def predict_beam(input_path: str, output: str, model_dir: str, beam_args: List[s
         raise ConfigError(f"{different[0]}: its header differs from {files[0]}'s; a Beam prediction "
                           "needs one header for all input files")
     from pipeline.serving import model as serving
-    read = serving.features_read(model_dir, features)
-    _check_header(files[0], header, read, delimiter)
-    required = serving.required_features(model_dir, read)
+    required = _read_and_required(model_dir, features, files[0], header, delimiter)
     rejects_path = output + REJECTS_SUFFIX
 
     class Parse(beam.DoFn):
